@@ -1,0 +1,1 @@
+"""qrv.drivers.devb_nvme"""

@@ -1,0 +1,22 @@
+"""The one exception hierarchy of qrv (STYLE.md habit 9).
+
+Every package raises its own subclass of :class:`QrvError`; the command line
+turns any ``QrvError`` into one line on stderr and a non-zero exit.  Anything
+else escaping is a bug in qrv and keeps its traceback.
+"""
+
+
+class QrvError(Exception):
+    """Base of every error qrv reports to a user."""
+
+
+class UsageError(QrvError):
+    """A bad command line or argument."""
+
+
+class MachineError(QrvError):
+    """The machine (built-in board or QEMU) could not be built, started or reached."""
+
+
+class BusError(MachineError):
+    """An access to the physical address space that the machine cannot serve."""

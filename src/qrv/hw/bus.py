@@ -1,0 +1,187 @@
+"""The physical address space: the one interface the kernel uses to reach a machine.
+
+Every machine (the built-in board, QEMU over qtest) implements
+:class:`PhysicalBus`.  The built-in board builds an :class:`AddressSpace`
+out of a RAM region and MMIO regions; QEMU answers the same calls over its
+qtest socket.
+
+Access widths are 1, 2, 4 or 8 bytes, little-endian.  A load from an address
+nothing decodes returns all-ones (as a PCI master abort does) and a store to
+it is dropped; both are counted in :attr:`AddressSpace.unclaimed`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from qrv.errors import BusError
+
+log = logging.getLogger(__name__)
+
+WIDTHS = (1, 2, 4, 8)
+
+
+def all_ones(width: int) -> int:
+    """The value a load of `width` bytes returns when nothing answers."""
+    return (1 << (8 * width)) - 1
+
+
+class PhysicalBus(Protocol):
+    """What the kernel needs of a machine's physical address space."""
+
+    def read(self, paddr: int, size: int) -> bytes:
+        """Read `size` bytes (RAM or MMIO; MMIO split into naturally aligned loads)."""
+        ...
+
+    def write(self, paddr: int, data: bytes) -> None:
+        """Write bytes (RAM or MMIO; MMIO split into naturally aligned stores)."""
+        ...
+
+    def load(self, paddr: int, width: int) -> int:
+        """One load of `width` (1, 2, 4, 8) bytes, little-endian."""
+        ...
+
+    def store(self, paddr: int, width: int, value: int) -> None:
+        """One store of `width` (1, 2, 4, 8) bytes, little-endian."""
+        ...
+
+
+@runtime_checkable
+class MmioDevice(Protocol):
+    """A region of registers.  Offsets are relative to the region's base."""
+
+    def mmio_read(self, offset: int, width: int) -> int: ...
+
+    def mmio_write(self, offset: int, width: int, value: int) -> None: ...
+
+
+class RamLike(Protocol):
+    """Byte-addressed memory: offsets relative to the region's base."""
+
+    def read(self, offset: int, size: int) -> bytes: ...
+
+    def write(self, offset: int, data: bytes) -> None: ...
+
+
+@dataclass(frozen=True)
+class Region:
+    """A decoded range of the address space: either RAM-like or an MMIO device."""
+
+    name: str
+    base: int
+    size: int
+    ram: RamLike | None = None
+    mmio: MmioDevice | None = None
+
+    @property
+    def end(self) -> int:
+        return self.base + self.size
+
+    def contains(self, paddr: int, size: int = 1) -> bool:
+        return self.base <= paddr and paddr + size <= self.end
+
+
+def check_width(width: int) -> None:
+    if width not in WIDTHS:
+        raise BusError(f"bad access width {width}: expected one of {WIDTHS}")
+
+
+class AddressSpace:
+    """A physical address space assembled from non-overlapping regions."""
+
+    def __init__(self) -> None:
+        self._bases: list[int] = []
+        self._regions: list[Region] = []
+        self.unclaimed = 0
+
+    def add(self, region: Region) -> None:
+        if (region.ram is None) == (region.mmio is None):
+            raise BusError(f"region {region.name}: give exactly one of ram= or mmio=")
+        for other in self._regions:
+            if region.base < other.end and other.base < region.end:
+                raise BusError(
+                    f"region {region.name} [{region.base:#x}, {region.end:#x}) overlaps "
+                    f"{other.name} [{other.base:#x}, {other.end:#x})"
+                )
+        i = bisect.bisect(self._bases, region.base)
+        self._bases.insert(i, region.base)
+        self._regions.insert(i, region)
+
+    @property
+    def regions(self) -> tuple[Region, ...]:
+        return tuple(self._regions)
+
+    def find(self, paddr: int) -> Region | None:
+        i = bisect.bisect(self._bases, paddr) - 1
+        if i >= 0 and self._regions[i].contains(paddr):
+            return self._regions[i]
+        return None
+
+    def _unclaimed(self, what: str, paddr: int, size: int) -> None:
+        self.unclaimed += 1
+        log.debug("unclaimed %s at %#x (%d bytes)", what, paddr, size)
+
+    # -- single loads and stores ------------------------------------------------
+
+    def load(self, paddr: int, width: int) -> int:
+        check_width(width)
+        region = self.find(paddr)
+        if region is None or not region.contains(paddr, width):
+            self._unclaimed("load", paddr, width)
+            return all_ones(width)
+        off = paddr - region.base
+        if region.ram is not None:
+            return int.from_bytes(region.ram.read(off, width), "little")
+        assert region.mmio is not None
+        return region.mmio.mmio_read(off, width) & all_ones(width)
+
+    def store(self, paddr: int, width: int, value: int) -> None:
+        check_width(width)
+        value &= all_ones(width)
+        region = self.find(paddr)
+        if region is None or not region.contains(paddr, width):
+            self._unclaimed("store", paddr, width)
+            return
+        off = paddr - region.base
+        if region.ram is not None:
+            region.ram.write(off, value.to_bytes(width, "little"))
+            return
+        assert region.mmio is not None
+        region.mmio.mmio_write(off, width, value)
+
+    # -- bulk transfers ---------------------------------------------------------
+
+    def read(self, paddr: int, size: int) -> bytes:
+        region = self.find(paddr)
+        if region is not None and region.ram is not None and region.contains(paddr, size):
+            return region.ram.read(paddr - region.base, size)
+        out = bytearray()
+        for addr, width in _chunks(paddr, size):
+            out += self.load(addr, width).to_bytes(width, "little")
+        return bytes(out)
+
+    def write(self, paddr: int, data: bytes) -> None:
+        region = self.find(paddr)
+        if region is not None and region.ram is not None and region.contains(paddr, len(data)):
+            region.ram.write(paddr - region.base, data)
+            return
+        pos = 0
+        for addr, width in _chunks(paddr, len(data)):
+            self.store(addr, width, int.from_bytes(data[pos : pos + width], "little"))
+            pos += width
+
+
+def _chunks(paddr: int, size: int) -> list[tuple[int, int]]:
+    """Split [paddr, paddr+size) into naturally aligned accesses of at most 8 bytes."""
+    out: list[tuple[int, int]] = []
+    addr, end = paddr, paddr + size
+    while addr < end:
+        width = 8
+        while width > 1 and (addr % width or addr + width > end):
+            width //= 2
+        out.append((addr, width))
+        addr += width
+    return out

@@ -1,0 +1,144 @@
+"""The PCIe host bridge of the built-in board: ECAM config access, BAR decode, DMA.
+
+* ECAM (PCIe 4.0 7.2.2): the window maps bus/device/function/register to a
+  byte offset; a read of an absent function returns all-ones (so its vendor
+  ID reads 0xFFFF) and a write to it is dropped.
+* The MMIO and PIO windows are decoded against the BARs of every function
+  whose command register enables that decode: an access lands in the BAR that
+  covers it, or reads all-ones when none does.
+* Bus-master DMA reaches RAM only; anything else is a :class:`DmaError` the
+  device model turns into its own error status.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from qrv.hw.bus import AddressSpace, Region, all_ones
+from qrv.hw.pcidev import BarKind, DmaError, PciFunction
+from qrv.spec.pci import MAX_DEVICE, MAX_FUNCTION
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A host-bridge window: CPU addresses [cpu_base, cpu_base+size) map to PCI addresses."""
+
+    name: str
+    cpu_base: int
+    pci_base: int
+    size: int
+    kind: BarKind  # IO, MEM32 (32-bit non-prefetchable) or MEM64 (64-bit)
+
+    def to_pci(self, cpu_addr: int) -> int:
+        return cpu_addr - self.cpu_base + self.pci_base
+
+
+class PcieHostBridge:
+    """A generic ECAM host bridge (`pci-host-ecam-generic`) with a single root bus 0."""
+
+    def __init__(self, space: AddressSpace, ecam_base: int, ecam_size: int) -> None:
+        self.space = space
+        self.ecam_base = ecam_base
+        self.ecam_size = ecam_size
+        self.functions: dict[tuple[int, int, int], PciFunction] = {}
+        self.windows: list[Window] = []
+        self.unclaimed = 0
+        space.add(Region("pcie-ecam", ecam_base, ecam_size, mmio=_Ecam(self)))
+
+    # -- wiring --------------------------------------------------------------------
+
+    def plug(self, fn: PciFunction, dev: int, func: int = 0, bus: int = 0) -> None:
+        key = (bus, dev, func)
+        if not (0 <= dev < MAX_DEVICE and 0 <= func < MAX_FUNCTION):
+            raise ValueError(f"bad slot {bus:02x}:{dev:02x}.{func}")
+        if key in self.functions:
+            raise ValueError(f"slot {bus:02x}:{dev:02x}.{func} is taken")
+        self.functions[key] = fn
+        fn.dma = self
+
+    def add_window(self, window: Window) -> None:
+        self.windows.append(window)
+        self.space.add(
+            Region(f"pcie-{window.name}", window.cpu_base, window.size, mmio=_Window(self, window))
+        )
+
+    # -- BAR decode ------------------------------------------------------------------
+
+    def _claim(self, window: Window, cpu_addr: int, width: int) -> tuple[PciFunction, int, int]:
+        pci_addr = window.to_pci(cpu_addr)
+        want_io = window.kind is BarKind.IO
+        for fn in self.functions.values():
+            for bar in fn.decoded_bars():
+                if (bar.kind is BarKind.IO) != want_io:
+                    continue
+                if bar.address <= pci_addr and pci_addr + width <= bar.address + bar.size:
+                    return fn, bar.index, pci_addr - bar.address
+        raise LookupError
+
+    def window_read(self, window: Window, offset: int, width: int) -> int:
+        try:
+            fn, bar, off = self._claim(window, window.cpu_base + offset, width)
+        except LookupError:
+            self.unclaimed += 1
+            return all_ones(width)
+        return fn.bar_read(bar, off, width) & all_ones(width)
+
+    def window_write(self, window: Window, offset: int, width: int, value: int) -> None:
+        try:
+            fn, bar, off = self._claim(window, window.cpu_base + offset, width)
+        except LookupError:
+            self.unclaimed += 1
+            return
+        fn.bar_write(bar, off, width, value)
+
+    # -- DMA (DmaPort) -----------------------------------------------------------------
+
+    def _ram_region(self, addr: int, size: int) -> Region:
+        region = self.space.find(addr)
+        if region is None or region.ram is None or not region.contains(addr, size):
+            raise DmaError(f"DMA to [{addr:#x}, {addr + size:#x}) is not system RAM")
+        return region
+
+    def dma_read(self, addr: int, size: int) -> bytes:
+        region = self._ram_region(addr, size)
+        assert region.ram is not None
+        return region.ram.read(addr - region.base, size)
+
+    def dma_write(self, addr: int, data: bytes) -> None:
+        region = self._ram_region(addr, len(data))
+        assert region.ram is not None
+        region.ram.write(addr - region.base, data)
+
+
+class _Ecam:
+    def __init__(self, bridge: PcieHostBridge) -> None:
+        self.bridge = bridge
+
+    def _locate(self, offset: int) -> tuple[PciFunction | None, int]:
+        key = (offset >> 20, (offset >> 15) & 0x1F, (offset >> 12) & 0x7)
+        return self.bridge.functions.get(key), offset & 0xFFF
+
+    def mmio_read(self, offset: int, width: int) -> int:
+        fn, reg = self._locate(offset)
+        return all_ones(width) if fn is None else fn.config_read(reg, width)
+
+    def mmio_write(self, offset: int, width: int, value: int) -> None:
+        fn, reg = self._locate(offset)
+        if fn is not None:
+            fn.config_write(reg, width, value)
+
+
+class _Window:
+    def __init__(self, bridge: PcieHostBridge, window: Window) -> None:
+        self.bridge = bridge
+        self.window = window
+
+    def mmio_read(self, offset: int, width: int) -> int:
+        return self.bridge.window_read(self.window, offset, width)
+
+    def mmio_write(self, offset: int, width: int, value: int) -> None:
+        self.bridge.window_write(self.window, offset, width, value)
+
