@@ -20,3 +20,19 @@ class MachineError(QrvError):
 
 class BusError(MachineError):
     """An access to the physical address space that the machine cannot serve."""
+
+
+class FdtError(QrvError):
+    """A flattened device tree blob that cannot be parsed."""
+
+
+class GptError(QrvError):
+    """A GPT that cannot be read or is invalid (libgpt refines it with a GPT_ERR_* code)."""
+
+
+class PciError(QrvError):
+    """A PCI failure (libpci refines it with a PCI_ERR_* code)."""
+
+
+class NvmeError(QrvError):
+    """An NVMe controller failure seen by the driver (timeout, CFS, bad completion)."""

@@ -185,3 +185,26 @@ def _chunks(paddr: int, size: int) -> list[tuple[int, int]]:
         out.append((addr, width))
         addr += width
     return out
+
+
+class Machine(Protocol):
+    """A machine the kernel boots on: the built-in board or QEMU.
+
+    `ram_base`/`ram_size` is the guest RAM the kernel may hand out for
+    MAP_ANON (DMA) pages; `device_tree()` is the flattened device tree blob
+    the kernel's FDT parser reads at boot; `close()` releases the machine
+    (for QEMU: reaps the process).  Idempotent.
+    """
+
+    @property
+    def bus(self) -> PhysicalBus: ...
+
+    @property
+    def ram_base(self) -> int: ...
+
+    @property
+    def ram_size(self) -> int: ...
+
+    def device_tree(self) -> bytes: ...
+
+    def close(self) -> None: ...
