@@ -1,0 +1,175 @@
+"""Get Features / Set Features (NVMe 1.4 §5.9, §5.21).
+
+Supported: Arbitration, Power Management, Temperature Threshold, Volatile Write Cache,
+Number of Queues, Interrupt Coalescing, Interrupt Vector Configuration, Write Atomicity
+Normal, Asynchronous Event Configuration.  None is saveable and none is namespace
+specific; all are changeable (Get Features SEL=011b says so).
+"""
+
+from __future__ import annotations
+
+from qrv.hw.nvme.state import ControllerState, FeatureValues, Request, log
+from qrv.spec.nvme import (
+    NSID_BROADCAST,
+    SUCCESS,
+    CommandSpecificStatus,
+    FeatureCapability,
+    FeatureField,
+    FeatureId,
+    FeatureSelect,
+    GenericStatus,
+    NumQueuesField,
+    Status,
+    TempThresholdField,
+    generic,
+    specific,
+)
+
+INVALID_FIELD = generic(GenericStatus.INVALID_FIELD, dnr=True)
+SUPPORTED = frozenset(
+    {
+        FeatureId.ARBITRATION,
+        FeatureId.POWER_MANAGEMENT,
+        FeatureId.TEMPERATURE_THRESHOLD,
+        FeatureId.VOLATILE_WRITE_CACHE,
+        FeatureId.NUMBER_OF_QUEUES,
+        FeatureId.INTERRUPT_COALESCING,
+        FeatureId.INTERRUPT_VECTOR_CONFIG,
+        FeatureId.WRITE_ATOMICITY_NORMAL,
+        FeatureId.ASYNC_EVENT_CONFIG,
+    }
+)
+NUMBER_OF_POWER_STATES = 1  # Identify NPSS = 0
+POWER_STATE_MASK = 0x1F
+WORKLOAD_HINT_MASK = 0xE0
+QUEUE_COUNT_INVALID = 0xFFFF
+TMPSEL_COMPOSITE = 0
+THSEL_OVER = 0
+THSEL_UNDER = 1
+VECTOR_MASK = 0xFFFF
+COALESCING_DISABLE = 1 << 16
+ARBITRATION_MASK = 0xFFFF_FF07  # AB 2:0, LPW, MPW, HPW
+COALESCING_MASK = 0xFFFF
+ASYNC_CONFIG_MASK = 0xFF  # SMART / Health critical warnings only
+WRITE_ATOMICITY_DN = 1
+
+
+def _threshold_select(cdw11: int) -> tuple[int, str] | Status:
+    """Which threshold CDW11 selects; only the composite temperature sensor exists."""
+    tmpsel = TempThresholdField.TMPSEL.get(cdw11)
+    thsel = TempThresholdField.THSEL.get(cdw11)
+    if tmpsel != TMPSEL_COMPOSITE or thsel not in (THSEL_OVER, THSEL_UNDER):
+        return INVALID_FIELD
+    return tmpsel, "temp_over" if thsel == THSEL_OVER else "temp_under"
+
+
+def _queues_allocated(s: ControllerState) -> int:
+    n = s.config.max_ioqpairs - 1  # 0's based, the same for SQs and CQs
+    return n | (n << 16)
+
+
+def _value(s: ControllerState, v: FeatureValues, fid: int, cdw11: int) -> int | Status:
+    """DW0 of Get Features for `fid` from the value set `v`."""
+    match fid:
+        case FeatureId.ARBITRATION:
+            return v.arbitration
+        case FeatureId.POWER_MANAGEMENT:
+            return v.power_management
+        case FeatureId.TEMPERATURE_THRESHOLD:
+            sel = _threshold_select(cdw11)
+            return sel if isinstance(sel, Status) else int(getattr(v, sel[1]))
+        case FeatureId.VOLATILE_WRITE_CACHE:
+            return int(v.volatile_write_cache)
+        case FeatureId.NUMBER_OF_QUEUES:
+            return _queues_allocated(s)
+        case FeatureId.INTERRUPT_COALESCING:
+            return v.interrupt_coalescing
+        case FeatureId.INTERRUPT_VECTOR_CONFIG:
+            iv = cdw11 & VECTOR_MASK
+            if iv >= s.config.msix_vectors:
+                return INVALID_FIELD
+            return iv | (COALESCING_DISABLE if iv in v.vector_coalescing_disable else 0)
+        case FeatureId.WRITE_ATOMICITY_NORMAL:
+            return v.write_atomicity
+        case FeatureId.ASYNC_EVENT_CONFIG:
+            return v.async_event_config
+    raise AssertionError(f"feature {fid:#x} listed as supported but not handled")
+
+
+def get_features(s: ControllerState, req: Request) -> Status:
+    cmd = req.cmd
+    fid = FeatureField.FID.get(cmd.cdw10)
+    sel = FeatureField.SEL.get(cmd.cdw10)
+    if fid not in SUPPORTED:
+        log.debug("get features: fid %#x not supported", fid)
+        return INVALID_FIELD
+    if sel > FeatureSelect.SUPPORTED_CAPABILITIES:
+        log.debug("get features: reserved SEL %d", sel)
+        return INVALID_FIELD
+    if sel == FeatureSelect.SUPPORTED_CAPABILITIES:
+        req.dw0 = int(FeatureCapability.CHANGEABLE)
+        return SUCCESS
+    # Nothing is saveable, so the saved value is the default (NVMe 1.4 §5.9.1).
+    values = s.features if sel == FeatureSelect.CURRENT else FeatureValues()
+    result = _value(s, values, fid, cmd.cdw11)
+    if isinstance(result, Status):
+        return result
+    req.dw0 = result
+    return SUCCESS
+
+
+def set_features(s: ControllerState, req: Request) -> Status:
+    cmd = req.cmd
+    fid = FeatureField.FID.get(cmd.cdw10)
+    dw11 = cmd.cdw11
+    v = s.features
+    if fid not in SUPPORTED:
+        log.debug("set features: fid %#x not supported", fid)
+        return INVALID_FIELD
+    if FeatureField.SV.get(cmd.cdw10):
+        log.debug("set features: fid %#x is not saveable", fid)
+        return specific(CommandSpecificStatus.FEATURE_NOT_SAVEABLE, dnr=True)
+    if cmd.nsid not in (0, NSID_BROADCAST):
+        log.debug("set features: fid %#x is not namespace specific", fid)
+        return specific(CommandSpecificStatus.FEATURE_NOT_NAMESPACE_SPECIFIC, dnr=True)
+    match fid:
+        case FeatureId.ARBITRATION:
+            v.arbitration = dw11 & ARBITRATION_MASK
+        case FeatureId.POWER_MANAGEMENT:
+            if dw11 & POWER_STATE_MASK >= NUMBER_OF_POWER_STATES:
+                log.debug("set features: power state %d does not exist", dw11 & POWER_STATE_MASK)
+                return INVALID_FIELD
+            v.power_management = dw11 & (POWER_STATE_MASK | WORKLOAD_HINT_MASK)
+        case FeatureId.TEMPERATURE_THRESHOLD:
+            sel = _threshold_select(dw11)
+            if isinstance(sel, Status):
+                return sel
+            setattr(v, sel[1], TempThresholdField.TMPTH.get(dw11))
+        case FeatureId.VOLATILE_WRITE_CACHE:
+            enable = bool(dw11 & 1)
+            if v.volatile_write_cache and not enable:
+                s.flush_all()  # what the cache held becomes durable before it goes away
+            v.volatile_write_cache = enable
+        case FeatureId.NUMBER_OF_QUEUES:
+            if s.io_queues_created:
+                log.debug("set features: number of queues after I/O queues exist")
+                return generic(GenericStatus.COMMAND_SEQUENCE_ERROR, dnr=True)
+            nsqr, ncqr = NumQueuesField.NSQR.get(dw11), NumQueuesField.NCQR.get(dw11)
+            if QUEUE_COUNT_INVALID in (nsqr, ncqr):
+                return INVALID_FIELD
+            req.dw0 = _queues_allocated(s)
+        case FeatureId.INTERRUPT_COALESCING:
+            v.interrupt_coalescing = dw11 & COALESCING_MASK
+        case FeatureId.INTERRUPT_VECTOR_CONFIG:
+            iv = dw11 & VECTOR_MASK
+            if iv >= s.config.msix_vectors:
+                return INVALID_FIELD
+            if dw11 & COALESCING_DISABLE:
+                v.vector_coalescing_disable.add(iv)
+            else:
+                v.vector_coalescing_disable.discard(iv)
+        case FeatureId.WRITE_ATOMICITY_NORMAL:
+            v.write_atomicity = dw11 & WRITE_ATOMICITY_DN
+        case FeatureId.ASYNC_EVENT_CONFIG:
+            v.async_event_config = dw11 & ASYNC_CONFIG_MASK
+    return SUCCESS

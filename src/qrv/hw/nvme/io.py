@@ -1,0 +1,230 @@
+"""NVM command set (NVMe 1.4 §6): Read, Write, Flush, Write Zeroes, Compare, Dataset
+Management.  Checks run in QEMU's order: namespace, opcode, MDTS, LBA range, write
+protection, then the PRPs; the data moves with one pread/pwrite per command."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from qrv.hw.nvme.namespace import Namespace
+from qrv.hw.nvme.prp import Segment, gather, prp_segments, scatter
+from qrv.hw.nvme.state import ControllerState, Handler, Request, log
+from qrv.spec.nvme import (
+    DSM_RANGE,
+    NSID_BROADCAST,
+    SUCCESS,
+    DsmField,
+    GenericStatus,
+    MediaStatus,
+    NvmField,
+    NvmOpcode,
+    Status,
+    generic,
+    media,
+)
+
+INVALID_FIELD = generic(GenericStatus.INVALID_FIELD, dnr=True)
+INVALID_NAMESPACE = generic(GenericStatus.INVALID_NAMESPACE_OR_FORMAT, dnr=True)
+INVALID_OPCODE = generic(GenericStatus.INVALID_OPCODE, dnr=True)
+LBA_OUT_OF_RANGE = generic(GenericStatus.LBA_OUT_OF_RANGE, dnr=True)
+WRITE_PROTECTED = generic(GenericStatus.NAMESPACE_WRITE_PROTECTED, dnr=True)
+WRITE_FAULT = media(MediaStatus.WRITE_FAULT)
+UNRECOVERED_READ = media(MediaStatus.UNRECOVERED_READ_ERROR)
+COMPARE_FAILURE = media(MediaStatus.COMPARE_FAILURE, dnr=True)
+INTERNAL_ERROR = generic(GenericStatus.INTERNAL_ERROR)
+
+
+class NvmCommands:
+    """NVM I/O command handlers over a controller's state."""
+
+    def __init__(self, state: ControllerState) -> None:
+        self.s = state
+        self.table: dict[int, Handler] = {
+            NvmOpcode.FLUSH: self.flush,
+            NvmOpcode.WRITE: self.write,
+            NvmOpcode.READ: self.read,
+            NvmOpcode.COMPARE: self.compare,
+            NvmOpcode.WRITE_ZEROES: self.write_zeroes,
+            NvmOpcode.DATASET_MANAGEMENT: self.dataset_management,
+        }
+
+    def execute(self, req: Request) -> Status | None:
+        cmd = req.cmd
+        if cmd.nsid == 0 or (
+            cmd.nsid > self.s.config.max_namespaces and cmd.nsid != NSID_BROADCAST
+        ):
+            return self._reject(req, f"nsid {cmd.nsid:#x} invalid", INVALID_NAMESPACE)
+        if cmd.nsid == NSID_BROADCAST and cmd.opc == NvmOpcode.FLUSH:
+            return self._flush(self.s.namespaces.values())
+        if cmd.nsid not in self.s.namespaces:
+            return self._reject(req, f"nsid {cmd.nsid:#x} not active", INVALID_FIELD)
+        handler = self.table.get(cmd.opc)
+        if handler is None:
+            return self._reject(req, f"opcode {cmd.opc:#04x}", INVALID_OPCODE)
+        return handler(req)
+
+    def _reject(self, req: Request, why: str, status: Status) -> Status:
+        log.debug("io sq %d cid %d rejected: %s -> %s", req.sqid, req.cmd.cid, why, status)
+        return status
+
+    # -- common checks ---------------------------------------------------------------------
+
+    def _range(self, req: Request, *, mdts: bool) -> tuple[Namespace, int, int] | Status:
+        """The namespace, SLBA and byte length of a block command, after MDTS and LBA range."""
+        cmd = req.cmd
+        ns = self.s.namespaces[cmd.nsid]
+        slba, nlb = cmd.slba, cmd.nlb
+        req.lba = slba
+        length = nlb << ns.lba_shift
+        limit = self.s.config.max_transfer
+        if mdts and limit is not None and length > limit:
+            return self._reject(req, f"{length} bytes exceed MDTS", INVALID_FIELD)
+        if not ns.in_range(slba, nlb):
+            return self._reject(req, f"LBA {slba}+{nlb} beyond {ns.nlba}", LBA_OUT_OF_RANGE)
+        return ns, slba, length
+
+    def _segments(self, req: Request, length: int) -> list[Segment] | Status:
+        cmd = req.cmd
+        return prp_segments(self.s.dma_read, cmd.prp1, cmd.prp2, length, self.s.page_size)
+
+    def _durable(self, ns: Namespace, fua: bool) -> Status | None:
+        """Force Unit Access, or no volatile write cache: the data must reach the medium."""
+        if fua or not self.s.features.volatile_write_cache:
+            try:
+                ns.flush()
+            except OSError as e:
+                log.warning("nsid %d: fsync failed: %s", ns.nsid, e)
+                return WRITE_FAULT
+        return None
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def read(self, req: Request) -> Status:
+        checked = self._range(req, mdts=True)
+        if isinstance(checked, Status):
+            return checked
+        ns, slba, length = checked
+        segs = self._segments(req, length)
+        if isinstance(segs, Status):
+            return segs
+        try:
+            data = ns.read(slba, req.cmd.nlb)
+        except OSError as e:
+            log.warning("nsid %d: read failed: %s", ns.nsid, e)
+            data = b""
+        if len(data) != length:
+            self.s.health.media_errors += 1
+            return UNRECOVERED_READ
+        status = scatter(self.s.dma_write, segs, data)
+        if status is not None:
+            return status
+        self.s.health.bytes_read += length
+        self.s.health.read_commands += 1
+        return SUCCESS
+
+    def write(self, req: Request) -> Status:
+        checked = self._range(req, mdts=True)
+        if isinstance(checked, Status):
+            return checked
+        ns, slba, length = checked
+        if ns.read_only:
+            return self._reject(req, "namespace is read-only", WRITE_PROTECTED)
+        segs = self._segments(req, length)
+        if isinstance(segs, Status):
+            return segs
+        data = gather(self.s.dma_read, segs)
+        if isinstance(data, Status):
+            return data
+        try:
+            written = ns.write(slba, data)
+        except OSError as e:
+            log.warning("nsid %d: write failed: %s", ns.nsid, e)
+            written = -1
+        if written != length:
+            self.s.health.media_errors += 1
+            return WRITE_FAULT
+        failed = self._durable(ns, bool(NvmField.FUA.get(req.cmd.cdw12)))
+        if failed is not None:
+            return failed
+        self.s.health.bytes_written += length
+        self.s.health.write_commands += 1
+        return SUCCESS
+
+    def compare(self, req: Request) -> Status:
+        checked = self._range(req, mdts=True)
+        if isinstance(checked, Status):
+            return checked
+        ns, slba, length = checked
+        segs = self._segments(req, length)
+        if isinstance(segs, Status):
+            return segs
+        host = gather(self.s.dma_read, segs)
+        if isinstance(host, Status):
+            return host
+        try:
+            stored = ns.read(slba, req.cmd.nlb)
+        except OSError:
+            stored = b""
+        if len(stored) != length:
+            return UNRECOVERED_READ
+        self.s.health.bytes_read += length
+        self.s.health.read_commands += 1
+        return SUCCESS if stored == host else COMPARE_FAILURE
+
+    def flush(self, req: Request) -> Status:
+        return self._flush([self.s.namespaces[req.cmd.nsid]])
+
+    def _flush(self, namespaces: Iterable[Namespace]) -> Status:
+        for ns in namespaces:
+            try:
+                ns.flush()
+            except OSError as e:
+                log.warning("nsid %d: flush failed: %s", ns.nsid, e)
+                return WRITE_FAULT
+        return SUCCESS
+
+    def write_zeroes(self, req: Request) -> Status:
+        checked = self._range(req, mdts=False)  # bounded by WZSL, which is 0: no limit
+        if isinstance(checked, Status):
+            return checked
+        ns, slba, _ = checked
+        if ns.read_only:
+            return self._reject(req, "namespace is read-only", WRITE_PROTECTED)
+        try:
+            ns.write_zeroes(slba, req.cmd.nlb)
+        except OSError as e:
+            log.warning("nsid %d: write zeroes failed: %s", ns.nsid, e)
+            return WRITE_FAULT
+        failed = self._durable(ns, bool(NvmField.FUA.get(req.cmd.cdw12)))
+        if failed is not None:
+            return failed
+        return SUCCESS
+
+    def dataset_management(self, req: Request) -> Status:
+        """NVMe 1.4 §6.7; deallocated blocks read as zeroes (DLFEAT = 001b)."""
+        cmd = req.cmd
+        ns = self.s.namespaces[cmd.nsid]
+        count = DsmField.NR.get(cmd.cdw10) + 1
+        segs = self._segments(req, count * DSM_RANGE.size)
+        if isinstance(segs, Status):
+            return segs
+        raw = gather(self.s.dma_read, segs)
+        if isinstance(raw, Status):
+            return raw
+        ranges = [DSM_RANGE.unpack_from(raw, i * DSM_RANGE.size) for i in range(count)]
+        for _attrs, nlb, slba in ranges:
+            if not ns.in_range(slba, nlb):
+                req.lba = slba
+                return self._reject(req, f"DSM range {slba}+{nlb}", LBA_OUT_OF_RANGE)
+        if not DsmField.AD.get(cmd.cdw11):
+            return SUCCESS  # attributes are hints
+        if ns.read_only:
+            return self._reject(req, "deallocate on a read-only namespace", WRITE_PROTECTED)
+        try:
+            for _attrs, nlb, slba in ranges:
+                if nlb:
+                    ns.write_zeroes(slba, nlb)
+        except OSError as e:
+            log.warning("nsid %d: deallocate failed: %s", ns.nsid, e)
+            return WRITE_FAULT
+        return SUCCESS

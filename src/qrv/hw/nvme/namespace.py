@@ -1,0 +1,158 @@
+"""A namespace: a range of logical blocks backed by a raw image file (or a slice of it).
+
+Data reaches the file with ``os.pwrite``; durability is ``os.fsync`` on Flush (or after
+every write when the volatile write cache is disabled).  A read-only namespace opens its
+file ``O_RDONLY``, so nothing the guest does can modify it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import uuid
+
+from qrv.errors import MachineError
+from qrv.spec.nvme import (
+    DLFEAT_READ_ZEROES,
+    NSATTR_WRITE_PROTECTED,
+    IdentifyNamespace,
+    NidType,
+    lba_format,
+)
+
+log = logging.getLogger(__name__)
+
+LBA_SIZES = (512, 4096)
+# The LBA formats every namespace reports (Identify Namespace LBAF0..1, no metadata).
+LBA_FORMATS = tuple(lba_format(size.bit_length() - 1) for size in LBA_SIZES)
+ZERO_CHUNK = 1 << 20  # Write Zeroes / deallocate write at most this much per pwrite
+
+
+class NamespaceError(MachineError):
+    """A namespace that cannot be built from the given image."""
+
+
+class Namespace:
+    """LBAs over `path` (from byte `offset`, `size` bytes or to the end of the file)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        read_only: bool = False,
+        lba_size: int = 512,
+        offset: int = 0,
+        size: int | None = None,
+    ) -> None:
+        if lba_size not in LBA_SIZES:
+            raise NamespaceError(f"LBA size must be one of {LBA_SIZES}, got {lba_size}")
+        if offset < 0 or offset % lba_size:
+            raise NamespaceError(f"namespace offset {offset} is not a multiple of {lba_size}")
+        self.path = os.fspath(path)
+        self.read_only = read_only
+        self.lba_size = lba_size
+        self.lba_shift = lba_size.bit_length() - 1
+        self.offset = offset
+        try:
+            self.fd = os.open(self.path, os.O_RDONLY if read_only else os.O_RDWR)
+        except OSError as e:
+            raise NamespaceError(f"{self.path}: {e.strerror}") from None
+        file_size = os.fstat(self.fd).st_size
+        avail = file_size - offset
+        nbytes = avail if size is None else size
+        if nbytes < lba_size or nbytes > avail:
+            os.close(self.fd)
+            raise NamespaceError(
+                f"{self.path}: namespace of {nbytes} bytes at {offset} does not fit a "
+                f"{file_size}-byte image with {lba_size}-byte LBAs"
+            )
+        self.nlba = nbytes // lba_size
+        self.nsid = 0  # assigned by the controller
+        self.serial = ""
+        self.closed = False
+
+    # -- data path ----------------------------------------------------------------
+
+    def in_range(self, slba: int, nlb: int) -> bool:
+        """NVMe 1.4 §6.15: SLBA + NLB must not exceed NSZE."""
+        return slba + nlb <= self.nlba
+
+    def read(self, slba: int, nlb: int) -> bytes:
+        """Read `nlb` blocks; a short read (the file shrank) returns fewer bytes."""
+        return os.pread(self.fd, nlb << self.lba_shift, self.offset + (slba << self.lba_shift))
+
+    def write(self, slba: int, data: bytes | memoryview) -> int:
+        pos = self.offset + (slba << self.lba_shift)
+        view = memoryview(data)
+        done = 0
+        while done < len(view):
+            n = os.pwrite(self.fd, view[done:], pos + done)
+            if n <= 0:
+                break
+            done += n
+        return done
+
+    def write_zeroes(self, slba: int, nlb: int) -> None:
+        pos = self.offset + (slba << self.lba_shift)
+        remaining = nlb << self.lba_shift
+        zeros = bytes(min(remaining, ZERO_CHUNK))
+        while remaining:
+            n = min(remaining, len(zeros))
+            self.write_raw(pos, zeros[:n])
+            pos += n
+            remaining -= n
+
+    def write_raw(self, pos: int, data: bytes) -> None:
+        os.pwrite(self.fd, data, pos)
+
+    def flush(self) -> None:
+        if not self.read_only and not self.closed:
+            os.fsync(self.fd)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            os.close(self.fd)
+
+    # -- identification ---------------------------------------------------------------
+
+    def _digest(self) -> bytes:
+        return hashlib.sha256(f"qrv-nvme:{self.serial}:{self.nsid}".encode()).digest()
+
+    @property
+    def eui64(self) -> bytes:
+        return self._digest()[:8]
+
+    @property
+    def nguid(self) -> bytes:
+        return self._digest()[8:24]
+
+    @property
+    def uuid(self) -> bytes:
+        return uuid.UUID(bytes=self._digest()[16:32], version=4).bytes
+
+    def descriptors(self) -> list[tuple[NidType, bytes]]:
+        """Namespace identification descriptors (NVMe 1.4 §5.15.2.4, CNS 03h)."""
+        return [
+            (NidType.EUI64, self.eui64),
+            (NidType.NGUID, self.nguid),
+            (NidType.UUID, self.uuid),
+            (NidType.CSI, b"\0"),  # NVM command set
+        ]
+
+    def identify(self) -> IdentifyNamespace:
+        """Identify Namespace (NVMe 1.4 §5.15.2.1): fully provisioned, NSZE = NCAP = NUSE."""
+        return IdentifyNamespace(
+            nsze=self.nlba,
+            ncap=self.nlba,
+            nuse=self.nlba,
+            nlbaf=len(LBA_FORMATS) - 1,
+            flbas=LBA_SIZES.index(self.lba_size),
+            dlfeat=DLFEAT_READ_ZEROES,
+            nvmcap=self.nlba * self.lba_size,
+            nsattr=NSATTR_WRITE_PROTECTED if self.read_only else 0,
+            nguid=self.nguid,
+            eui64=self.eui64,
+            lbaf=LBA_FORMATS,
+        )

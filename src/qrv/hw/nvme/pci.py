@@ -1,0 +1,93 @@
+"""The controller's PCI face: identity, BAR0 layout, PCI Express and MSI-X capabilities.
+
+BAR0 (16 KiB, 64-bit, like QEMU's device): registers 0h..FFFh, doorbells from 1000h,
+the MSI-X table at 2000h and its Pending Bit Array at 3000h.  The MSI-X table is real
+storage the host can program; this model raises no interrupts (the host polls), so no
+pending bit is ever set.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from qrv.hw.pcidev import BarKind, BarSpec, Capability, PciIdentity
+from qrv.spec.pci import (
+    DEVICE_REDHAT_NVME,
+    MSIX_CONTROL,
+    MSIX_ENABLE,
+    MSIX_ENTRY_SIZE,
+    MSIX_FUNCTION_MASK,
+    PCIE_CAP_SIZE,
+    PCIE_CAP_VERSION_2,
+    PCIE_TYPE_ROOT_INTEGRATED,
+    PROG_IF_NVME,
+    SUBCLASS_NVM,
+    VENDOR_REDHAT,
+    CapId,
+    ClassCode,
+)
+
+BAR0_SIZE = 0x4000
+MSIX_TABLE_OFFSET = 0x2000
+MSIX_PBA_OFFSET = 0x3000
+MSIX_VECTOR_CONTROL = 12  # offset of Vector Control inside a table entry (PCI 3.0 6.8.2.9)
+MSIX_VECTOR_MASKED = 1
+SUBSYSTEM_VENDOR_QEMU = 0x1AF4  # QEMU's default PCI subsystem vendor (hw/pci/pci.c)
+SUBSYSTEM_ID_QEMU = 0x1100
+REVISION = 2  # as QEMU's 1b36:0010
+
+IDENTITY = PciIdentity(
+    vendor_id=VENDOR_REDHAT,
+    device_id=DEVICE_REDHAT_NVME,
+    class_code=(ClassCode.MASS_STORAGE << 16) | (SUBCLASS_NVM << 8) | PROG_IF_NVME,
+    revision=REVISION,
+    subsystem_vendor_id=SUBSYSTEM_VENDOR_QEMU,
+    subsystem_id=SUBSYSTEM_ID_QEMU,
+)
+
+BAR0 = BarSpec(0, BAR0_SIZE, BarKind.MEM64)
+
+# PCI Express capability (PCIe 4.0 7.5.3), offsets relative to the capability
+_PCIE_DEVCAP = 0x04
+_PCIE_DEVCTL = 0x08
+_DEVCAP_ROLE_BASED_ERROR = 1 << 15
+_DEVCTL_WRITABLE = 0x7CFF  # error enables, payload/read-request sizes; no FLR (bit 15)
+_DEVCTL_DEFAULT = 0x2 << 12  # max read request 512 bytes
+
+
+def pcie_capability() -> Capability:
+    """A v2 PCI Express capability of a Root Complex Integrated Endpoint: the function sits
+    on the root bus, as QEMU's does on riscv virt (no link registers, no FLR)."""
+    body = bytearray(PCIE_CAP_SIZE - 2)
+    wmask = bytearray(len(body))
+    struct.pack_into("<H", body, 0, PCIE_CAP_VERSION_2 | (PCIE_TYPE_ROOT_INTEGRATED << 4))
+    struct.pack_into("<I", body, _PCIE_DEVCAP - 2, _DEVCAP_ROLE_BASED_ERROR)
+    struct.pack_into("<H", body, _PCIE_DEVCTL - 2, _DEVCTL_DEFAULT)
+    struct.pack_into("<H", wmask, _PCIE_DEVCTL - 2, _DEVCTL_WRITABLE)
+    return Capability(CapId.PCI_EXPRESS, bytes(body), bytes(wmask))
+
+
+def msix_capability(vectors: int) -> Capability:
+    """MSI-X (PCI 3.0 6.8.2) with table and PBA in BAR0; enable and function mask writable."""
+    body = struct.pack("<HII", vectors - 1, MSIX_TABLE_OFFSET | 0, MSIX_PBA_OFFSET | 0)
+    wmask = struct.pack("<HII", MSIX_ENABLE | MSIX_FUNCTION_MASK, 0, 0)
+    return Capability(CapId.MSIX, body, wmask)
+
+
+def msix_table_size(vectors: int) -> int:
+    return vectors * MSIX_ENTRY_SIZE
+
+
+def msix_pba_size(vectors: int) -> int:
+    return ((vectors + 63) // 64) * 8
+
+
+def initial_msix_table(vectors: int) -> bytearray:
+    """Every vector starts masked (PCI 3.0 6.8.2.9)."""
+    table = bytearray(msix_table_size(vectors))
+    for i in range(vectors):
+        table[i * MSIX_ENTRY_SIZE + MSIX_VECTOR_CONTROL] = MSIX_VECTOR_MASKED
+    return table
+
+
+MSIX_CONTROL_OFFSET = MSIX_CONTROL  # within the capability
