@@ -1,1 +1,37 @@
-"""qrv.kernel"""
+"""qrv.kernel: the microkernel personality (processes, IPC, pathname space, memory).
+
+Programs never import this package; they use :mod:`qrv.lib.c`.  The boot
+(:mod:`qrv.emu`) and tests construct a :class:`Kernel`.
+"""
+
+from qrv.kernel.ipc import MsgInfo
+from qrv.kernel.kernel import Kernel
+from qrv.kernel.mm import PAGE_SIZE, DmaMapping, PhysMapping
+from qrv.kernel.proc import (
+    EXIT_CRASHED,
+    EXIT_KILLED,
+    KThread,
+    ProcessExit,
+    ProcessKilled,
+    ProcInfo,
+    Stdio,
+    ThreadInfo,
+    current,
+)
+
+__all__ = [
+    "EXIT_CRASHED",
+    "EXIT_KILLED",
+    "PAGE_SIZE",
+    "DmaMapping",
+    "KThread",
+    "Kernel",
+    "MsgInfo",
+    "PhysMapping",
+    "ProcInfo",
+    "ProcessExit",
+    "ProcessKilled",
+    "Stdio",
+    "ThreadInfo",
+    "current",
+]

@@ -1,0 +1,129 @@
+"""IPC benchmark: MsgSend/Receive/Reply round trip and open+read(4 KiB)+close.
+
+Prints medians (µs) beside same-run baselines: a plain Python function call
+and a queue.Queue round trip between two threads.  Not part of the tests.
+"""
+
+from __future__ import annotations
+
+import io
+import queue
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from qrv.kernel import Kernel, Stdio
+from qrv.lib.c import (
+    ChannelCreate,
+    ConnectAttach,
+    MsgReceive,
+    MsgReply,
+    MsgSend,
+    close,
+    getpid,
+    open,
+    procmgr_ready,
+    read,
+)
+from qrv.lib.c.dispatch import dispatch_create, dispatch_loop
+from qrv.lib.c.iofunc import IofuncAttr, iofunc_attr_init, iofunc_func_init
+from qrv.lib.c.msg import IoRead
+from qrv.lib.c.resmgr import HandlerResult, ResmgrContext, resmgr_attach
+from qrv.spec.iomsg import S_IFBLK
+
+ROUNDS = 2000
+OPENS = 500
+PAGE = 4096
+US = 1e6
+
+
+def median_us(fn: Callable[[], object], n: int) -> float:
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * US)
+    return statistics.median(samples)
+
+
+def echo_server(ready: queue.Queue[tuple[int, int]]) -> Callable[[list[str]], int]:
+    def main(argv: list[str]) -> int:
+        chid = ChannelCreate()
+        ready.put((getpid(), chid))
+        while True:
+            rcvid, msg, _ = MsgReceive(chid)
+            if rcvid:
+                MsgReply(rcvid, 0, msg)
+
+    return main
+
+
+def page_server(argv: list[str]) -> int:
+    data = bytes(range(256)) * (PAGE // 256)
+
+    def rd(ctp: ResmgrContext, msg: IoRead, ocb: object) -> HandlerResult:
+        return data[: msg.nbytes]
+
+    dpp = dispatch_create()
+    connect, io_funcs = iofunc_func_init()
+    io_funcs.read = rd
+    attr = IofuncAttr()
+    iofunc_attr_init(attr, S_IFBLK | 0o444)
+    attr.nbytes = PAGE
+    resmgr_attach(dpp, None, "/dev/page", 0, 0, connect, io_funcs, attr)
+    procmgr_ready()
+    dispatch_loop(dpp)
+    return 0
+
+
+def queue_round_trip() -> Callable[[], object]:
+    req: queue.Queue[bytes] = queue.Queue()
+    rep: queue.Queue[bytes] = queue.Queue()
+
+    def worker() -> None:
+        while True:
+            rep.put(req.get())
+
+    threading.Thread(target=worker, daemon=True).start()
+
+    def once() -> bytes:
+        req.put(b"ping")
+        return rep.get()
+
+    return once
+
+
+def main() -> int:
+    k = Kernel(None, Stdio(io.BytesIO(), io.BytesIO(), sys.stderr.buffer))
+    try:
+        ready: queue.Queue[tuple[int, int]] = queue.Queue()
+        k.spawn(echo_server(ready), ["echo"])
+        pid, chid = ready.get(timeout=5)
+        spid = k.spawn(page_server, ["pagesrv"])
+        k.wait_ready(spid, None, 5)
+        with k.adopt("bench"):
+            coid = ConnectAttach(0, pid, chid)
+            msg_rt = median_us(lambda: MsgSend(coid, b"ping"), ROUNDS)
+
+            def open_read_close() -> None:
+                fd = open("/dev/page")
+                read(fd, PAGE)
+                close(fd)
+
+            orc = median_us(open_read_close, OPENS)
+        call = median_us(lambda: len(b"ping"), ROUNDS)
+        q_rt = median_us(queue_round_trip(), ROUNDS)
+    finally:
+        k.shutdown()
+    print(f"MsgSend/Receive/Reply round trip     median {msg_rt:9.1f} us")
+    print(f"open+read(4 KiB)+close via resmgr    median {orc:9.1f} us")
+    print(f"baseline: plain function call        median {call:9.1f} us")
+    print(f"baseline: queue.Queue thread RTT     median {q_rt:9.1f} us")
+    print(f"ratio: round trip / queue RTT        {msg_rt / q_rt:9.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,323 @@
+"""The kernel object: process table, spawn/exit/teardown, and the services wired together.
+
+``Kernel(machine)`` starts procnto (pid 1, the path manager); programs are
+spawned as processes whose main thread runs ``entry(argv)``.  Teardown on
+exit or crash follows QNX (see :mod:`qrv.kernel.ipc`): channels destroyed,
+connections detached, names removed, mappings released.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from qrv.hw.bus import Machine
+from qrv.kernel.ipc import Ipc
+from qrv.kernel.mm import DmaMapping, MemoryManager, PhysMapping
+from qrv.kernel.pathmgr import PathManager, ResolveEntry
+from qrv.kernel.proc import (
+    EXIT_CRASHED,
+    EXIT_KILLED,
+    KThread,
+    Process,
+    ProcessExit,
+    ProcessKilled,
+    ProcInfo,
+    Stdio,
+    ThreadInfo,
+    blocked_text,
+    set_current,
+)
+from qrv.kernel.procnto import ProcServer
+from qrv.spec.iomsg import (
+    ECHILD,
+    EINVAL,
+    EPERM,
+    ESRCH,
+    ETIMEDOUT,
+    ChannelFlag,
+    ThreadState,
+    oserror,
+)
+
+Entry = Callable[[list[str]], int]
+POLL = 0.01
+"""Polling step (s) of the few waits that watch several conditions at once."""
+JOIN_TIMEOUT = 2.0
+
+
+class Kernel:
+    """One running system over one machine."""
+
+    def __init__(self, machine: Machine | None = None, stdio: Stdio | None = None) -> None:
+        self.machine = machine
+        self.stdio = stdio or Stdio(sys.stdin.buffer, sys.stdout.buffer, sys.stderr.buffer)
+        self.lock = threading.Lock()
+        self.procs: dict[int, Process] = {}
+        self.zombies: dict[int, Process] = {}
+        self.ipc = Ipc(self.lock, self.procs)
+        self.mm = MemoryManager(machine)
+        self.hwinfo: Any = None
+        """The syspage hwinfo (set by :meth:`load_hwinfo` from the device tree)."""
+        self._next_pid = 1
+        self._hosts: list[threading.Thread] = []
+        procnto = self._new_process("procnto", 0, 0, self.stdio, 0)
+        t = self._new_thread(procnto)
+        chid = self.ipc.channel_create(t, ChannelFlag.DISCONNECT)
+        self.paths = PathManager(procnto.pid, chid)
+        server = ProcServer(self, t, chid)
+        self._start_host(t, server.run, "procnto")
+
+    # -- hwinfo ----------------------------------------------------------------------
+
+    def load_hwinfo(self) -> None:
+        """Parse the machine's device tree into ``self.hwinfo`` (if the parser exists)."""
+        if self.machine is None:
+            return
+        try:
+            mod = importlib.import_module("qrv.kernel.hwinfo")
+        except ImportError:
+            return
+        self.hwinfo = mod.hwinfo_from_fdt(self.machine.device_tree())
+
+    # -- processes and threads ---------------------------------------------------------
+
+    def _new_process(self, name: str, uid: int, gid: int, stdio: Stdio, parent: int) -> Process:
+        with self.lock:
+            pid = self._next_pid
+            self._next_pid += 1
+            proc = Process(self, pid, name, uid, gid, stdio, parent)
+            self.procs[pid] = proc
+            return proc
+
+    def _new_thread(self, proc: Process) -> KThread:
+        with self.lock:
+            t = KThread(proc.next_tid, proc, threading.Condition(self.lock))
+            proc.next_tid += 1
+            proc.threads[t.tid] = t
+            return t
+
+    def _start_host(self, t: KThread, body: Callable[[], None], name: str) -> None:
+        host = threading.Thread(target=body, name=f"qrv-{t.process.pid}.{t.tid}-{name}")
+        host.daemon = True
+        self._hosts.append(host)
+        host.start()
+
+    def spawn(
+        self,
+        entry: Entry,
+        argv: list[str],
+        *,
+        name: str | None = None,
+        uid: int = 0,
+        gid: int = 0,
+        stdio: Stdio | None = None,
+        parent: int = 0,
+    ) -> int:
+        """Start `entry(argv)` as a new process; return its pid."""
+        pname = name or (argv[0].rsplit("/", 1)[-1] if argv else "a.out")
+        proc = self._new_process(pname, uid, gid, stdio or self.stdio, parent)
+        t = self._new_thread(proc)
+        self._start_host(t, lambda: self._run(t, lambda: entry(list(argv)), main=True), pname)
+        return proc.pid
+
+    def thread_create(self, t: KThread, fn: Callable[[], object], name: str | None) -> int:
+        """Another thread in the caller's process."""
+        self.ipc.enter(t)
+        nt = self._new_thread(t.process)
+        self._start_host(nt, lambda: self._run(nt, fn, main=False), name or "thread")
+        return nt.tid
+
+    def _run(self, t: KThread, body: Callable[[], object], main: bool) -> None:
+        set_current(t)
+        proc = t.process
+        try:
+            result = body()
+            if main:
+                self.exit_process(proc, result if isinstance(result, int) else 0)
+        except ProcessExit as exc:
+            self.exit_process(proc, exc.status)
+        except SystemExit as exc:
+            self.exit_process(proc, exc.code if isinstance(exc.code, int) else 1)
+        except ProcessKilled:
+            pass
+        except Exception as exc:
+            self.crash(proc, exc)
+        finally:
+            with self.lock:
+                t.state = ThreadState.DEAD
+                proc.threads.pop(t.tid, None)
+            t.finished.set()
+            set_current(None)
+
+    def crash(self, proc: Process, exc: BaseException) -> None:
+        """An uncaught exception: log one line (traceback at the end) and tear down."""
+        line = f"procnto: process {proc.pid} ({proc.name}) terminated: "
+        line += "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        with contextlib.suppress(OSError, ValueError):
+            self.stdio.stderr.write((line + "\n").encode())
+            self.stdio.stderr.flush()
+        self.exit_process(proc, EXIT_CRASHED, crashed=True)
+
+    def exit_process(self, proc: Process, status: int, crashed: bool = False) -> None:
+        """Tear a process down (idempotent); wakes every thread blocked on or in it."""
+        with self.lock:
+            if proc.dying:
+                return
+            proc.dying = True
+            proc.status, proc.crashed = status, crashed
+            for ch in list(proc.channels.values()):
+                self.ipc.destroy_channel(ch)
+            for conn in list(proc.connections.values()):
+                self.ipc.detach(conn)
+            self.paths.remove_pid(proc.pid)
+            for m in proc.mappings:
+                if m.mapped:
+                    self.mm.unmap(m)
+            proc.mappings.clear()
+            for th in proc.threads.values():
+                th.cond.notify_all()
+            self.procs.pop(proc.pid, None)
+            self.zombies[proc.pid] = proc
+        proc.exited.set()
+
+    def waitpid(self, pid: int, timeout: float | None = None, t: KThread | None = None) -> int:
+        """Wait for a process to exit and return its status (ECHILD, ETIMEDOUT)."""
+        with self.lock:
+            proc = self.procs.get(pid) or self.zombies.get(pid)
+            if proc is None:
+                raise oserror(ECHILD)
+            if t is not None:
+                t.state, t.blocked_on = ThreadState.REPLY, 1  # a message to procnto, as in QNX
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while not proc.exited.wait(POLL * 10):
+                if t is not None and t.process.dying:
+                    raise ProcessKilled
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise oserror(ETIMEDOUT)
+        finally:
+            if t is not None:
+                t.state = ThreadState.READY
+        with self.lock:
+            self.zombies.pop(pid, None)
+        assert proc.status is not None
+        return proc.status
+
+    def wait_ready(self, pid: int, path: str | None = None, timeout: float = 10.0) -> bool:
+        """Until the process called ``procmgr_ready()``, `path` exists, or it exited."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                proc = self.procs.get(pid) or self.zombies.get(pid)
+                if proc is None or proc.ready or proc.exited.is_set():
+                    return True
+                if path is not None and self.paths.exists(path):
+                    return True
+            time.sleep(POLL)
+        return False
+
+    @contextlib.contextmanager
+    def adopt(self, name: str, uid: int = 0, gid: int = 0) -> Iterator[Process]:
+        """Make the calling host thread a process for the duration (tests, the boot)."""
+        proc = self._new_process(name, uid, gid, self.stdio, 0)
+        t = self._new_thread(proc)
+        set_current(t)
+        try:
+            yield proc
+        finally:
+            self.exit_process(proc, 0)
+            with self.lock:
+                proc.threads.pop(t.tid, None)
+                self.zombies.pop(proc.pid, None)
+            set_current(None)
+
+    def shutdown(self, timeout: float = JOIN_TIMEOUT) -> None:
+        """Tear every process down (procnto last) and join their threads (bounded)."""
+        with self.lock:
+            victims = sorted(self.procs.values(), key=lambda p: -p.pid)
+        for proc in victims:
+            self.exit_process(proc, EXIT_KILLED)
+        deadline = time.monotonic() + timeout
+        for host in self._hosts:
+            if host is not threading.current_thread():
+                host.join(max(0.0, deadline - time.monotonic()))
+
+    def snapshot(self, caller: KThread | None = None) -> list[ProcInfo]:
+        """pidin's data: every live process and thread (the caller shows RUNNING)."""
+        with self.lock:
+            return [
+                ProcInfo(
+                    p.pid,
+                    p.name,
+                    tuple(
+                        ThreadInfo(
+                            th.tid,
+                            ThreadState.RUNNING.name if th is caller else th.state.name,
+                            blocked_text(th),
+                        )
+                        for th in sorted(p.threads.values(), key=lambda th: th.tid)
+                    ),
+                )
+                for p in sorted(self.procs.values(), key=lambda p: p.pid)
+            ]
+
+    def process(self, pid: int) -> Process:
+        with self.lock:
+            proc = self.procs.get(pid)
+        if proc is None:
+            raise oserror(ESRCH)
+        return proc
+
+    # -- pathname space -------------------------------------------------------------------
+
+    def path_link(  # noqa: PLR0917 - pathmgr_link's arguments
+        self, t: KThread, path: str, chid: int, handle: int, file_type: int, flags: int
+    ) -> int:
+        with self.lock:
+            self.ipc.enter(t)
+            if t.process.uid != 0:
+                raise oserror(EPERM, path)  # pathmgr_link.c: registering needs root
+            if chid not in t.process.channels:
+                raise oserror(ESRCH)
+            return self.paths.link(path, t.process.pid, chid, handle, file_type, flags)
+
+    def path_unlink(self, t: KThread, linkid: int) -> None:
+        with self.lock:
+            self.ipc.enter(t)
+            self.paths.unlink(linkid, t.process.pid)
+
+    def path_resolve(self, t: KThread, path: str) -> list[ResolveEntry]:
+        with self.lock:
+            self.ipc.enter(t)
+            return self.paths.resolve(path)
+
+    # -- memory ------------------------------------------------------------------------------
+
+    def mmap_phys(self, t: KThread, paddr: int, length: int) -> PhysMapping:
+        with self.lock:
+            self.ipc.enter(t)
+            m = self.mm.map_phys(paddr, length)
+            t.process.mappings.append(m)
+            return m
+
+    def mmap_anon(self, t: KThread, length: int) -> DmaMapping:
+        with self.lock:
+            self.ipc.enter(t)
+            m = self.mm.map_anon(length)
+            t.process.mappings.append(m)
+            return m
+
+    def munmap(self, t: KThread, mapping: PhysMapping) -> None:
+        with self.lock:
+            self.ipc.enter(t)
+            if mapping not in t.process.mappings:
+                raise oserror(EINVAL)  # not a mapping of this process
+            self.mm.unmap(mapping)
+            t.process.mappings.remove(mapping)

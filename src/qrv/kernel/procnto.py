@@ -1,0 +1,145 @@
+"""procnto's path-manager server: the synthesised directories (``/``, ``/dev``, ...).
+
+An open that no registered server claims but that names a directory above
+registered names ends at procnto (``pathmgr_open.c`` node_stat / readdir):
+the directory is ``S_IFDIR | 0555``, nlink 2, and reading it yields one
+dirent per child name.  Runs as a thread of process 1 on the kernel's IPC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from qrv.kernel.proc import KThread, ProcessKilled
+from qrv.spec.iomsg import (
+    _IO_FLAG_WR,
+    DCMD_ALL_GETFLAGS,
+    DEVCTL_REPLY,
+    EBADF,
+    EINVAL,
+    EISDIR,
+    ENOENT,
+    ENOSYS,
+    EOK,
+    IO_CONNECT,
+    IO_DEVCTL,
+    IO_LSEEK,
+    IO_READ,
+    LSEEK_REPLY,
+    MSG_TYPE,
+    O_RDONLY,
+    S_IFDIR,
+    SEEK_SET,
+    IoType,
+    Pulse,
+    PulseCode,
+    Stat,
+    pack_dirent,
+)
+
+if TYPE_CHECKING:
+    from qrv.kernel.kernel import Kernel
+
+DIR_MODE = S_IFDIR | 0o555
+DIR_NLINK = 2
+RECEIVE_BYTES = 4096
+_INT = 4
+
+
+@dataclass
+class DirOcb:
+    path: str
+    index: int = 0
+
+
+class ProcServer:
+    """The dispatch loop of procnto's path-manager channel."""
+
+    def __init__(self, kernel: Kernel, thread: KThread, chid: int) -> None:
+        self._k = kernel
+        self._t = thread
+        self._chid = chid
+        self._ocbs: dict[tuple[int, int], DirOcb] = {}
+
+    def run(self) -> None:
+        ipc = self._k.ipc
+        while True:
+            try:
+                rcvid, msg, info = ipc.msg_receive(self._t, self._chid, RECEIVE_BYTES, None)
+            except (ProcessKilled, OSError):
+                return
+            if rcvid == 0 or info is None:
+                pulse = Pulse.unpack(msg)
+                if pulse.code == PulseCode.DISCONNECT:
+                    for key in [k for k in self._ocbs if k[0] == pulse.scoid]:
+                        del self._ocbs[key]
+                continue
+            key = (info.scoid, info.coid)
+            try:
+                status, reply, err = self._handle(key, msg)
+                if err != EOK:
+                    ipc.msg_error(self._t, rcvid, err)
+                else:
+                    ipc.msg_reply(self._t, rcvid, status, [reply])
+            except ProcessKilled:
+                return
+            except OSError:
+                continue  # the client went away (ESRCH on reply)
+
+    def _handle(self, key: tuple[int, int], msg: bytes) -> tuple[int, bytes, int]:
+        """(status, reply data, errno) for one message."""
+        if len(msg) < MSG_TYPE.size:
+            return 0, b"", EINVAL
+        (mtype,) = MSG_TYPE.unpack_from(msg)
+        if mtype == IoType.CONNECT:
+            return self._open(key, msg)
+        ocb = self._ocbs.get(key)
+        if ocb is None:
+            return 0, b"", EBADF
+        if mtype == IoType.READ:
+            return self._read(ocb, msg)
+        if mtype == IoType.STAT:
+            st = Stat(0, 0, 0, 0, 0, 0, 0, 0, 0, DIR_MODE, DIR_NLINK, 512, 0)
+            return 0, st.pack(), EOK
+        if mtype == IoType.LSEEK:
+            _t, _c, whence, _z, offset = IO_LSEEK.unpack_from(msg)
+            if whence != SEEK_SET or offset < 0:
+                return 0, b"", EINVAL
+            ocb.index = offset
+            return 0, LSEEK_REPLY.pack(offset), EOK
+        if mtype == IoType.CLOSE:
+            del self._ocbs[key]
+            return 0, b"", EOK
+        if mtype == IoType.DEVCTL:
+            _t, _c, dcmd, _n, _z = IO_DEVCTL.unpack_from(msg)
+            if dcmd == DCMD_ALL_GETFLAGS:
+                data = O_RDONLY.to_bytes(_INT, "little")
+                return 0, DEVCTL_REPLY.pack(0, 0, len(data), 0) + data, EOK
+        return 0, b"", ENOSYS
+
+    def _open(self, key: tuple[int, int], msg: bytes) -> tuple[int, bytes, int]:
+        f = IO_CONNECT.unpack_from(msg)
+        ioflag, path_len = f[7], f[12]
+        path = msg[IO_CONNECT.size : IO_CONNECT.size + path_len].rstrip(b"\0").decode()
+        with self._k.lock:
+            is_dir = self._k.paths.is_dir(path)
+        if not is_dir:
+            return 0, b"", ENOENT
+        if ioflag & _IO_FLAG_WR:
+            return 0, b"", EISDIR
+        self._ocbs[key] = DirOcb(path)
+        return 0, b"", EOK
+
+    def _read(self, ocb: DirOcb, msg: bytes) -> tuple[int, bytes, int]:
+        _t, _c, nbytes, _x, _z = IO_READ.unpack_from(msg)
+        with self._k.lock:
+            names = self._k.paths.children(ocb.path)
+        out = b""
+        while ocb.index < len(names):
+            rec = pack_dirent(ocb.index + 1, ocb.index + 1, names[ocb.index])
+            if len(out) + len(rec) > nbytes:
+                break
+            out += rec
+            ocb.index += 1
+        return len(out), out, EOK

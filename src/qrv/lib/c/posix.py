@@ -1,0 +1,236 @@
+"""POSIX client calls: open/read/pread/write/pwrite/lseek/fstat/stat/close/devctl/readdir.
+
+An fd is a connection id in the process's fd space (QNX: "client
+connections map directly into file descriptors"); fds 0..2 are the
+process's console streams.  ``open`` asks the path manager for the servers
+of a path, longest prefix first, and sends each an ``_IO_CONNECT`` open
+until one accepts; ENOSYS, ENOENT, ENXIO, ESRCH and EROFS fall through to
+the next, any other error stops the walk (``_connect_ctrl.c``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from qrv.lib.c import ipc
+from qrv.lib.c._sys import cur
+from qrv.lib.c.msg import IoClose, IoDevctl, IoLseek, IoOpen, IoRead, IoStat, IoWrite
+from qrv.spec.iomsg import (
+    DEVCTL_REPLY,
+    EBADF,
+    EINVAL,
+    ENOENT,
+    ENOSYS,
+    ENXIO,
+    EROFS,
+    ESRCH,
+    LSEEK_REPLY,
+    O_RDONLY,
+    S_IFCHR,
+    STAT,
+    ConnectSubtype,
+    Stat,
+    dcmd_size,
+    ioflag_from_oflag,
+    oserror,
+    unpack_dirents,
+)
+
+__all__ = [
+    "Dir",
+    "close",
+    "closedir",
+    "devctl",
+    "devctl_info",
+    "fstat",
+    "listdir",
+    "lseek",
+    "open",
+    "opendir",
+    "pread",
+    "pwrite",
+    "read",
+    "readdir",
+    "stat",
+    "write",
+]
+
+FALLTHROUGH = frozenset({ENOSYS, ENOENT, ENXIO, ESRCH, EROFS})
+STDIO_FDS = (0, 1, 2)
+DIR_READ = 4096
+CONSOLE_MODE = S_IFCHR | 0o666
+
+
+def _absolute(path: str) -> str:
+    return path if path.startswith("/") else "/" + path
+
+
+def _connect(path: str, ioflag: int, mode: int, subtype: int) -> int:
+    t = cur()
+    full = _absolute(path)
+    try:
+        entries = t.kernel.path_resolve(t, full)
+    except OSError as exc:
+        raise oserror(exc.errno or ENOENT, path) from None
+    last = ENOENT
+    for e in entries:
+        try:
+            coid = ipc.ConnectAttach(0, e.pid, e.chid, 0, 0)
+        except OSError as exc:
+            last = exc.errno or ENOENT
+            continue
+        msg = IoOpen(e.remainder, ioflag, mode, e.handle, e.file_type, subtype)
+        try:
+            ipc.MsgSend(coid, msg.pack(), 0)
+        except OSError as exc:
+            ipc.ConnectDetach(coid)
+            last = exc.errno or ENOENT
+            if last in FALLTHROUGH:
+                continue
+            raise oserror(last, path) from None
+        return coid
+    raise oserror(last, path)
+
+
+def open(path: str, flags: int = O_RDONLY, mode: int = 0) -> int:
+    """Open `path` with QNX O_* `flags`; the new fd."""
+    return _connect(path, ioflag_from_oflag(flags), mode, ConnectSubtype.OPEN)
+
+
+def close(fd: int) -> None:
+    if fd in STDIO_FDS:
+        return
+    try:
+        ipc.MsgSend(fd, IoClose().pack(), 0)
+    except OSError as exc:
+        if exc.errno not in (EBADF, ESRCH):
+            raise
+    ipc.ConnectDetach(fd)
+
+
+def read(fd: int, nbytes: int) -> bytes:
+    """Up to `nbytes` from the fd's current offset."""
+    if fd == 0:
+        stream = cur().process.stdio.stdin
+        reader = getattr(stream, "read1", stream.read)  # what is there, as read(2) on a tty
+        data: bytes = reader(nbytes)
+        return data or b""
+    if nbytes < 0:
+        raise oserror(EINVAL)
+    _status, data = ipc.MsgSend(fd, IoRead(nbytes).pack(), nbytes)
+    return data
+
+
+def pread(fd: int, nbytes: int, offset: int) -> bytes:
+    """Up to `nbytes` at `offset`; the fd's offset is not used or moved."""
+    if nbytes < 0 or offset < 0:
+        raise oserror(EINVAL)
+    _status, data = ipc.MsgSend(fd, IoRead(nbytes, offset).pack(), nbytes)
+    return data
+
+
+def _console_write(fd: int, data: bytes) -> int:
+    stdio = cur().process.stdio
+    stream = stdio.stdout if fd == 1 else stdio.stderr
+    stream.write(data)
+    stream.flush()
+    return len(data)
+
+
+def write(fd: int, data: bytes) -> int:
+    """Write at the fd's offset; the number of bytes the server took."""
+    if fd in (1, 2):
+        return _console_write(fd, data)
+    msg = IoWrite(bytes(data))
+    status, _ = ipc.MsgSendv(fd, [msg.header(), msg.data], 0)
+    return status
+
+
+def pwrite(fd: int, data: bytes, offset: int) -> int:
+    if offset < 0:
+        raise oserror(EINVAL)
+    msg = IoWrite(bytes(data), offset)
+    status, _ = ipc.MsgSendv(fd, [msg.header(), msg.data], 0)
+    return status
+
+
+def lseek(fd: int, offset: int, whence: int) -> int:
+    _status, data = ipc.MsgSend(fd, IoLseek(offset, whence).pack(), LSEEK_REPLY.size)
+    if len(data) < LSEEK_REPLY.size:
+        raise oserror(EINVAL)
+    (new,) = LSEEK_REPLY.unpack(data)
+    return int(new)
+
+
+def fstat(fd: int) -> Stat:
+    if fd in STDIO_FDS:
+        return Stat(0, 0, 0, 0, 0, 0, 0, 0, 0, CONSOLE_MODE, 1, 0, 0)
+    _status, data = ipc.MsgSend(fd, IoStat().pack(), STAT.size)
+    if len(data) < STAT.size:
+        raise oserror(EINVAL)
+    return Stat.unpack(data)
+
+
+def stat(path: str) -> Stat:
+    """Stat by name: a connect with no access bits (``_IO_CONNECT_COMBINE``), stat, close."""
+    fd = _connect(path, 0, 0, ConnectSubtype.COMBINE)
+    try:
+        return fstat(fd)
+    finally:
+        close(fd)
+
+
+def devctl_info(
+    fd: int, dcmd: int, data: bytes = b"", nbytes: int | None = None
+) -> tuple[int, bytes]:
+    """``devctl()`` with the server's ``dev_info`` (ret_val): (ret_val, reply data)."""
+    size = max(len(data), dcmd_size(dcmd)) if nbytes is None else nbytes
+    _status, reply = ipc.MsgSend(fd, IoDevctl(dcmd, size, data).pack(), DEVCTL_REPLY.size + size)
+    if len(reply) < DEVCTL_REPLY.size:
+        return 0, b""
+    _z, ret_val, _n, _z2 = DEVCTL_REPLY.unpack_from(reply)
+    return ret_val, reply[DEVCTL_REPLY.size :]
+
+
+def devctl(fd: int, dcmd: int, data: bytes = b"", nbytes: int | None = None) -> bytes:
+    """Send a device control; the data the server returned."""
+    return devctl_info(fd, dcmd, data, nbytes)[1]
+
+
+@dataclass
+class Dir:
+    """``DIR``: an open directory and the names read but not yet returned."""
+
+    fd: int
+    pending: list[str] = field(default_factory=list)
+    eof: bool = False
+
+
+def opendir(path: str) -> Dir:
+    return Dir(open(path, O_RDONLY))
+
+
+def readdir(d: Dir) -> str | None:
+    """The next name, or None at the end."""
+    while not d.pending and not d.eof:
+        data = read(d.fd, DIR_READ)
+        names = unpack_dirents(data)
+        if not names:
+            d.eof = True
+        d.pending.extend(names)
+    return d.pending.pop(0) if d.pending else None
+
+
+def closedir(d: Dir) -> None:
+    close(d.fd)
+
+
+def listdir(path: str) -> list[str]:
+    d = opendir(path)
+    try:
+        names: list[str] = []
+        while (name := readdir(d)) is not None:
+            names.append(name)
+        return names
+    finally:
+        closedir(d)

@@ -1,0 +1,263 @@
+"""The resource-manager layer: dispatch internals, handler tables, ``resmgr_attach``.
+
+Handler return values follow ``_resmgr_handler.c`` (notes §2):
+``bytes`` → MsgReply(ctp.status, bytes); ``0`` (EOK) → reply status with no
+data; errno > 0 → MsgError; ``-n`` → reply ``ctp.iov[:n]``;
+:data:`RESMGR_NOREPLY` → no reply; :data:`RESMGR_DEFAULT` or an empty slot
+→ ENOSYS.  I/O on a connection without an OCB → EBADF; ``_IO_CLOSE``
+without a handler → EOK; a connect message for an unknown link → ENOENT.
+A handler raising ``OSError`` replies with its errno; any other exception
+is a crash of the server process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from qrv.kernel import MsgInfo
+from qrv.lib.c import ipc
+from qrv.lib.c._sys import cur
+from qrv.lib.c.msg import IoDevctl, IoLseek, IoMsg, IoOpen, IoRead, IoStat, IoWrite
+from qrv.spec.iomsg import (
+    _RESMGR_DEFAULT,
+    _RESMGR_FLAG_MASK,
+    _RESMGR_NOREPLY,
+    EBADF,
+    EINVAL,
+    ENOENT,
+    ENOSYS,
+    EOK,
+    ESRCH,
+    MSG_TYPE,
+    ChannelFlag,
+    ConnectSubtype,
+    IoType,
+    Pulse,
+    PulseCode,
+    oserror,
+)
+
+if TYPE_CHECKING:
+    from qrv.lib.c.iofunc import IofuncAttr, IofuncOcb
+
+RESMGR_NOREPLY = _RESMGR_NOREPLY
+RESMGR_DEFAULT = _RESMGR_DEFAULT
+RECEIVE_BYTES = 65536 + 64
+"""A dispatch receive buffer: a 64 KiB write plus its header."""
+
+HandlerResult = int | bytes
+
+OpenFunc = Callable[["ResmgrContext", IoOpen, "IofuncAttr"], HandlerResult]
+ReadFunc = Callable[["ResmgrContext", IoRead, "IofuncOcb"], HandlerResult]
+WriteFunc = Callable[["ResmgrContext", IoWrite, "IofuncOcb"], HandlerResult]
+StatFunc = Callable[["ResmgrContext", IoStat, "IofuncOcb"], HandlerResult]
+LseekFunc = Callable[["ResmgrContext", IoLseek, "IofuncOcb"], HandlerResult]
+DevctlFunc = Callable[["ResmgrContext", IoDevctl, "IofuncOcb"], HandlerResult]
+MsgFunc = Callable[["ResmgrContext", IoMsg, "IofuncOcb"], HandlerResult]
+CloseFunc = Callable[["ResmgrContext", "IofuncOcb"], HandlerResult]
+PulseFunc = Callable[["ResmgrContext", Pulse], None]
+
+
+@dataclass
+class ResmgrConnectFuncs:
+    """``resmgr_connect_funcs_t`` (only open is served; the rest answer ENOSYS)."""
+
+    open: OpenFunc | None = None
+
+
+@dataclass
+class ResmgrIoFuncs:
+    """``resmgr_io_funcs_t``: one typed slot per I/O message kind."""
+
+    read: ReadFunc | None = None
+    write: WriteFunc | None = None
+    close_ocb: CloseFunc | None = None
+    stat: StatFunc | None = None
+    devctl: DevctlFunc | None = None
+    lseek: LseekFunc | None = None
+    msg: MsgFunc | None = None
+
+
+@dataclass
+class Attachment:
+    """One ``resmgr_attach`` of a path."""
+
+    path: str
+    handle: IofuncAttr
+    connect: ResmgrConnectFuncs
+    io: ResmgrIoFuncs
+    kernel_link: int
+
+
+@dataclass
+class Binding:
+    """An open connection: its OCB and the I/O table it was opened with."""
+
+    ocb: IofuncOcb
+    io: ResmgrIoFuncs
+
+
+@dataclass(eq=False)
+class Dispatch:
+    """``dispatch_t``: the channel (created lazily) and the tables of a resource manager."""
+
+    chid: int = -1
+    attachments: dict[int, Attachment] = field(default_factory=dict)
+    bindings: dict[tuple[int, int], Binding] = field(default_factory=dict)
+    pulses: dict[int, PulseFunc] = field(default_factory=dict)
+    next_id: int = 1
+
+    def ensure_channel(self) -> int:
+        """``dispatch.c``: the channel is created on first use with UNBLOCK|DISCONNECT."""
+        if self.chid == -1:
+            self.chid = ipc.ChannelCreate(ChannelFlag.UNBLOCK | ChannelFlag.DISCONNECT)
+        return self.chid
+
+
+@dataclass(eq=False)
+class ResmgrContext:
+    """``resmgr_context_t``: the message being handled and how to answer it."""
+
+    dpp: Dispatch
+    rcvid: int = 0
+    msg: bytes = b""
+    info: MsgInfo | None = None
+    status: int = 0
+    id: int = 0
+    iov: list[bytes] = field(default_factory=list)
+    io_funcs: ResmgrIoFuncs | None = None
+
+    def bind_ocb(self, ocb: IofuncOcb) -> None:
+        """Bind `ocb` to the sender's connection (what ``iofunc_ocb_attach`` does)."""
+        if self.info is None or self.io_funcs is None:
+            raise oserror(EINVAL, "no connect message to bind an OCB to")
+        self.dpp.bindings[(self.info.scoid, self.info.coid)] = Binding(ocb, self.io_funcs)
+
+
+def resmgr_ptr(ctp: ResmgrContext, data: bytes) -> int:
+    """``_RESMGR_PTR``: reply with `data` (returns ``_RESMGR_NPARTS(1)``)."""
+    ctp.iov = [data]
+    return -1
+
+
+def resmgr_msgread(ctp: ResmgrContext, nbytes: int, offset: int) -> bytes:
+    """More of the client's message than the receive buffer held."""
+    return ipc.MsgRead(ctp.rcvid, nbytes, offset)
+
+
+def resmgr_attach(  # noqa: PLR0917 - QNX's signature
+    dpp: Dispatch,
+    attr: object | None,
+    path: str | None,
+    file_type: int,
+    flags: int,
+    connect_funcs: ResmgrConnectFuncs | None,
+    io_funcs: ResmgrIoFuncs | None,
+    handle: IofuncAttr | None,
+) -> int:
+    """Attach a path (a link id ≥ 1), or with ``path=None`` only set up the internals (0)."""
+    del attr
+    chid = dpp.ensure_channel()
+    if path is None:
+        return 0
+    if connect_funcs is None or io_funcs is None or handle is None:
+        raise oserror(EINVAL, path)
+    t = cur()
+    rid = dpp.next_id
+    link = t.kernel.path_link(t, path, chid, rid, file_type, flags & _RESMGR_FLAG_MASK)
+    dpp.next_id += 1
+    dpp.attachments[rid] = Attachment(path, handle, connect_funcs, io_funcs, link)
+    return rid
+
+
+def resmgr_detach(dpp: Dispatch, id: int, flags: int = 0) -> None:
+    """Remove the name; open OCBs stay usable.  Unknown or detached id → EINVAL."""
+    del flags
+    att = dpp.attachments.pop(id, None)
+    if att is None:
+        raise oserror(EINVAL)
+    t = cur()
+    t.kernel.path_unlink(t, att.kernel_link)
+
+
+def handle_message(ctp: ResmgrContext) -> None:
+    """Run the handler for the message in `ctp` and answer as its result says."""
+    try:
+        result = _route(ctp)
+    except OSError as exc:
+        result = exc.errno or EINVAL
+    reply(ctp, result)
+
+
+def reply(ctp: ResmgrContext, result: HandlerResult) -> None:
+    """Turn a handler result into MsgReply / MsgError / nothing."""
+    try:
+        if isinstance(result, bytes):
+            ipc.MsgReply(ctp.rcvid, ctp.status, result)
+        elif result == RESMGR_NOREPLY:
+            return
+        elif result == RESMGR_DEFAULT:
+            ipc.MsgError(ctp.rcvid, ENOSYS)
+        elif result > 0:
+            ipc.MsgError(ctp.rcvid, result)
+        else:
+            ipc.MsgReplyv(ctp.rcvid, ctp.status, ctp.iov[:-result])
+    except OSError as exc:
+        if exc.errno != ESRCH:  # the client is gone: nothing to answer
+            raise
+
+
+def _route(ctp: ResmgrContext) -> HandlerResult:
+    if len(ctp.msg) < MSG_TYPE.size or ctp.info is None:
+        return EINVAL
+    (mtype,) = MSG_TYPE.unpack_from(ctp.msg)
+    if mtype == IoType.CONNECT:
+        return _connect(ctp)
+    key = (ctp.info.scoid, ctp.info.coid)
+    binding = ctp.dpp.bindings.get(key)
+    if binding is None:
+        return EBADF
+    ocb, io = binding.ocb, binding.io
+    if mtype == IoType.CLOSE:
+        del ctp.dpp.bindings[key]
+        return io.close_ocb(ctp, ocb) if io.close_ocb is not None else EOK
+    if mtype == IoType.READ:
+        return io.read(ctp, IoRead.parse(ctp.msg), ocb) if io.read else ENOSYS
+    if mtype == IoType.WRITE:
+        return io.write(ctp, IoWrite.parse(ctp.msg), ocb) if io.write else ENOSYS
+    if mtype == IoType.STAT:
+        return io.stat(ctp, IoStat.parse(ctp.msg), ocb) if io.stat else ENOSYS
+    if mtype == IoType.LSEEK:
+        return io.lseek(ctp, IoLseek.parse(ctp.msg), ocb) if io.lseek else ENOSYS
+    if mtype == IoType.DEVCTL:
+        return io.devctl(ctp, IoDevctl.parse(ctp.msg), ocb) if io.devctl else ENOSYS
+    if mtype == IoType.MSG:
+        return io.msg(ctp, IoMsg.parse(ctp.msg), ocb) if io.msg else ENOSYS
+    return ENOSYS
+
+
+def _connect(ctp: ResmgrContext) -> HandlerResult:
+    msg = IoOpen.parse(ctp.msg)
+    att = ctp.dpp.attachments.get(msg.handle)
+    if att is None:
+        return ENOENT
+    if msg.subtype not in (ConnectSubtype.OPEN, ConnectSubtype.COMBINE):
+        return ENOSYS
+    if att.connect.open is None:
+        return ENOSYS
+    ctp.id, ctp.io_funcs = msg.handle, att.io
+    return att.connect.open(ctp, msg, att.handle)
+
+
+def handle_pulse(ctp: ResmgrContext, pulse: Pulse) -> None:
+    """A disconnect closes every OCB the client still held; then the user's handler."""
+    if pulse.code == PulseCode.DISCONNECT:
+        for key in [k for k in ctp.dpp.bindings if k[0] == pulse.scoid]:
+            binding = ctp.dpp.bindings.pop(key)
+            if binding.io.close_ocb is not None:
+                binding.io.close_ocb(ctp, binding.ocb)
+    fn = ctp.dpp.pulses.get(pulse.code)
+    if fn is not None:
+        fn(ctp, pulse)

@@ -1,0 +1,411 @@
+"""QNX Neutrino I/O message formats, kernel constants and file-mode bits.
+
+Sources (see reference/notes/qnx-programming-model.md): ``sys/neutrino.h``
+(channel flags, pulse layout and codes), ``sys/iomsg.h`` (message types,
+connect subtypes, message layouts), ``sys/resmgr.h`` (resmgr flags and
+handler return codes), ``sys/ftype.h``, ``devctl.h`` (DCMD encoding),
+``sys/stat.h`` and ``fcntl.h`` (QNX values of O_* flags).
+
+Layouts are little-endian and packed as the QNX 64-bit ABI lays out these
+structs, except :data:`STAT` (our own fixed layout, documented below) and
+:class:`Pulse` (``sigval`` carried as 32 bits).  errno values are the host's
+(:mod:`errno`); the modelled system is self-consistent.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+from dataclasses import dataclass
+from enum import IntEnum, IntFlag
+
+EOK = 0
+
+# -- sys/neutrino.h ------------------------------------------------------------
+
+
+class ChannelFlag(IntFlag):
+    """``_NTO_CHF_*`` (neutrino.h)."""
+
+    FIXED_PRIORITY = 0x1
+    UNBLOCK = 0x2
+    THREAD_DEATH = 0x4
+    DISCONNECT = 0x8
+    NET_MSG = 0x10
+    SENDER_LEN = 0x20
+    COID_DISCONNECT = 0x40
+    REPLY_LEN = 0x80
+
+
+_NTO_SIDE_CHANNEL = 0x40000000
+"""A coid with this bit is a side channel, outside the fd space."""
+
+
+class PulseCode(IntEnum):
+    """Kernel pulse codes (negative) and the user range (neutrino.h)."""
+
+    UNBLOCK = -32
+    DISCONNECT = -33
+    THREADDEATH = -34
+    COIDDEATH = -35
+    MINAVAIL = 0
+    MAXAVAIL = 127
+
+
+class ThreadState(IntEnum):
+    """``STATE_*`` (sys/states.h); pidin prints the names."""
+
+    DEAD = 0
+    RUNNING = 1
+    READY = 2
+    STOPPED = 3
+    SEND = 4
+    RECEIVE = 5
+    REPLY = 6
+    STACK = 7
+    WAITTHREAD = 8
+    WAITPAGE = 9
+    SIGSUSPEND = 10
+    SIGWAITINFO = 11
+    NANOSLEEP = 12
+    MUTEX = 13
+    CONDVAR = 14
+    JOIN = 15
+
+
+@dataclass(frozen=True)
+class Pulse:
+    """``struct _pulse {u16 type; u16 subtype; i8 code; u8 zero[3]; sigval value; i32 scoid}``.
+
+    type = subtype = 0 for a pulse; ``value`` carried as a 32-bit int.
+    """
+
+    code: int
+    value: int
+    scoid: int
+
+    FMT = struct.Struct("<HHb3xii")
+
+    def pack(self) -> bytes:
+        return self.FMT.pack(0, 0, self.code, self.value, self.scoid)
+
+    @classmethod
+    def unpack(cls, data: bytes) -> Pulse:
+        _type, _subtype, code, value, scoid = cls.FMT.unpack_from(data)
+        return cls(code, value, scoid)
+
+
+assert Pulse.FMT.size == 16
+
+# -- sys/iomsg.h ---------------------------------------------------------------
+
+
+class IoType(IntEnum):
+    """Message types (``_IO_BASE`` = 0x100)."""
+
+    CONNECT = 0x100
+    READ = 0x101
+    WRITE = 0x102
+    RSVD_CLOSE_OCB = 0x103
+    STAT = 0x104
+    NOTIFY = 0x105
+    DEVCTL = 0x106
+    RSVD_UNBLOCK = 0x107
+    PATHCONF = 0x108
+    LSEEK = 0x109
+    CHMOD = 0x10A
+    CHOWN = 0x10B
+    UTIME = 0x10C
+    OPENFD = 0x10D
+    FDINFO = 0x10E
+    LOCK = 0x10F
+    SPACE = 0x110
+    SHUTDOWN = 0x111
+    MMAP = 0x112
+    MSG = 0x113
+    RSVD = 0x114
+    DUP = 0x115
+    CLOSE = 0x116
+
+
+_IO_MAX = 0x1FF
+
+
+class ConnectSubtype(IntEnum):
+    """``_IO_CONNECT_*`` subtypes (iomsg.h L187-198)."""
+
+    COMBINE = 0
+    COMBINE_CLOSE = 1
+    OPEN = 2
+    UNLINK = 3
+    RENAME = 4
+    MKNOD = 5
+    READLINK = 6
+    LINK = 7
+    RSVD_UNBLOCK = 8
+    MOUNT = 9
+
+
+_IO_FLAG_RD = 1
+_IO_FLAG_WR = 2
+_IO_FLAG_MASK = 3
+
+_IO_XTYPE_NONE = 0
+_IO_XTYPE_OFFSET = 3
+_IO_XTYPE_MASK = 0xFF
+
+_IOMGR_PCI = 0x0D
+"""``mgrid`` of the PCI server's ``_IO_MSG`` messages (sys/iomgr.h)."""
+
+# -- fcntl.h (QNX values) -----------------------------------------------------------
+
+O_RDONLY = 0o0
+O_WRONLY = 0o1
+O_RDWR = 0o2
+O_ACCMODE = 0o3
+O_APPEND = 0x0008
+O_DSYNC = 0x0010
+O_SYNC = 0x0020
+O_RSYNC = 0x0040
+O_NONBLOCK = 0x0080
+O_CREAT = 0x0100
+O_TRUNC = 0x0200
+O_EXCL = 0x0400
+O_NOCTTY = 0x0800
+O_SETFLAG = O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_RSYNC
+"""Flags DCMD_ALL_SETFLAGS may change (fcntl F_SETFL)."""
+
+SEEK_SET = 0
+SEEK_CUR = 1
+SEEK_END = 2
+
+
+def ioflag_from_oflag(oflag: int) -> int:
+    """``ioflag = oflag + 1`` on the access bits: RDONLY->RD, WRONLY->WR, RDWR->RD|WR."""
+    return (oflag & ~O_ACCMODE) | ((oflag & O_ACCMODE) + 1)
+
+
+def oflag_from_ioflag(ioflag: int) -> int:
+    """Inverse of :func:`ioflag_from_oflag` (as ``iofunc_devctl`` computes GETFLAGS)."""
+    return (ioflag & ~O_ACCMODE) | ((ioflag - 1) & O_ACCMODE)
+
+
+# -- sys/stat.h ---------------------------------------------------------------
+
+S_IFMT = 0o170000
+S_IFIFO = 0o010000
+S_IFCHR = 0o020000
+S_IFDIR = 0o040000
+S_IFNAM = 0o050000
+S_IFBLK = 0o060000
+S_IFREG = 0o100000
+S_IFLNK = 0o120000
+S_IFSOCK = 0o140000
+S_ISUID = 0o4000
+S_ISGID = 0o2000
+S_IRUSR, S_IWUSR, S_IXUSR = 0o400, 0o200, 0o100
+S_IREAD, S_IWRITE, S_IEXEC = S_IRUSR, S_IWUSR, S_IXUSR
+
+
+class FileType(IntEnum):
+    """``_FTYPE_*`` (sys/ftype.h)."""
+
+    ANY = 0
+    FILE = 1
+    LINK = 2
+    SYMLINK = 3
+    PIPE = 4
+    SHMEM = 5
+    MQUEUE = 6
+    SOCKET = 7
+    NAME = 12
+    MATCHED = -1
+
+
+# -- sys/resmgr.h ----------------------------------------------------------------
+
+
+class ResmgrFlag(IntFlag):
+    """``_RESMGR_FLAG_*`` (resmgr.h L244-253)."""
+
+    BEFORE = 0x1
+    AFTER = 0x2
+    OPAQUE = 0x4
+    FTYPEONLY = 0x8
+    FTYPEALL = 0x10
+    DIR = 0x100
+    SELF = 0x200
+
+
+_RESMGR_FLAG_MASK = 0x31F
+_RESMGR_NOREPLY = 0x80000000
+_RESMGR_DEFAULT = 0x80000001
+
+# -- devctl.h -------------------------------------------------------------------
+
+DEVDIR_NONE = 0x00000000
+DEVDIR_TO = 0x80000000
+DEVDIR_FROM = 0x40000000
+DEVDIR_TOFROM = DEVDIR_TO | DEVDIR_FROM
+_DCMD_ALL = 0x01
+
+
+def dcmd(direction: int, cls: int, cmd: int, size: int) -> int:
+    """``__DIOF/__DIOT/__DIOTF``: ``(size << 16) + (class << 8) + cmd + direction``."""
+    return (size << 16) + (cls << 8) + cmd + direction
+
+
+def dcmd_size(code: int) -> int:
+    """The data size coded in a dcmd (bits 16..29)."""
+    return (code >> 16) & 0x3FFF
+
+
+_INT_SIZE = 4
+DCMD_ALL_GETFLAGS = dcmd(DEVDIR_FROM, _DCMD_ALL, 1, _INT_SIZE)
+DCMD_ALL_SETFLAGS = dcmd(DEVDIR_TO, _DCMD_ALL, 2, _INT_SIZE)
+DCMD_ALL_GETMOUNTFLAGS = dcmd(DEVDIR_FROM, _DCMD_ALL, 3, _INT_SIZE)
+assert DCMD_ALL_GETFLAGS == 0x40040101 and DCMD_ALL_SETFLAGS == 0x80040102
+
+# -- message layouts ---------------------------------------------------------------
+
+MSG_TYPE = struct.Struct("<H")
+"""Every message starts with its u16 type (pulses have type 0)."""
+
+IO_CONNECT = struct.Struct("<HHIHHIIIIHHHHBBH")
+"""``struct _io_connect``: type, subtype, file_type, reply_max, entry_max, key,
+handle, ioflag, mode, sflag, access, zero, path_len, eflag, extra_type,
+extra_len; the NUL-terminated path follows."""
+assert IO_CONNECT.size == 40
+
+IO_READ = struct.Struct("<HHiII")
+"""``struct _io_read``: type, combine_len, nbytes, xtype, zero.  With
+``_IO_XTYPE_OFFSET`` a ``struct _xtype_offset {i64 offset}`` follows."""
+IO_WRITE = struct.Struct("<HHiII")
+"""``struct _io_write``: same header as read; the data follow (after the
+xtype offset when ``_IO_XTYPE_OFFSET``)."""
+XTYPE_OFFSET = struct.Struct("<q")
+IO_CLOSE = struct.Struct("<HH")
+IO_STAT = struct.Struct("<HHI")
+IO_LSEEK = struct.Struct("<HHhHq")
+"""``struct _io_lseek``: type, combine_len, whence, zero, offset.  Reply: u64 offset."""
+LSEEK_REPLY = struct.Struct("<q")
+IO_DEVCTL = struct.Struct("<HHiii")
+"""``struct _io_devctl``: type, combine_len, dcmd, nbytes, zero; data follow."""
+DEVCTL_REPLY = struct.Struct("<Iiii")
+"""``struct _io_devctl_reply``: zero, ret_val, nbytes, zero2; data follow."""
+IO_MSG = struct.Struct("<HHHH")
+"""``struct _io_msg``: type, combine_len, mgrid, subtype; payload follows."""
+assert IO_READ.size == 16 and IO_LSEEK.size == 16 and IO_DEVCTL.size == 16
+assert DEVCTL_REPLY.size == 16 and IO_MSG.size == 8 and IO_STAT.size == 8
+
+STAT = struct.Struct("<QqIIiiqqqIIIIq")
+"""Reply to ``_IO_STAT`` (qrv's fixed layout of ``struct stat``): ino, size,
+dev, rdev, uid, gid, mtime, atime, ctime, mode, nlink, blksize, pad, blocks."""
+assert STAT.size == 80
+
+DIRENT = struct.Struct("<QqHH")
+"""``struct dirent`` header: d_ino, d_offset, d_reclen, d_namelen; the
+NUL-terminated name follows, the record padded to 8 bytes."""
+DIRENT_ALIGN = 8
+
+
+@dataclass(frozen=True)
+class Stat:
+    """``struct stat`` as carried by :data:`STAT`."""
+
+    ino: int
+    size: int
+    dev: int
+    rdev: int
+    uid: int
+    gid: int
+    mtime: int
+    atime: int
+    ctime: int
+    mode: int
+    nlink: int
+    blksize: int
+    blocks: int
+
+    def pack(self) -> bytes:
+        return STAT.pack(
+            self.ino,
+            self.size,
+            self.dev,
+            self.rdev,
+            self.uid,
+            self.gid,
+            self.mtime,
+            self.atime,
+            self.ctime,
+            self.mode,
+            self.nlink,
+            self.blksize,
+            0,
+            self.blocks,
+        )
+
+    @classmethod
+    def unpack(cls, data: bytes) -> Stat:
+        ino, size, dev, rdev, uid, gid, mt, at, ct, mode, nlink, blksize, _pad, blocks = (
+            STAT.unpack_from(data)
+        )
+        return cls(ino, size, dev, rdev, uid, gid, mt, at, ct, mode, nlink, blksize, blocks)
+
+
+def pack_dirent(ino: int, offset: int, name: str) -> bytes:
+    """One dirent record, padded to :data:`DIRENT_ALIGN`."""
+    raw = name.encode() + b"\0"
+    reclen = -(-(DIRENT.size + len(raw)) // DIRENT_ALIGN) * DIRENT_ALIGN
+    rec = DIRENT.pack(ino, offset, reclen, len(raw) - 1) + raw
+    return rec.ljust(reclen, b"\0")
+
+
+def unpack_dirents(data: bytes) -> list[str]:
+    """Names of the dirent records in a directory read reply."""
+    names: list[str] = []
+    pos = 0
+    while pos + DIRENT.size <= len(data):
+        _ino, _off, reclen, namelen = DIRENT.unpack_from(data, pos)
+        if reclen < DIRENT.size:
+            break
+        start = pos + DIRENT.size
+        names.append(data[start : start + namelen].decode())
+        pos += reclen
+    return names
+
+
+def strerror(err: int) -> str:
+    """The message of an errno value (host errno numbering)."""
+    return os.strerror(err)
+
+
+def oserror(err: int, detail: str | None = None) -> OSError:
+    """An OSError carrying errno `err` (and optionally a filename)."""
+    if detail is None:
+        return OSError(err, os.strerror(err))
+    return OSError(err, os.strerror(err), detail)
+
+
+# errno values used across the kernel and libc, re-exported for one import.
+ESRCH = errno.ESRCH
+EBADF = errno.EBADF
+ENOENT = errno.ENOENT
+EACCES = errno.EACCES
+EPERM = errno.EPERM
+EINVAL = errno.EINVAL
+ENOSYS = errno.ENOSYS
+EBUSY = errno.EBUSY
+EEXIST = errno.EEXIST
+EISDIR = errno.EISDIR
+ENXIO = errno.ENXIO
+EROFS = errno.EROFS
+ETIMEDOUT = errno.ETIMEDOUT
+EFAULT = errno.EFAULT
+ENOTDIR = errno.ENOTDIR
+ECHILD = errno.ECHILD
+ENOMEM = errno.ENOMEM
+EAGAIN = errno.EAGAIN
+EIO = errno.EIO
+ENODEV = errno.ENODEV

@@ -1,0 +1,14 @@
+"""echo [-n] [ARG...]: write the arguments, separated by spaces."""
+
+from __future__ import annotations
+
+from qrv.userland._util import out
+
+
+def main(argv: list[str]) -> int:
+    args = argv[1:]
+    newline = True
+    if args and args[0] == "-n":
+        newline, args = False, args[1:]
+    out(" ".join(args) + ("\n" if newline else ""))
+    return 0

@@ -1,0 +1,3 @@
+from tests.kernel.system import sysk
+
+__all__ = ["sysk"]
