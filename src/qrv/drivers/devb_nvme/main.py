@@ -1,0 +1,242 @@
+"""devb-nvme's main: the seed's phases A-D and the GPT paths, then the dispatch loop.
+
+Usage: ``devb-nvme [timeout=SECONDS] [depth=ENTRIES] [verbose]``
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+
+from qrv.drivers.devb_nvme.blockdev import BlockHandlers, NvmeRegion, make_region
+from qrv.drivers.devb_nvme.controller import (
+    COMMAND_TIMEOUT_S,
+    DEFAULT_IO_ENTRIES,
+    Controller,
+    Namespace,
+)
+from qrv.drivers.devb_nvme.pci import PciController, find_controller
+from qrv.errors import NvmeError, PciError, QrvError
+from qrv.lib.c.dispatch import dispatch_create, dispatch_loop
+from qrv.lib.c.mman import mmap_anon, mmap_phys
+from qrv.lib.c.proc import procmgr_ready
+from qrv.lib.c.resmgr import Dispatch, resmgr_attach
+from qrv.lib.c.stdio import eprintf
+from qrv.lib.gpt import GptParseError, GptTable, gpt_parse
+from qrv.spec.iomsg import FileType
+from qrv.spec.nvme import IdentifyController
+
+PROG = "devb-nvme"
+KIB = 1024
+MIB = 1024 * KIB
+HEXDUMP_BYTES = 32
+
+
+@dataclass(frozen=True)
+class Options:
+    timeout_s: float = COMMAND_TIMEOUT_S
+    depth: int = DEFAULT_IO_ENTRIES
+    verbose: bool = False
+
+
+def parse_options(argv: list[str]) -> Options:
+    """QNX-style ``key=value`` options (as ``devb-nvme nvme depth=16``)."""
+    opts = Options()
+    for arg in argv[1:]:
+        key, _, value = arg.partition("=")
+        try:
+            if key == "timeout":
+                opts = Options(float(value), opts.depth, opts.verbose)
+            elif key == "depth":
+                opts = Options(opts.timeout_s, int(value), opts.verbose)
+            elif key == "verbose" and not value:
+                opts = Options(opts.timeout_s, opts.depth, True)
+            else:
+                raise ValueError(arg)
+        except ValueError:
+            raise NvmeError(f"bad option '{arg}' (expected timeout=S, depth=N, verbose)") from None
+    if opts.depth < 2 or opts.timeout_s <= 0:
+        raise NvmeError("depth must be >= 2 and timeout > 0")
+    return opts
+
+
+def log(text: str) -> None:
+    eprintf(text + "\n")
+
+
+def size_text(nbytes: int) -> str:
+    for unit, name in ((MIB, "MiB"), (KIB, "KiB")):
+        if nbytes >= unit and nbytes % unit == 0:
+            return f"{nbytes // unit} {name}"
+    return f"{nbytes} B"
+
+
+def hexdump_lines(data: bytes) -> list[str]:
+    lines = []
+    for off in range(0, len(data), 16):
+        chunk = data[off : off + 16]
+        hexes = " ".join(f"{b:02x}" for b in chunk)
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"  {off:04x}: {hexes:<47}  |{text}|")
+    return lines
+
+
+class Driver:
+    """One controller: brought up, then served as block paths."""
+
+    def __init__(self, opts: Options) -> None:
+        self.opts = opts
+        self.ctrl: Controller | None = None
+        self.regions: list[tuple[str, NvmeRegion]] = []
+
+    # -- Phase A/B/C: the controller ------------------------------------------------------
+
+    def bring_up(self, found: PciController) -> list[Namespace]:
+        ctrl = Controller(
+            mmap_phys(found.bar0, found.bar0_size),
+            mmap_anon,
+            io_entries=self.opts.depth,
+            timeout_s=self.opts.timeout_s,
+        )
+        self.ctrl = ctrl
+        cap = ctrl.read_cap().cap
+        log(
+            f"{PROG}: CAP mqes={cap.max_queue_entries} dstrd={cap.dstrd} "
+            f"to={cap.timeout_ms} ms mps={cap.min_page_size}..{cap.max_page_size}"
+        )
+        ctrl.disable()
+        log(f"{PROG}: controller reset (CSTS.RDY=0)")
+        admin = ctrl.setup_admin_queues()
+        log(
+            f"{PROG}: admin queues: {admin.entries} entries, "
+            f"ASQ {admin.sq.paddr:#x} ACQ {admin.cq.paddr:#x}"
+        )
+        ctrl.enable()
+        log(f"{PROG}: controller enabled (CSTS.RDY=1)")
+        self._log_identify(found, ctrl.identify_controller())
+        namespaces = []
+        for nsid in ctrl.active_namespaces():
+            ns = ctrl.identify_namespace(nsid)
+            log(
+                f"nvme: ns {ns.nsid}  size={ns.nlba} LBAs  lba={ns.lba_size} B  "
+                f"capacity={size_text(ns.size_bytes)}"
+            )
+            namespaces.append(ns)
+        io = ctrl.create_io_queues()
+        log(f"{PROG}: I/O queue pair qid={io.qid} ({io.entries} entries)")
+        if namespaces and self.opts.verbose:
+            first = namespaces[0]
+            data = ctrl.read(first, 0, 1)
+            log(f"{PROG}: Read nsid={first.nsid} LBA=0 ({first.lba_size} bytes) OK")
+            for line in hexdump_lines(data[:HEXDUMP_BYTES]):
+                log(line)
+        return namespaces
+
+    def _log_identify(self, found: PciController, ident: IdentifyController) -> None:
+        mdts = f"{ident.mdts} ({size_text(self.ctrl.max_transfer)})" if self.ctrl else ident.mdts
+        log(
+            f"nvme: controller VID:DID {found.vendor_id:04x}:{found.device_id:04x}  "
+            f"NN={ident.nn}  MDTS={mdts}"
+        )
+        log(f"  Model:    {ident.mn}")
+        log(f"  Serial:   {ident.sn}")
+        log(f"  Firmware: {ident.fr}")
+
+    # -- the read path --------------------------------------------------------------------
+
+    def read_blocks(self, ns: Namespace, slba: int, nlb: int) -> bytes:
+        """The resource manager's reader: NVMe errors become EIO, with the status logged."""
+        if self.ctrl is None:
+            raise OSError(errno.EIO, "controller not up")
+        try:
+            return self.ctrl.read(ns, slba, nlb)
+        except NvmeError as exc:
+            log(f"{PROG}: {exc}")
+            raise OSError(errno.EIO, str(exc)) from None
+
+    # -- Phase D: paths -------------------------------------------------------------------
+
+    def plan_paths(self, namespaces: list[Namespace]) -> None:
+        for ns in namespaces:
+            base = f"/dev/nvme0n{ns.nsid}"
+            self.regions.append((base, make_region(ns, 0, ns.nlba)))
+            table = self._read_gpt(ns)
+            if table is None:
+                continue
+            for part in table.partitions:
+                region = make_region(ns, part.start_lba, part.num_lbas)
+                self.regions.append((f"{base}p{part.index}", region))
+
+    def _read_gpt(self, ns: Namespace) -> GptTable | None:
+        def read_lba(lba: int, count: int) -> bytes:
+            return self.read_blocks(ns, lba, count)
+
+        try:
+            table = gpt_parse(read_lba, ns.lba_size, ns.nlba)
+        except GptParseError as exc:
+            log(f"{PROG}: no usable GPT on ns {ns.nsid} ({exc.code.name}: {exc.message})")
+            log(f"{PROG}: serving the raw namespace only")
+            return None
+        if table.header != "primary":
+            log(f"{PROG}: GPT primary header damaged, using the {table.header} copy")
+        for problem in table.problems:
+            log(f"{PROG}: GPT problem: {problem}")
+        log(f"{PROG}: GPT OK, {len(table.partitions)} partition(s)")
+        for part in table.partitions:
+            log(
+                f"  p{part.index}: LBA {part.start_lba}..{part.end_lba} "
+                f"({size_text(part.num_lbas * ns.lba_size)}) type={part.type_guid} "
+                f'name="{part.name}"'
+            )
+        return table
+
+    def attach_paths(self, dpp: Dispatch) -> None:
+        handlers = BlockHandlers(self.read_blocks)
+        for path, region in self.regions:
+            resmgr_attach(
+                dpp,
+                None,
+                path,
+                FileType.ANY,
+                0,
+                handlers.connect_funcs,
+                handlers.io_funcs,
+                region,
+            )
+
+
+def main(argv: list[str]) -> int:
+    try:
+        opts = parse_options(argv)
+    except QrvError as exc:
+        log(f"{PROG}: {exc}")
+        return 2
+    # The seed's lesson: create the dispatch and set up the resmgr internals
+    # before any /dev/pci traffic.
+    dpp = dispatch_create()
+    resmgr_attach(dpp, None, None, FileType.ANY, 0, None, None, None)
+    driver = Driver(opts)
+    try:
+        found = find_controller()
+        if found is None:
+            log(f"{PROG}: no NVMe controller found")
+            return 0
+        log(
+            f"{PROG}: controller at {found.location} BAR0 {found.bar0:#x} "
+            f"({size_text(found.bar0_size)})"
+        )
+        namespaces = driver.bring_up(found)
+        driver.plan_paths(namespaces)
+    except (NvmeError, PciError, OSError) as exc:
+        log(f"{PROG}: {exc}")
+        return 1
+    driver.attach_paths(dpp)
+    first = (
+        f"first NS {size_text(namespaces[0].size_bytes)} {namespaces[0].lba_size} B/LBA"
+        if namespaces
+        else "no active namespace"
+    )
+    log(f"{PROG}: ready ({len(driver.regions)} path(s), {first})")
+    procmgr_ready()
+    dispatch_loop(dpp)
+    return 0
