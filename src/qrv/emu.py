@@ -16,25 +16,30 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NoReturn
+from pathlib import Path
+from typing import BinaryIO, NoReturn
 
-from qrv.errors import MachineError, QrvError, UsageError
-from qrv.hw.bus import AddressSpace, Machine, PhysicalBus, Region
-from qrv.hw.memory import GuestRam
+from qrv.drivers.devb_nvme.main import main as devb_nvme_main
+from qrv.errors import QrvError, UsageError
+from qrv.hw.board import VirtBoard
+from qrv.hw.bus import Machine, PhysicalBus
+from qrv.hw.nvme import Namespace, NvmeController
 from qrv.kernel import Kernel, Stdio
+from qrv.servers.pci.main import main as pci_server_main
+from qrv.tools.mkgpt import create_seed_image
 from qrv.userland import sh
 
 Entry = Callable[[list[str]], int]
 SIGNAL_BASE = 128
 MiB = 1 << 20
 DEFAULT_IMAGE = "nvme.img"
-FALLBACK_RAM_BASE = 0x8000_0000
-FALLBACK_RAM_SIZE = 64 * MiB
+NVME_SLOT = 1  # 00:01.0, where QEMU's virt machine puts the first -device
 BOOT_TIMEOUT = 20.0
+SEED_DISK_MIB = 64
+SEED_PARTS_MIB = (16, 16)
 
 
 @dataclass(frozen=True)
@@ -56,48 +61,70 @@ class EmuOptions:
     machine: str
 
 
-BOOT_PROGRAMS: list[BootProgram] = []
-"""Started in order before the shell (pci-server and devb-nvme are added here)."""
+BOOT_PROGRAMS: list[BootProgram] = [
+    BootProgram("pci-server", pci_server_main, waitfor="/dev/pci"),
+    BootProgram("devb-nvme", devb_nvme_main),
+]
+"""Started in order before the shell, as the seed's boot script does."""
 
 
-class _FallbackMachine:
-    """RAM only, no devices, empty device tree: used when no board module is present."""
+def ensure_image(path: str) -> None:
+    """Create the seed's 64 MiB image with two 16 MiB partitions when missing or empty."""
+    p = Path(path)
+    if p.exists() and not p.is_file():
+        return  # a block device or the like: use it as it is
+    if p.exists() and p.stat().st_size > 0:
+        return
+    create_seed_image(p, SEED_DISK_MIB, SEED_PARTS_MIB)
+    log(
+        f"emu: created {path} ({SEED_DISK_MIB} MiB, GPT with "
+        f"{len(SEED_PARTS_MIB)} x {SEED_PARTS_MIB[0]} MiB partitions)"
+    )
 
-    def __init__(self) -> None:
-        self._space = AddressSpace()
-        self._space.add(
-            Region("ram", FALLBACK_RAM_BASE, FALLBACK_RAM_SIZE, ram=GuestRam(FALLBACK_RAM_SIZE))
-        )
+
+class BuiltinMachine:
+    """The built-in board, with the NVMe controller over the image at 00:01.0 when asked."""
+
+    def __init__(self, image: str | None, *, writable: bool = False) -> None:
+        self.board = VirtBoard()
+        self.nvme: NvmeController | None = None
+        if image is not None:
+            self.nvme = NvmeController([Namespace(image, read_only=not writable)])
+            self.board.plug_pci(self.nvme, dev=NVME_SLOT)
 
     @property
     def bus(self) -> PhysicalBus:
-        return self._space
+        return self.board.bus
 
     @property
     def ram_base(self) -> int:
-        return FALLBACK_RAM_BASE
+        return self.board.ram_base
 
     @property
     def ram_size(self) -> int:
-        return FALLBACK_RAM_SIZE
+        return self.board.ram_size
 
     def device_tree(self) -> bytes:
-        return b""
+        return self.board.device_tree()
 
     def close(self) -> None:
-        pass
+        if self.nvme is not None:
+            self.nvme.close()
+            self.nvme = None
+        self.board.close()
 
 
 def make_machine(opts: EmuOptions) -> Machine:
-    """The machine to boot on.  ``--nvme``/``--image`` are wired when the NVMe model lands."""
+    """The machine to boot on: the built-in board (default) or QEMU's riscv64 virt."""
+    image = None
+    if opts.nvme:
+        ensure_image(opts.image)
+        image = opts.image
     if opts.machine == "qemu":
-        raise MachineError("emu: --machine qemu is not available yet")
-    try:
-        board = importlib.import_module("qrv.hw.board")
-    except ImportError:
-        return _FallbackMachine()
-    machine: Machine = board.VirtBoard()
-    return machine
+        from qrv.hw.qemu import QemuMachine
+
+        return QemuMachine(image)
+    return BuiltinMachine(image)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -115,20 +142,23 @@ def parse_args(argv: list[str]) -> EmuOptions:
     return EmuOptions(ns.command, ns.nvme, ns.image, ns.machine)
 
 
-def log(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+def log(line: str, stream: BinaryIO | None = None) -> None:
+    """One boot log line on stderr (the host's, or the given console's)."""
+    out = stream if stream is not None else sys.stderr.buffer
+    out.write(line.encode() + b"\n")
+    out.flush()
 
 
-def boot(kernel: Kernel, programs: list[BootProgram]) -> None:
+def boot(kernel: Kernel, programs: list[BootProgram], stderr: BinaryIO | None = None) -> None:
     """Load hwinfo and start the boot programs in order, waiting for each."""
     try:
         kernel.load_hwinfo()
     except QrvError as exc:
-        log(f"procnto: no hwinfo: {exc}")
+        log(f"procnto: no hwinfo: {exc}", stderr)
     for prog in programs:
         pid = kernel.spawn(prog.entry, [prog.name, *prog.argv], name=prog.name)
         if not kernel.wait_ready(pid, prog.waitfor, prog.timeout):
-            log(f"procnto: {prog.name} (pid {pid}) not ready after {prog.timeout:.0f} s")
+            log(f"procnto: {prog.name} (pid {pid}) not ready after {prog.timeout:.0f} s", stderr)
 
 
 def run_shell(kernel: Kernel, command: str | None) -> int:
@@ -137,18 +167,28 @@ def run_shell(kernel: Kernel, command: str | None) -> int:
     return SIGNAL_BASE - status if status < 0 else status
 
 
+def run(
+    machine: Machine,
+    command: str | None,
+    stdio: Stdio,
+    programs: list[BootProgram] | None = None,
+) -> int:
+    """Boot `machine` (kernel, boot programs), run the shell, tear down; the shell's status."""
+    kernel = Kernel(machine, stdio)
+    log(f"procnto: up, RAM {machine.ram_size // MiB} MiB at {machine.ram_base:#x}", stdio.stderr)
+    try:
+        boot(kernel, BOOT_PROGRAMS if programs is None else programs, stdio.stderr)
+        return run_shell(kernel, command)
+    finally:
+        kernel.shutdown()
+
+
 def main(argv: list[str]) -> int:
     opts = parse_args(argv)
     machine = make_machine(opts)
     try:
         stdio = Stdio(sys.stdin.buffer, sys.stdout.buffer, sys.stderr.buffer)
-        kernel = Kernel(machine, stdio)
-        log(f"procnto: up, RAM {machine.ram_size // MiB} MiB at {machine.ram_base:#x}")
-        try:
-            boot(kernel, BOOT_PROGRAMS)
-            return run_shell(kernel, opts.command)
-        finally:
-            kernel.shutdown()
+        return run(machine, opts.command, stdio)
     finally:
         with contextlib.suppress(QrvError):
             machine.close()

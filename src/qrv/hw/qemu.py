@@ -1,0 +1,402 @@
+"""The QEMU machine: QEMU 7.2's real riscv64 ``virt`` board and NVMe device over qtest.
+
+:class:`QemuMachine` implements :class:`qrv.hw.bus.Machine`.  It starts
+``qemu-system-riscv64 -machine virt ... -qtest unix:SOCKET`` with the image
+attached as ``-device nvme,drive=nvm0,serial=qrv-test`` (the seed's emu.sh)
+and reaches QEMU's buses through the qtest protocol (:mod:`qrv.hw.qtest`).
+The device tree is QEMU's own, dumped with ``-machine virt,dumpdtb=FILE``
+(same arguments) before the main run.
+
+Two arguments beyond the seed's command line, both needed with Debian's
+``qemu-system-misc``: that binary has no ``qtest`` accelerator (``-accel
+qtest`` is "invalid accelerator"), so ``-qtest`` only adds the protocol and
+the vCPU runs under TCG.  Left alone it would execute OpenSBI from
+0x8000_0000 (spinning a host core and owning the RAM qrv hands out for DMA).
+``-bios none`` keeps firmware out of guest RAM and ``-S`` keeps the vCPU
+stopped, so QEMU executes no guest code; its devices still work (7.2's NVMe
+runs its queues in bottom halves, which the main loop runs while stopped).
+
+Reaping: QEMU runs in its own session (a terminal's Ctrl-C reaches only qrv,
+which then closes the machine), gets SIGKILL as its parent-death signal
+(``prctl(PR_SET_PDEATHSIG)``: QEMU dies with the thread that started it, so
+start machines from a long-lived thread) and is reaped by :meth:`close`, by
+a failure while starting, and by a finalizer at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from qrv.errors import MachineError
+from qrv.hw.bus import PhysicalBus, check_width
+from qrv.hw.qtest import QtestClient
+from qrv.spec.fdt import FDT_MAGIC, HEADER
+
+MiB = 1 << 20
+RAM_BASE = 0x8000_0000  # QEMU hw/riscv/virt.c virt_memmap[VIRT_DRAM]
+DEFAULT_RAM_SIZE = 256 * MiB
+DEFAULT_TIMEOUT = 10.0  # seconds: QEMU start-up, and each qtest reply
+DEFAULT_BINARY = "qemu-system-riscv64"
+DEBIAN_PACKAGE = "qemu-system-misc"
+DRIVE_ID = "nvm0"
+TRANSFER_CHUNK = 1 * MiB  # largest b64read/b64write in one qtest line
+ACCEPT_POLL = 0.02  # seconds between checks that QEMU is still starting
+TERM_GRACE = 2.0  # seconds QEMU gets to exit on SIGTERM before SIGKILL
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+STDERR_PEEK = 4096  # bytes of QEMU's stderr searched for its first message
+
+
+class QemuBus:
+    """:class:`PhysicalBus` over qtest.  Bulk transfers inside guest RAM are one
+    ``b64read``/``b64write`` per chunk; elsewhere (ECAM, BARs) they split into
+    naturally aligned loads/stores, as the built-in bus does."""
+
+    def __init__(self, client: QtestClient, ram_base: int, ram_size: int) -> None:
+        self.client = client
+        self._ram_base = ram_base
+        self._ram_end = ram_base + ram_size
+
+    def _in_ram(self, paddr: int, size: int) -> bool:
+        return self._ram_base <= paddr and paddr + size <= self._ram_end
+
+    def load(self, paddr: int, width: int) -> int:
+        check_width(width)
+        return self.client.load(paddr, width)
+
+    def store(self, paddr: int, width: int, value: int) -> None:
+        check_width(width)
+        self.client.store(paddr, width, value & ((1 << (8 * width)) - 1))
+
+    def read(self, paddr: int, size: int) -> bytes:
+        if size <= 0:
+            return b""
+        if not self._in_ram(paddr, size):
+            return b"".join(
+                self.client.load(a, w).to_bytes(w, "little") for a, w in aligned(paddr, size)
+            )
+        if size <= TRANSFER_CHUNK:
+            return self.client.b64read(paddr, size)
+        return b"".join(
+            self.client.b64read(a, min(TRANSFER_CHUNK, paddr + size - a))
+            for a in range(paddr, paddr + size, TRANSFER_CHUNK)
+        )
+
+    def write(self, paddr: int, data: bytes) -> None:
+        if not data:
+            return
+        if not self._in_ram(paddr, len(data)):
+            for a, w in aligned(paddr, len(data)):
+                pos = a - paddr
+                self.client.store(a, w, int.from_bytes(data[pos : pos + w], "little"))
+            return
+        view = memoryview(data)
+        for pos in range(0, len(data), TRANSFER_CHUNK):
+            self.client.b64write(paddr + pos, bytes(view[pos : pos + TRANSFER_CHUNK]))
+
+    def memset(self, paddr: int, size: int, value: int = 0) -> None:
+        """Fill guest memory with one byte value (one qtest ``memset``)."""
+        if size > 0:
+            self.client.memset(paddr, size, value)
+
+
+def aligned(paddr: int, size: int) -> list[tuple[int, int]]:
+    """Split [paddr, paddr+size) into naturally aligned accesses of at most 8 bytes."""
+    out: list[tuple[int, int]] = []
+    addr, end = paddr, paddr + size
+    while addr < end:
+        width = 8
+        while width > 1 and (addr % width or addr + width > end):
+            width //= 2
+        out.append((addr, width))
+        addr += width
+    return out
+
+
+def qemu_args(
+    image: Path | None,
+    *,
+    ram_size: int,
+    read_only: bool,
+    serial: str,
+    nvme_options: Sequence[str] = (),
+    devices: Sequence[str] = (),
+    extra_args: Sequence[str] = (),
+) -> list[str]:
+    """The arguments (after the binary and ``-machine``) of both QEMU runs."""
+    args = ["-m", f"{ram_size // MiB}M", "-bios", "none", "-S"]
+    args += ["-display", "none", "-monitor", "none", "-serial", "none"]
+    if image is not None:
+        drive = f"file={image},if=none,format=raw,id={DRIVE_ID}"
+        args += ["-drive", drive + (",readonly=on" if read_only else "")]
+        nvme = ",".join([f"nvme,drive={DRIVE_ID},serial={serial}", *nvme_options])
+        args += ["-device", nvme]
+    for device in devices:
+        args += ["-device", device]
+    return args + list(extra_args)
+
+
+def _parent_death_hook() -> Callable[[], None]:
+    """A preexec_fn that makes the child die with its parent (Linux prctl).
+
+    Resolved before fork so the child only makes the call; if the parent is
+    already gone when the child gets there, the child exits at once."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return hook
+
+
+class _Process:
+    """The QEMU child, its stderr and its private directory; reaped once, from anywhere.
+
+    The directory (DTB dump, qtest socket, stderr) is emptied and removed as
+    soon as QEMU has connected, so nothing is left behind even if qrv is
+    killed; stderr stays readable through the open file."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.client: QtestClient | None = None
+        self.stderr: BinaryIO | None = None
+
+    def tidy(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def reap(self) -> None:
+        if self.client is not None:
+            self.client.close("the QEMU machine is closed")
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(TERM_GRACE)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self.stderr is not None:
+            self.stderr.close()
+        self.tidy()
+
+    def stderr_line(self) -> str:
+        if self.stderr is None or self.stderr.closed:
+            return ""
+        text = os.pread(self.stderr.fileno(), STDERR_PEEK, 0).decode(errors="replace")
+        return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+    def exit_description(self) -> str:
+        """Why the qtest connection went away (called only after it did)."""
+        proc = self.proc
+        if proc is None:
+            return "QEMU is not running"
+        try:
+            status = proc.wait(TERM_GRACE)
+        except subprocess.TimeoutExpired:
+            return "QEMU closed the qtest connection"
+        line = self.stderr_line()
+        return f"QEMU exited with status {status}" + (f": {line}" if line else "")
+
+
+class QemuMachine:
+    """QEMU's riscv64 ``virt`` with QEMU's NVMe device; a :class:`Machine`.
+
+    `image` (a raw disk image) is attached read-only unless `read_only` is
+    False; without one there is no NVMe controller.  `nvme_options` are
+    appended to the NVMe ``-device`` (e.g. ``"logical_block_size=4096"``),
+    `devices` become extra ``-device`` arguments, `extra_args` are passed
+    verbatim.  `timeout` bounds start-up and every qtest reply.  Starts
+    QEMU at once; use as a context manager or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        image: str | os.PathLike[str] | None = None,
+        *,
+        ram_size: int = DEFAULT_RAM_SIZE,
+        read_only: bool = True,
+        serial: str = "qrv-test",
+        nvme_options: Sequence[str] = (),
+        devices: Sequence[str] = (),
+        extra_args: Sequence[str] = (),
+        qemu_binary: str = DEFAULT_BINARY,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        if ram_size <= 0 or ram_size % MiB:
+            raise MachineError(f"QEMU RAM size must be a positive number of MiB, got {ram_size}")
+        binary = shutil.which(qemu_binary)
+        if binary is None:
+            raise MachineError(
+                f"{qemu_binary} not found: install the Debian package {DEBIAN_PACKAGE}"
+            )
+        self._ram_size = ram_size
+        self.timeout = timeout
+        path = None if image is None else Path(image).absolute()
+        args = qemu_args(
+            path,
+            ram_size=ram_size,
+            read_only=read_only,
+            serial=serial,
+            nvme_options=nvme_options,
+            devices=devices,
+            extra_args=extra_args,
+        )
+        self._process = _Process(Path(tempfile.mkdtemp(prefix="qrv-qemu-")))
+        self._finalizer = weakref.finalize(self, self._process.reap)
+        try:
+            self._dtb = self._dump_dtb(binary, args)
+            self._client = self._launch(binary, args)
+        except BaseException:
+            self._finalizer()
+            raise
+        self._bus = QemuBus(self._client, RAM_BASE, ram_size)
+
+    # -- start-up ------------------------------------------------------------------------
+
+    def _dump_dtb(self, binary: str, args: list[str]) -> bytes:
+        """QEMU's own device tree: ``-machine virt,dumpdtb=FILE`` with the same devices."""
+        dtb = self._process.workdir / "virt.dtb"
+        argv = [binary, "-machine", f"virt,dumpdtb={dtb}", *args]
+        try:
+            done = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=self.timeout,
+                preexec_fn=_parent_death_hook(),
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise MachineError(
+                f"QEMU did not dump its device tree within {self.timeout:g} s"
+            ) from None
+        except OSError as exc:
+            raise MachineError(f"cannot run {binary}: {exc.strerror}") from exc
+        if done.returncode != 0 or not dtb.exists():
+            lines = done.stderr.decode(errors="replace").strip().splitlines()
+            raise MachineError(
+                "QEMU failed to start: " + (lines[0] if lines else f"status {done.returncode}")
+            )
+        blob = dtb.read_bytes()
+        dtb.unlink()
+        return trim_dtb(blob)
+
+    def _launch(self, binary: str, args: list[str]) -> QtestClient:
+        """Listen, start QEMU (the qtest client), accept its connection."""
+        workdir = self._process.workdir
+        sock_path = workdir / "qtest.sock"
+        argv = [binary, "-machine", "virt", *args]
+        argv += ["-qtest", f"unix:{sock_path}", "-qtest-log", "/dev/null"]
+        self.command_line = tuple(argv)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(str(sock_path))
+            listener.listen(1)
+            listener.settimeout(ACCEPT_POLL)
+            self._process.stderr = err = open(workdir / "stderr", "w+b")  # noqa: SIM115
+            try:
+                self._process.proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=err,
+                    start_new_session=True,
+                    # The hook makes one pre-resolved prctl call: no lock, no import.
+                    preexec_fn=_parent_death_hook(),  # noqa: PLW1509
+                )
+            except OSError as exc:
+                raise MachineError(f"cannot run {binary}: {exc.strerror}") from exc
+            conn = self._accept(listener)
+        self._process.tidy()
+        client = QtestClient(conn, self.timeout, self._process.exit_description)
+        self._process.client = client
+        return client
+
+    def _accept(self, listener: socket.socket) -> socket.socket:
+        proc = self._process.proc
+        assert proc is not None
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            try:
+                conn, _ = listener.accept()
+                return conn
+            except TimeoutError:
+                status = proc.poll()
+                if status is not None:
+                    line = self._process.stderr_line() or f"exited with status {status}"
+                    raise MachineError(f"QEMU failed to start: {line}") from None
+        raise MachineError(f"QEMU did not connect to its qtest socket within {self.timeout:g} s")
+
+    # -- the Machine protocol ------------------------------------------------------------
+
+    @property
+    def bus(self) -> PhysicalBus:
+        return self._bus
+
+    @property
+    def qemu_bus(self) -> QemuBus:
+        """The bus with its qtest extras (``memset``, the client)."""
+        return self._bus
+
+    @property
+    def ram_base(self) -> int:
+        return RAM_BASE
+
+    @property
+    def ram_size(self) -> int:
+        return self._ram_size
+
+    @property
+    def pid(self) -> int:
+        proc = self._process.proc
+        assert proc is not None
+        return proc.pid
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def device_tree(self) -> bytes:
+        return self._dtb
+
+    def close(self) -> None:
+        """Stop and reap QEMU, remove its temporary directory.  Idempotent."""
+        self._finalizer()
+
+    def __enter__(self) -> QemuMachine:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def trim_dtb(blob: bytes) -> bytes:
+    """QEMU pads its dump to 1 MiB; keep the header's ``totalsize`` bytes."""
+    if len(blob) < HEADER.size:
+        raise MachineError(f"QEMU's device tree dump is {len(blob)} bytes: too short")
+    magic, totalsize = HEADER.unpack_from(blob)[:2]
+    if magic != FDT_MAGIC or totalsize > len(blob):
+        raise MachineError(
+            f"QEMU's device tree dump is not a DTB (magic {magic:#x}, totalsize {totalsize})"
+        )
+    return blob[:totalsize]

@@ -1,0 +1,214 @@
+"""The qtest client against a scripted peer (QEMU 7.2 softmmu/qtest.c reply forms)."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from qrv.errors import BusError, MachineError
+from qrv.hw.qtest import QtestClient
+
+Peer = Callable[[socket.socket], None]
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    a, b = socket.socketpair()
+    yield a, b
+    a.close()
+    b.close()
+
+
+def serve(sock: socket.socket, script: Peer) -> threading.Thread:
+    thread = threading.Thread(target=script, args=(sock,), daemon=True)
+    thread.start()
+    return thread
+
+
+def recv_line(sock: socket.socket) -> bytes:
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def answer(*replies: bytes) -> Peer:
+    """A peer that reads one command per reply and sends that reply verbatim."""
+
+    def script(sock: socket.socket) -> None:
+        for reply in replies:
+            recv_line(sock)
+            sock.sendall(reply)
+
+    return script
+
+
+def test_load_parses_16_hex_digits_and_sends_the_wire_form(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    seen: list[bytes] = []
+
+    def script(sock: socket.socket) -> None:
+        seen.append(recv_line(sock))
+        sock.sendall(b"OK 0x0000000000101b36\n")
+
+    serve(theirs, script)
+    client = QtestClient(ours, timeout=2)
+    assert client.load(0x30008000, 4) == 0x101B36
+    assert seen == [b"readl 0x30008000\n"]
+
+
+def test_irq_lines_before_a_reply_are_events_not_the_reply(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    serve(theirs, answer(b"IRQ raise 33\nIRQ lower 34\nOK 0x00000000000000ff\n"))
+    client = QtestClient(ours, timeout=2)
+    assert client.load(0x1000, 1) == 0xFF
+    assert client.irq_levels == {33: True, 34: False}
+
+
+def test_a_reply_split_across_many_segments_is_joined(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    data = bytes(range(256)) * 1024
+    line = b"OK " + base64.b64encode(data) + b"\n"
+
+    def script(sock: socket.socket) -> None:
+        recv_line(sock)
+        for pos in range(0, len(line), 1000):
+            sock.sendall(line[pos : pos + 1000])
+
+    serve(theirs, script)
+    assert QtestClient(ours, timeout=2).b64read(0x80000000, len(data)) == data
+
+
+def test_two_replies_in_one_segment_are_kept_apart(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+
+    def script(sock: socket.socket) -> None:
+        recv_line(sock)
+        sock.sendall(b"OK\nOK 0x0000000000000007\n")
+        recv_line(sock)
+
+    serve(theirs, script)
+    client = QtestClient(ours, timeout=2)
+    client.store(0x80000000, 8, 7)
+    assert client.load(0x80000000, 8) == 7
+
+
+@pytest.mark.parametrize("reply", [b"FAIL Unknown command 'bogus'\n", b"ERR invalid argument\n"])
+def test_fail_and_err_replies_are_bus_errors(
+    pair: tuple[socket.socket, socket.socket], reply: bytes
+) -> None:
+    ours, theirs = pair
+    serve(theirs, answer(reply))
+    with pytest.raises(BusError, match="QEMU replied"):
+        QtestClient(ours, timeout=2).command("bogus")
+
+
+def test_a_short_b64read_is_an_error(pair: tuple[socket.socket, socket.socket]) -> None:
+    ours, theirs = pair
+    serve(theirs, answer(b"OK " + base64.b64encode(b"abc") + b"\n"))
+    with pytest.raises(BusError, match="expected 4 bytes, got 3"):
+        QtestClient(ours, timeout=2).b64read(0x80000000, 4)
+
+
+def test_eof_is_a_machine_error_with_the_callers_description(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    theirs.close()
+    client = QtestClient(ours, timeout=2, describe_loss=lambda: "QEMU exited with status -9")
+    with pytest.raises(MachineError, match="QEMU exited with status -9"):
+        client.load(0, 4)
+    with pytest.raises(MachineError, match="status -9"):
+        client.load(0, 4)
+
+
+def test_silence_times_out_and_breaks_the_client(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, _theirs = pair
+    client = QtestClient(ours, timeout=0.2)
+    start = time.monotonic()
+    with pytest.raises(MachineError, match=r"did not answer within 0\.2 s"):
+        client.load(0, 4)
+    assert time.monotonic() - start < 2
+    assert client.broken is not None
+    start = time.monotonic()
+    with pytest.raises(MachineError, match="did not answer"):
+        client.load(0, 4)
+    assert time.monotonic() - start < 0.1, "a broken client must fail at once"
+
+
+def test_close_makes_later_commands_fail(pair: tuple[socket.socket, socket.socket]) -> None:
+    ours, _theirs = pair
+    client = QtestClient(ours, timeout=2)
+    client.close("the QEMU machine is closed")
+    with pytest.raises(MachineError, match="the QEMU machine is closed"):
+        client.store(0, 4, 0)
+
+
+def test_concurrent_callers_each_get_their_own_reply(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """The peer answers each `readq ADDR` with ADDR: interleaved exchanges would mismatch."""
+    ours, theirs = pair
+    count = 200
+
+    def script(sock: socket.socket) -> None:
+        for _ in range(4 * count):
+            addr = int(recv_line(sock).split()[1], 16)
+            sock.sendall(f"OK 0x{addr:016x}\n".encode())
+
+    serve(theirs, script)
+    client = QtestClient(ours, timeout=5)
+    bad: list[tuple[int, int]] = []
+
+    def worker(base: int) -> None:
+        for i in range(count):
+            got = client.load(base + i, 8)
+            if got != base + i:
+                bad.append((base + i, got))
+
+    threads = [threading.Thread(target=worker, args=(k << 32,)) for k in range(1, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not bad
+
+
+def test_wire_forms_of_writes(pair: tuple[socket.socket, socket.socket]) -> None:
+    ours, theirs = pair
+    seen: list[bytes] = []
+
+    def script(sock: socket.socket) -> None:
+        for _ in range(3):
+            seen.append(recv_line(sock))
+            sock.sendall(b"OK\n")
+
+    thread = serve(theirs, script)
+    client = QtestClient(ours, timeout=2)
+    client.store(0x40000014, 4, 0x460001)
+    client.b64write(0x80000000, b"\x00\x01\x02")
+    client.memset(0x80001000, 16, 0x1AB)
+    thread.join(2)
+    assert seen == [
+        b"writel 0x40000014 0x460001\n",
+        b"b64write 0x80000000 0x3 AAEC\n",
+        b"memset 0x80001000 0x10 0xab\n",
+    ]
