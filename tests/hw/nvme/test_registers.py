@@ -42,7 +42,11 @@ def test_capabilities_msix_in_bar0(rig: Rig) -> None:
     while ptr:
         found[h.cfg_read(ptr, 1)] = ptr
         ptr = h.cfg_read(ptr + 1, 1)
-    assert set(found) == {CapId.PCI_EXPRESS, CapId.MSIX}
+    assert set(found) == {CapId.POWER_MANAGEMENT, CapId.PCI_EXPRESS, CapId.MSIX}
+    pm = found[CapId.POWER_MANAGEMENT]
+    assert h.cfg_read(pm + 2, 2) & 0b111 == 0b011  # PM spec 1.2 (PMC version field)
+    h.cfg_write(pm + 4, 0b11, 2)  # PMCSR: D3hot
+    assert h.cfg_read(pm + 4, 2) & 0b11 == 0b11
     msix = found[CapId.MSIX]
     vectors = (h.cfg_read(msix + 2, 2) & 0x7FF) + 1
     table, pba = h.cfg_read(msix + 4), h.cfg_read(msix + 8)

@@ -84,7 +84,11 @@ class NvmeController(PciFunction):
         super().__init__(
             pci.IDENTITY,
             [pci.BAR0],
-            [pci.pcie_capability(), pci.msix_capability(cfg.msix_vectors)],
+            [
+                pci.power_management_capability(),
+                pci.pcie_capability(),
+                pci.msix_capability(cfg.msix_vectors),
+            ],
         )
         cap = Cap(
             mqes=cfg.mqes,

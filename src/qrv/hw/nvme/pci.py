@@ -67,6 +67,23 @@ def pcie_capability() -> Capability:
     return Capability(CapId.PCI_EXPRESS, bytes(body), bytes(wmask))
 
 
+# PCI Power Management capability (PCI Bus Power Management Interface Spec 1.2, ch. 3)
+_PMC_VERSION_1_2 = 0b011  # PMC bits 2:0
+_PMCSR_POWER_STATE = 0b11  # PMCSR bits 1:0, D0..D3hot, read-write
+_PMCSR_NO_SOFT_RESET = 1 << 3  # D3hot -> D0 keeps the function's state
+
+
+def power_management_capability() -> Capability:
+    """PM capability: version 1.2, D0 and D3hot only, No_Soft_Reset (as QEMU's NVMe).
+
+    PCIe Base 4.0 7.5.2 requires it in every PCI Express function.  The power
+    state is storage only: the model does not change behaviour in D3hot.
+    """
+    body = struct.pack("<HHBB", _PMC_VERSION_1_2, _PMCSR_NO_SOFT_RESET, 0, 0)
+    wmask = struct.pack("<HHBB", 0, _PMCSR_POWER_STATE, 0, 0)
+    return Capability(CapId.POWER_MANAGEMENT, body, wmask)
+
+
 def msix_capability(vectors: int) -> Capability:
     """MSI-X (PCI 3.0 6.8.2) with table and PBA in BAR0; enable and function mask writable."""
     body = struct.pack("<HII", vectors - 1, MSIX_TABLE_OFFSET | 0, MSIX_PBA_OFFSET | 0)
