@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, NoReturn
+from typing import Any, BinaryIO, NoReturn
 
 from qrv.drivers.devb_nvme.main import main as devb_nvme_main
 from qrv.errors import QrvError, UsageError
@@ -85,11 +86,19 @@ def ensure_image(path: str) -> None:
 class BuiltinMachine:
     """The built-in board, with the NVMe controller over the image at 00:01.0 when asked."""
 
-    def __init__(self, image: str | None, *, writable: bool = False) -> None:
+    def __init__(
+        self,
+        image: str | os.PathLike[str] | None,
+        *,
+        writable: bool = False,
+        lba_size: int = 512,
+        **controller_args: Any,
+    ) -> None:
         self.board = VirtBoard()
         self.nvme: NvmeController | None = None
         if image is not None:
-            self.nvme = NvmeController([Namespace(image, read_only=not writable)])
+            ns = Namespace(image, read_only=not writable, lba_size=lba_size)
+            self.nvme = NvmeController([ns], **controller_args)
             self.board.plug_pci(self.nvme, dev=NVME_SLOT)
 
     @property

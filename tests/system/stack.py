@@ -1,0 +1,66 @@
+"""Boot the whole stack in-process: machine -> kernel -> pci-server -> devb-nvme -> sh.
+
+The same path `qrv emu` takes (qrv.emu.run's pieces), with the consoles
+captured in memory so a test can read the boot log, run shell commands and
+see devb-nvme's exit status.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from qrv.emu import BOOT_PROGRAMS, run_shell
+from qrv.hw.bus import Machine
+from qrv.kernel import Kernel, Stdio
+
+BOOT_WAIT_S = 30.0
+DRIVER = "devb-nvme"
+
+
+@dataclass
+class Stack:
+    kernel: Kernel
+    stdout: io.BytesIO
+    stderr: io.BytesIO
+    driver_pid: int
+
+    @property
+    def log(self) -> str:
+        return self.stderr.getvalue().decode()
+
+    def driver_status(self, timeout: float = 0.0) -> int | None:
+        """devb-nvme's exit status, or None while it still runs."""
+        try:
+            return self.kernel.waitpid(self.driver_pid, timeout=timeout)
+        except TimeoutError:
+            return None
+
+    def sh(self, command: str) -> tuple[int, bytes, str]:
+        """Run shell commands: (status, stdout bytes, stderr text produced by them)."""
+        out_start, err_start = len(self.stdout.getvalue()), len(self.stderr.getvalue())
+        status = run_shell(self.kernel, command)
+        return (
+            status,
+            self.stdout.getvalue()[out_start:],
+            self.stderr.getvalue()[err_start:].decode(),
+        )
+
+
+@contextmanager
+def booted(machine: Machine) -> Iterator[Stack]:
+    stdio = Stdio(io.BytesIO(), io.BytesIO(), io.BytesIO())
+    kernel = Kernel(machine, stdio)
+    try:
+        kernel.load_hwinfo()
+        pid = -1
+        for prog in BOOT_PROGRAMS:
+            pid = kernel.spawn(prog.entry, [prog.name, *prog.argv], name=prog.name)
+            assert kernel.wait_ready(pid, prog.waitfor, BOOT_WAIT_S), f"{prog.name} hung"
+        assert BOOT_PROGRAMS[-1].name == DRIVER
+        yield Stack(kernel, stdio.stdout, stdio.stderr, pid)  # type: ignore[arg-type]
+    finally:
+        kernel.shutdown()
+        machine.close()
