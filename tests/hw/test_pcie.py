@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from qrv.hw.bus import AddressSpace, Region
 from qrv.hw.memory import GuestRam
+from qrv.hw.pcibridge import PciBridge
 from qrv.hw.pcidev import BarKind, BarSpec, DmaError, PciFunction, PciIdentity
 from qrv.hw.pcie import PcieHostBridge, Window
-from qrv.spec.pci import Cfg, Command, ecam_offset
+from qrv.spec.pci import Cfg, Command, Type1, ecam_offset
 
 ECAM = 0x3000_0000
 MMIO = 0x4000_0000
@@ -74,3 +75,40 @@ def test_read_only_fields_and_dma_gating() -> None:
     space.store(ECAM + ecam_offset(0, 1, 0, Cfg.COMMAND), 2, Command.BUS_MASTER)
     fn.dma_write(RAM + 16, b"abcd")
     assert space.read(RAM + 16, 4) == b"abcd"
+
+
+def test_bridge_routes_config_mmio_and_dma_as_programmed() -> None:
+    """PCI-to-PCI Bridge Spec 1.2: bus numbers route type-0 cycles; base/limit and the
+    command register gate forwarding; the bridge's bus-master bit gates upstream DMA."""
+    space = AddressSpace()
+    space.add(Region("ram", RAM, 0x10000, ram=GuestRam(0x10000)))
+    host = PcieHostBridge(space, ECAM, 0x1000_0000)
+    host.add_window(Window("mmio", MMIO, MMIO, 0x4000_0000, BarKind.MEM32))
+    bridge = PciBridge(PciIdentity(0x1B36, 0x0001, 0x060400))
+    child = Scratch()
+    bridge.plug(child, dev=0)
+    host.plug(bridge, dev=2)
+    br = ECAM + ecam_offset(0, 2, 0)
+    child_cfg = ECAM + ecam_offset(1, 0, 0)
+    assert space.load(child_cfg, 2) == 0xFFFF  # no bus numbers yet: nothing answers
+    space.store(br + Type1.SECONDARY_BUS, 1, 1)
+    space.store(br + Type1.SUBORDINATE_BUS, 1, 1)
+    assert space.load(child_cfg, 4) == 0x0010_1B36
+    space.store(child_cfg + Cfg.BAR0, 4, MMIO + 0x10_0000)
+    space.store(child_cfg + Cfg.BAR0 + 4, 4, 0)
+    space.store(child_cfg + Cfg.COMMAND, 2, Command.MEMORY_SPACE | Command.BUS_MASTER)
+    assert space.load(MMIO + 0x10_0008, 4) == 0xFFFF_FFFF  # bridge window closed
+    space.store(br + Type1.MEMORY_BASE, 2, (MMIO + 0x10_0000) >> 16)
+    space.store(br + Type1.MEMORY_LIMIT, 2, (MMIO + 0x10_0000) >> 16)
+    assert space.load(MMIO + 0x10_0008, 4) == 0xFFFF_FFFF  # bridge memory decode off
+    space.store(br + Cfg.COMMAND, 2, Command.MEMORY_SPACE)
+    assert space.load(MMIO + 0x10_0008, 4) == 0x1234
+    try:
+        child.dma_write(RAM, b"x")
+    except DmaError:
+        pass
+    else:
+        raise AssertionError("upstream DMA must need the bridge's bus-master bit")
+    space.store(br + Cfg.COMMAND, 2, Command.MEMORY_SPACE | Command.BUS_MASTER)
+    child.dma_write(RAM, b"x")
+    assert space.read(RAM, 1) == b"x"

@@ -6,6 +6,9 @@
 * The MMIO and PIO windows are decoded against the BARs of every function
   whose command register enables that decode: an access lands in the BAR that
   covers it, or reads all-ones when none does.
+* Functions behind a PCI-to-PCI bridge (qrv.hw.pcibridge) are reached by
+  config cycles once the bridge's bus numbers say so, and by MMIO/PIO only
+  through the bridge's forwarding windows.
 * Bus-master DMA reaches RAM only; anything else is a :class:`DmaError` the
   device model turns into its own error status.
 """
@@ -16,6 +19,7 @@ import logging
 from dataclasses import dataclass
 
 from qrv.hw.bus import AddressSpace, Region, all_ones
+from qrv.hw.pcibridge import PciBridge
 from qrv.hw.pcidev import BarKind, DmaError, PciFunction
 from qrv.spec.pci import MAX_DEVICE, MAX_FUNCTION
 
@@ -76,7 +80,23 @@ class PcieHostBridge:
                     continue
                 if bar.address <= pci_addr and pci_addr + width <= bar.address + bar.size:
                     return fn, bar.index, pci_addr - bar.address
+            if isinstance(fn, PciBridge):
+                found = fn.claim(pci_addr, width, want_io)
+                if found is not None:
+                    return found
         raise LookupError
+
+    def route_config(self, bus: int, dev: int, func: int) -> PciFunction | None:
+        """The function a config cycle reaches: plugged on that bus, or behind a bridge."""
+        fn = self.functions.get((bus, dev, func))
+        if fn is not None or bus == 0:
+            return fn
+        for (root_bus, _, _), bridge in self.functions.items():
+            if root_bus == 0 and isinstance(bridge, PciBridge):
+                found = bridge.route_config(bus, dev, func)
+                if found is not None:
+                    return found
+        return None
 
     def window_read(self, window: Window, offset: int, width: int) -> int:
         try:
@@ -118,8 +138,8 @@ class _Ecam:
         self.bridge = bridge
 
     def _locate(self, offset: int) -> tuple[PciFunction | None, int]:
-        key = (offset >> 20, (offset >> 15) & 0x1F, (offset >> 12) & 0x7)
-        return self.bridge.functions.get(key), offset & 0xFFF
+        bus, dev, func = offset >> 20, (offset >> 15) & 0x1F, (offset >> 12) & 0x7
+        return self.bridge.route_config(bus, dev, func), offset & 0xFFF
 
     def mmio_read(self, offset: int, width: int) -> int:
         fn, reg = self._locate(offset)
@@ -141,4 +161,3 @@ class _Window:
 
     def mmio_write(self, offset: int, width: int, value: int) -> None:
         self.bridge.window_write(self.window, offset, width, value)
-

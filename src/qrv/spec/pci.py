@@ -54,6 +54,30 @@ class Type1(IntEnum):
     PRIMARY_BUS = 0x18
     SECONDARY_BUS = 0x19
     SUBORDINATE_BUS = 0x1A
+    SECONDARY_LATENCY = 0x1B
+    IO_BASE = 0x1C
+    IO_LIMIT = 0x1D
+    SECONDARY_STATUS = 0x1E
+    MEMORY_BASE = 0x20
+    MEMORY_LIMIT = 0x22
+    PREF_MEMORY_BASE = 0x24
+    PREF_MEMORY_LIMIT = 0x26
+    PREF_BASE_UPPER32 = 0x28
+    PREF_LIMIT_UPPER32 = 0x2C
+    IO_BASE_UPPER16 = 0x30
+    IO_LIMIT_UPPER16 = 0x32
+    BRIDGE_CONTROL = 0x3E
+
+
+# Bridge forwarding windows (PCI-to-PCI Bridge Spec 1.2, 3.2.5.6-3.2.5.9): memory
+# base/limit hold address bits 31:20 in register bits 15:4 (1 MiB granularity);
+# I/O base/limit hold bits 15:12 in register bits 7:4 (4 KiB granularity).
+BRIDGE_MEM_GRANULE = 1 << 20
+BRIDGE_IO_GRANULE = 1 << 12
+BRIDGE_MEM_SHIFT = 16  # register value = (address >> 16) & 0xFFF0
+BRIDGE_MEM_REG_MASK = 0xFFF0
+BRIDGE_IO_SHIFT = 8  # register value = (address >> 8) & 0xF0
+BRIDGE_IO_REG_MASK = 0xF0
 
 
 BAR_COUNT_TYPE0 = 6
