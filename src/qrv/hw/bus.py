@@ -159,7 +159,7 @@ class AddressSpace:
         if region is not None and region.ram is not None and region.contains(paddr, size):
             return region.ram.read(paddr - region.base, size)
         out = bytearray()
-        for addr, width in _chunks(paddr, size):
+        for addr, width in aligned_accesses(paddr, size):
             out += self.load(addr, width).to_bytes(width, "little")
         return bytes(out)
 
@@ -169,12 +169,12 @@ class AddressSpace:
             region.ram.write(paddr - region.base, data)
             return
         pos = 0
-        for addr, width in _chunks(paddr, len(data)):
+        for addr, width in aligned_accesses(paddr, len(data)):
             self.store(addr, width, int.from_bytes(data[pos : pos + width], "little"))
             pos += width
 
 
-def _chunks(paddr: int, size: int) -> list[tuple[int, int]]:
+def aligned_accesses(paddr: int, size: int) -> list[tuple[int, int]]:
     """Split [paddr, paddr+size) into naturally aligned accesses of at most 8 bytes."""
     out: list[tuple[int, int]] = []
     addr, end = paddr, paddr + size

@@ -40,7 +40,7 @@ from types import TracebackType
 from typing import BinaryIO
 
 from qrv.errors import MachineError
-from qrv.hw.bus import PhysicalBus, check_width
+from qrv.hw.bus import PhysicalBus, aligned_accesses, check_width
 from qrv.hw.qtest import QtestClient
 from qrv.spec.fdt import FDT_MAGIC, HEADER
 
@@ -84,7 +84,8 @@ class QemuBus:
             return b""
         if not self._in_ram(paddr, size):
             return b"".join(
-                self.client.load(a, w).to_bytes(w, "little") for a, w in aligned(paddr, size)
+                self.client.load(a, w).to_bytes(w, "little")
+                for a, w in aligned_accesses(paddr, size)
             )
         if size <= TRANSFER_CHUNK:
             return self.client.b64read(paddr, size)
@@ -97,7 +98,7 @@ class QemuBus:
         if not data:
             return
         if not self._in_ram(paddr, len(data)):
-            for a, w in aligned(paddr, len(data)):
+            for a, w in aligned_accesses(paddr, len(data)):
                 pos = a - paddr
                 self.client.store(a, w, int.from_bytes(data[pos : pos + w], "little"))
             return
@@ -109,19 +110,6 @@ class QemuBus:
         """Fill guest memory with one byte value (one qtest ``memset``)."""
         if size > 0:
             self.client.memset(paddr, size, value)
-
-
-def aligned(paddr: int, size: int) -> list[tuple[int, int]]:
-    """Split [paddr, paddr+size) into naturally aligned accesses of at most 8 bytes."""
-    out: list[tuple[int, int]] = []
-    addr, end = paddr, paddr + size
-    while addr < end:
-        width = 8
-        while width > 1 and (addr % width or addr + width > end):
-            width //= 2
-        out.append((addr, width))
-        addr += width
-    return out
 
 
 def qemu_args(
