@@ -113,7 +113,8 @@ class Driver:
         )
         ctrl.enable()
         log(f"{PROG}: controller enabled (CSTS.RDY=1)")
-        self._log_identify(found, ctrl.identify_controller())
+        ident = ctrl.identify_controller()
+        self._log_identify(found, ident, ctrl.max_transfer)
         namespaces = []
         for nsid in ctrl.active_namespaces():
             ns = ctrl.identify_namespace(nsid)
@@ -122,8 +123,12 @@ class Driver:
                 f"capacity={size_text(ns.size_bytes)}"
             )
             namespaces.append(ns)
+        granted = ctrl.set_queue_count(1)
         io = ctrl.create_io_queues()
-        log(f"{PROG}: I/O queue pair qid={io.qid} ({io.entries} entries)")
+        log(
+            f"{PROG}: I/O queue pair qid={io.qid} ({io.entries} entries; "
+            f"controller allows {granted} I/O queue pair(s))"
+        )
         if namespaces and self.opts.verbose:
             first = namespaces[0]
             data = ctrl.read(first, 0, 1)
@@ -132,11 +137,11 @@ class Driver:
                 log(line)
         return namespaces
 
-    def _log_identify(self, found: PciController, ident: IdentifyController) -> None:
-        mdts = f"{ident.mdts} ({size_text(self.ctrl.max_transfer)})" if self.ctrl else ident.mdts
+    @staticmethod
+    def _log_identify(found: PciController, ident: IdentifyController, max_transfer: int) -> None:
         log(
             f"nvme: controller VID:DID {found.vendor_id:04x}:{found.device_id:04x}  "
-            f"NN={ident.nn}  MDTS={mdts}"
+            f"NN={ident.nn}  MDTS={ident.mdts} ({size_text(max_transfer)} per command)"
         )
         log(f"  Model:    {ident.mn}")
         log(f"  Serial:   {ident.sn}")
