@@ -62,6 +62,28 @@ def test_bar_sizing_and_decode_gated_by_command() -> None:
     assert fn.regs[8] == 7
 
 
+def test_decode_follows_bar_moves_and_command_changes() -> None:
+    """Every access decodes against the BARs and COMMAND as they are now (PCI 3.0 6.2.2,
+    6.2.5.1), however often the same address was hit before the change."""
+    space, fn = make()
+    cfg = ECAM + ecam_offset(0, 1, 0)
+    moved = MMIO + 0x10_0000
+    space.store(cfg + Cfg.BAR0, 4, MMIO)
+    space.store(cfg + Cfg.COMMAND, 2, Command.MEMORY_SPACE)
+    for _ in range(3):
+        assert space.load(MMIO + 8, 4) == 0x1234
+    space.store(cfg + Cfg.BAR0, 4, moved)  # the BAR moves: the old address no longer decodes
+    assert space.load(MMIO + 8, 4) == 0xFFFF_FFFF
+    assert space.load(moved + 8, 4) == 0x1234
+    space.store(cfg + Cfg.COMMAND, 2, 0)  # memory decode off
+    assert space.load(moved + 8, 4) == 0xFFFF_FFFF
+    space.store(moved + 8, 4, 5)
+    assert 8 not in fn.regs
+    fn.config_write(Cfg.COMMAND, 2, Command.MEMORY_SPACE)  # not through ECAM: same rule
+    space.store(moved + 8, 4, 5)
+    assert fn.regs[8] == 5
+
+
 def test_read_only_fields_and_dma_gating() -> None:
     space, fn = make()
     space.store(ECAM + ecam_offset(0, 1, 0, Cfg.VENDOR_ID), 4, 0)

@@ -70,6 +70,39 @@ def test_send_receive_reply_round_trip_and_ordering(sysk) -> None:
         assert ipc.MsgSendv(coid, [b"ab", b"cd"]) == (4, b"ABCD")
 
 
+def test_reply_buffer_is_filled_by_writes_and_replies_in_any_order(sysk) -> None:
+    """QNX MsgWrite/MsgReply: bytes land at their offset, clipped to the client's buffer;
+    a reply is the bytes given, not a buffer the server can still change."""
+    k, _ = sysk
+
+    def server(chid: int) -> int:
+        while True:
+            rcvid, msg, _info = ipc.MsgReceive(chid)
+            if msg == b"writes":  # status: the bytes each MsgWrite says it wrote
+                wrote = ipc.MsgWrite(rcvid, b"AB", 0)
+                wrote += ipc.MsgWrite(rcvid, b"xyz", 1)  # overwrites B, extends
+                ipc.MsgReply(rcvid, wrote, b"")
+            elif msg == b"write then reply":  # the reply overwrites only its own length
+                ipc.MsgWrite(rcvid, b"ABCD", 0)
+                ipc.MsgReply(rcvid, 0, b"xy")
+            elif msg == b"mutable":
+                buf = bytearray(b"mutable!")
+                ipc.MsgReply(rcvid, 0, buf)  # type: ignore[arg-type]
+                buf[:] = b"CHANGED!"
+            else:
+                ipc.MsgReply(rcvid, 1, b"0123456789")
+
+    pid, chid = start_server(k, server)
+    with k.adopt("client"):
+        coid = ipc.ConnectAttach(0, pid, chid, 0, 0)
+        assert ipc.MsgSend(coid, b"long", rbytes=4) == (1, b"0123")
+        assert ipc.MsgSend(coid, b"long", rbytes=64) == (1, b"0123456789")
+        assert ipc.MsgSend(coid, b"writes", rbytes=64) == (5, b"Axyz")
+        assert ipc.MsgSend(coid, b"writes", rbytes=3) == (4, b"Axy")
+        assert ipc.MsgSend(coid, b"write then reply", rbytes=64) == (0, b"xyCD")
+        assert ipc.MsgSend(coid, b"mutable", rbytes=64) == (0, b"mutable!")
+
+
 def test_messages_are_received_in_send_order(sysk) -> None:
     k, _ = sysk
     order: list[bytes] = []

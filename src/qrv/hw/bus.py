@@ -22,6 +22,7 @@ from qrv.errors import BusError
 log = logging.getLogger(__name__)
 
 WIDTHS = (1, 2, 4, 8)
+_ONES = {w: (1 << (8 * w)) - 1 for w in WIDTHS}  # width -> all-ones value (and valid widths)
 
 
 def all_ones(width: int) -> int:
@@ -81,12 +82,17 @@ class Region:
         return self.base + self.size
 
     def contains(self, paddr: int, size: int = 1) -> bool:
-        return self.base <= paddr and paddr + size <= self.end
+        base = self.base
+        return base <= paddr and paddr + size <= base + self.size
+
+
+def width_error(width: int) -> BusError:
+    return BusError(f"bad access width {width}: expected one of {WIDTHS}")
 
 
 def check_width(width: int) -> None:
-    if width not in WIDTHS:
-        raise BusError(f"bad access width {width}: expected one of {WIDTHS}")
+    if width not in _ONES:
+        raise width_error(width)
 
 
 class AddressSpace:
@@ -120,6 +126,15 @@ class AddressSpace:
             return self._regions[i]
         return None
 
+    def _covering(self, paddr: int, size: int) -> Region | None:
+        """The region holding all of [paddr, paddr+size): find() and contains() in one."""
+        i = bisect.bisect(self._bases, paddr) - 1
+        if i < 0:
+            return None
+        region = self._regions[i]
+        end = region.base + region.size  # region.base <= paddr: bisect found it so
+        return region if paddr < end and paddr + size <= end else None
+
     def _unclaimed(self, what: str, paddr: int, size: int) -> None:
         self.unclaimed += 1
         log.debug("unclaimed %s at %#x (%d bytes)", what, paddr, size)
@@ -127,22 +142,28 @@ class AddressSpace:
     # -- single loads and stores ------------------------------------------------
 
     def load(self, paddr: int, width: int) -> int:
-        check_width(width)
-        region = self.find(paddr)
-        if region is None or not region.contains(paddr, width):
+        try:
+            ones = _ONES[width]
+        except KeyError:
+            raise width_error(width) from None
+        region = self._covering(paddr, width)
+        if region is None:
             self._unclaimed("load", paddr, width)
             return all_ones(width)
         off = paddr - region.base
         if region.ram is not None:
             return int.from_bytes(region.ram.read(off, width), "little")
         assert region.mmio is not None
-        return region.mmio.mmio_read(off, width) & all_ones(width)
+        return region.mmio.mmio_read(off, width) & ones
 
     def store(self, paddr: int, width: int, value: int) -> None:
-        check_width(width)
-        value &= all_ones(width)
-        region = self.find(paddr)
-        if region is None or not region.contains(paddr, width):
+        try:
+            ones = _ONES[width]
+        except KeyError:
+            raise width_error(width) from None
+        value &= ones
+        region = self._covering(paddr, width)
+        if region is None:
             self._unclaimed("store", paddr, width)
             return
         off = paddr - region.base
@@ -155,8 +176,8 @@ class AddressSpace:
     # -- bulk transfers ---------------------------------------------------------
 
     def read(self, paddr: int, size: int) -> bytes:
-        region = self.find(paddr)
-        if region is not None and region.ram is not None and region.contains(paddr, size):
+        region = self._covering(paddr, size)
+        if region is not None and region.ram is not None:
             return region.ram.read(paddr - region.base, size)
         out = bytearray()
         for addr, width in aligned_accesses(paddr, size):
@@ -164,8 +185,8 @@ class AddressSpace:
         return bytes(out)
 
     def write(self, paddr: int, data: bytes) -> None:
-        region = self.find(paddr)
-        if region is not None and region.ram is not None and region.contains(paddr, len(data)):
+        region = self._covering(paddr, len(data))
+        if region is not None and region.ram is not None:
             region.ram.write(paddr - region.base, data)
             return
         pos = 0

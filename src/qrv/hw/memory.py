@@ -22,12 +22,16 @@ class GuestRam:
             )
 
     def read(self, offset: int, size: int) -> bytes:
-        self._check(offset, size)
-        return bytes(self._view[offset : offset + size])
+        end = offset + size
+        if offset < 0 or size < 0 or end > self.size:
+            self._check(offset, size)  # raises
+        return bytes(self._view[offset:end])
 
     def write(self, offset: int, data: bytes) -> None:
-        self._check(offset, len(data))
-        self._view[offset : offset + len(data)] = data
+        end = offset + len(data)
+        if offset < 0 or end > self.size:
+            self._check(offset, len(data))  # raises
+        self._view[offset:end] = data
 
     def fill(self, offset: int, size: int, value: int = 0) -> None:
         self._check(offset, size)

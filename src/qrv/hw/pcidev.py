@@ -17,7 +17,7 @@ accesses to RAM.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -37,6 +37,14 @@ from qrv.spec.pci import (
     HeaderType,
     Status,
 )
+
+# The decode and bus-master bits as plain ints, tested on the command register's low byte
+# (all three sit in bits 0..2, PCI 3.0 6.2.2): no IntFlag is built on the MMIO/DMA paths.
+_COMMAND = int(Cfg.COMMAND)
+_IO_SPACE = int(Command.IO_SPACE)
+_MEMORY_SPACE = int(Command.MEMORY_SPACE)
+_BUS_MASTER = int(Command.BUS_MASTER)
+assert _IO_SPACE | _MEMORY_SPACE | _BUS_MASTER <= 0xFF
 
 
 class DmaError(BusError):
@@ -139,6 +147,8 @@ class PciFunction:
         self.wmask = bytearray(CONFIG_SPACE_SIZE)
         self.w1cmask = bytearray(CONFIG_SPACE_SIZE)
         self.dma: DmaPort | None = None
+        self.decode_changed: Callable[[], None] | None = None
+        """Called after every config write: the host bridge drops its cached BAR decode."""
         self._build_header(multifunction, interrupt_pin, header_type)
         self._build_capabilities()
 
@@ -235,6 +245,8 @@ class PciFunction:
             cur &= ~(byte & w1c)
             self.config[pos] = cur & 0xFF
         self.on_config_write(offset, width, old_command)
+        if self.decode_changed is not None:
+            self.decode_changed()
 
     def on_config_write(self, offset: int, width: int, old_command: int) -> None:
         """Hook for subclasses (e.g. react to capability control bits).  Default: nothing."""
@@ -247,15 +259,15 @@ class PciFunction:
 
     @property
     def memory_enabled(self) -> bool:
-        return bool(self.command & Command.MEMORY_SPACE)
+        return bool(self.config[_COMMAND] & _MEMORY_SPACE)
 
     @property
     def io_enabled(self) -> bool:
-        return bool(self.command & Command.IO_SPACE)
+        return bool(self.config[_COMMAND] & _IO_SPACE)
 
     @property
     def bus_master(self) -> bool:
-        return bool(self.command & Command.BUS_MASTER)
+        return bool(self.config[_COMMAND] & _BUS_MASTER)
 
     def bar_address(self, index: int) -> int:
         bar = self.bars[index]
@@ -290,12 +302,12 @@ class PciFunction:
     # -- bus mastering --------------------------------------------------------------
 
     def dma_read(self, addr: int, size: int) -> bytes:
-        if self.dma is None or not self.bus_master:
+        if self.dma is None or not self.config[_COMMAND] & _BUS_MASTER:
             raise DmaError(f"DMA read at {addr:#x} with bus mastering disabled")
         return self.dma.dma_read(addr, size)
 
     def dma_write(self, addr: int, data: bytes) -> None:
-        if self.dma is None or not self.bus_master:
+        if self.dma is None or not self.config[_COMMAND] & _BUS_MASTER:
             raise DmaError(f"DMA write at {addr:#x} with bus mastering disabled")
         self.dma.dma_write(addr, data)
 

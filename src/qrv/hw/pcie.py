@@ -25,6 +25,10 @@ from qrv.spec.pci import MAX_DEVICE, MAX_FUNCTION
 
 log = logging.getLogger(__name__)
 
+# One entry of the cached decode map: a decoded BAR [start, end) or a bridge to ask.
+_BarEntry = tuple[int, int, PciFunction, int]
+_DecodeEntry = _BarEntry | PciBridge
+
 
 @dataclass(frozen=True)
 class Window:
@@ -50,6 +54,16 @@ class PcieHostBridge:
         self.functions: dict[tuple[int, int, int], PciFunction] = {}
         self.windows: list[Window] = []
         self.unclaimed = 0
+        # Decode map cache, per want_io, in plug order (the order of _claim's first match):
+        # the decoded BARs of the functions plugged here, and the bridges among them as
+        # entries asked on each access (nothing behind a bridge is cached).  Built on first
+        # use; dropped by _invalidate_decode on plug and after every config write to a
+        # function plugged here (PciFunction.decode_changed): the command register's decode
+        # bits and the BARs, all the map depends on, change only through config writes.
+        self._decode: dict[bool, list[_DecodeEntry]] = {}
+        # The last RAM region DMA hit: regions are immutable and never removed from the
+        # address space, so a region once found stays right for the addresses it contains.
+        self._dma_ram: Region | None = None
         space.add(Region("pcie-ecam", ecam_base, ecam_size, mmio=_Ecam(self)))
 
     # -- wiring --------------------------------------------------------------------
@@ -62,6 +76,8 @@ class PcieHostBridge:
             raise ValueError(f"slot {bus:02x}:{dev:02x}.{func} is taken")
         self.functions[key] = fn
         fn.dma = self
+        fn.decode_changed = self._invalidate_decode
+        self._invalidate_decode()
 
     def add_window(self, window: Window) -> None:
         self.windows.append(window)
@@ -71,19 +87,35 @@ class PcieHostBridge:
 
     # -- BAR decode ------------------------------------------------------------------
 
+    def _invalidate_decode(self) -> None:
+        self._decode.clear()
+
+    def _decode_map(self, want_io: bool) -> list[_DecodeEntry]:
+        """What an access of one kind may hit, in the order the first match is taken."""
+        entries = self._decode.get(want_io)
+        if entries is None:
+            entries = []
+            for fn in self.functions.values():
+                for bar in fn.decoded_bars():
+                    if (bar.kind is BarKind.IO) == want_io:
+                        entries.append((bar.address, bar.address + bar.size, fn, bar.index))
+                if isinstance(fn, PciBridge):
+                    entries.append(fn)
+            self._decode[want_io] = entries
+        return entries
+
     def _claim(self, window: Window, cpu_addr: int, width: int) -> tuple[PciFunction, int, int]:
         pci_addr = window.to_pci(cpu_addr)
         want_io = window.kind is BarKind.IO
-        for fn in self.functions.values():
-            for bar in fn.decoded_bars():
-                if (bar.kind is BarKind.IO) != want_io:
-                    continue
-                if bar.address <= pci_addr and pci_addr + width <= bar.address + bar.size:
-                    return fn, bar.index, pci_addr - bar.address
-            if isinstance(fn, PciBridge):
-                found = fn.claim(pci_addr, width, want_io)
+        for entry in self._decode_map(want_io):
+            if isinstance(entry, PciBridge):
+                found = entry.claim(pci_addr, width, want_io)
                 if found is not None:
                     return found
+                continue
+            start, end, fn, index = entry
+            if start <= pci_addr and pci_addr + width <= end:
+                return fn, index, pci_addr - start
         raise LookupError
 
     def route_config(self, bus: int, dev: int, func: int) -> PciFunction | None:
@@ -117,9 +149,13 @@ class PcieHostBridge:
     # -- DMA (DmaPort) -----------------------------------------------------------------
 
     def _ram_region(self, addr: int, size: int) -> Region:
+        region = self._dma_ram
+        if region is not None and region.contains(addr, size):
+            return region
         region = self.space.find(addr)
         if region is None or region.ram is None or not region.contains(addr, size):
             raise DmaError(f"DMA to [{addr:#x}, {addr + size:#x}) is not system RAM")
+        self._dma_ram = region
         return region
 
     def dma_read(self, addr: int, size: int) -> bytes:

@@ -97,7 +97,8 @@ class Transaction:
     data: bytes
     rmax: int
     rcvid: int = 0
-    reply: bytearray = field(default_factory=bytearray)
+    reply: bytes | bytearray = b""
+    """Written by MsgReply/MsgWrite; a whole reply at offset 0 is kept as the bytes given."""
     status: int = 0
     err: int = 0
     done: bool = False
@@ -363,12 +364,23 @@ class Ipc:
 
     @staticmethod
     def _write_reply(tx: Transaction, data: bytes, offset: int) -> int:
-        """Copy into the client's reply buffer, clipped to its size (silent truncation)."""
+        """Copy into the client's reply buffer, clipped to its size (silent truncation).
+
+        The usual reply (all of it, at offset 0, into an empty buffer) is kept as the
+        immutable bytes object itself: a large read is then not copied again here, nor by
+        ``bytes(tx.reply)`` in msg_sendv.  Anything else goes through a bytearray.
+        """
         n = max(0, min(len(data), tx.rmax - offset))
-        if n:
-            if len(tx.reply) < offset + n:
-                tx.reply.extend(bytes(offset + n - len(tx.reply)))
-            tx.reply[offset : offset + n] = data[:n]
+        if not n:
+            return 0
+        if offset == 0 and not tx.reply and type(data) is bytes:
+            tx.reply = data if n == len(data) else data[:n]
+            return n
+        reply = tx.reply if isinstance(tx.reply, bytearray) else bytearray(tx.reply)
+        if len(reply) < offset + n:
+            reply.extend(bytes(offset + n - len(reply)))
+        reply[offset : offset + n] = data[:n]
+        tx.reply = reply
         return n
 
     def _finish(self, tx: Transaction, status: int = 0, err: int = EOK) -> None:

@@ -488,6 +488,11 @@ class StatusField:
 
 STATUS_MORE = StatusField.MORE.mask
 STATUS_DNR = StatusField.DNR.mask
+_STATUS_FIELD_MAX = (1 << 15) - 1
+_SCT_SHIFT = StatusField.SCT.shift
+_CRD_SHIFT = StatusField.CRD.shift
+_MORE_SHIFT = StatusField.MORE.shift
+_DNR_SHIFT = StatusField.DNR.shift
 
 _SC_ENUMS: dict[int, type[IntEnum]] = {
     Sct.GENERIC: GenericStatus,
@@ -510,21 +515,28 @@ class Status:
         """The 15-bit status field (shift left by 1 and OR the phase for CQE bits 31:16)."""
         return (
             self.sc
-            | (self.sct << StatusField.SCT.shift)
-            | (self.crd << StatusField.CRD.shift)
-            | (int(self.more) << StatusField.MORE.shift)
-            | (int(self.dnr) << StatusField.DNR.shift)
+            | (self.sct << _SCT_SHIFT)
+            | (self.crd << _CRD_SHIFT)
+            | (int(self.more) << _MORE_SHIFT)
+            | (int(self.dnr) << _DNR_SHIFT)
         )
 
     @classmethod
     def decode(cls, sf: int) -> Status:
-        return cls(
+        # Statuses are immutable, so one instance per 15-bit value is shared (the cache
+        # holds at most 2**15 entries, in practice the handful a run sees).
+        if cls is Status and (known := _DECODED.get(sf)) is not None:
+            return known
+        status = cls(
             sct=StatusField.SCT.get(sf),
             sc=StatusField.SC.get(sf),
             dnr=bool(StatusField.DNR.get(sf)),
             more=bool(StatusField.MORE.get(sf)),
             crd=StatusField.CRD.get(sf),
         )
+        if cls is Status and 0 <= sf <= _STATUS_FIELD_MAX:
+            _DECODED[sf] = status
+        return status
 
     @property
     def ok(self) -> bool:
@@ -543,6 +555,9 @@ class Status:
     def __str__(self) -> str:
         flags = "".join((" DNR" if self.dnr else "", " MORE" if self.more else ""))
         return f"{self.name} (sct {self.sct:#x} sc {self.sc:#04x}{flags})"
+
+
+_DECODED: dict[int, Status] = {}
 
 
 def generic(sc: GenericStatus, *, dnr: bool = False) -> Status:

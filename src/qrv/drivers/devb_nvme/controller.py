@@ -235,7 +235,7 @@ class Controller:
             raise NvmeError("I/O queues are not set up")
         data, prp_list = self._data_buffers()
         per_cmd = self.max_transfer // ns.lba_size
-        out = bytearray()
+        chunks: list[bytes] = []
         while nlb > 0:
             count = min(nlb, per_cmd)
             length = count * ns.lba_size
@@ -254,10 +254,10 @@ class Controller:
             cqe = self.io.execute(cmd, what)
             if not cqe.status_field.ok:
                 raise CommandFailed(what, cqe.status_field)
-            out += data.read(0, length)
+            chunks.append(data.read(0, length))
             slba += count
             nlb -= count
-        return bytes(out)
+        return b"".join(chunks)  # one transfer (and none): join copies nothing
 
     def fatal(self) -> bool:
         return bool(self.r.csts & Csts.CFS)

@@ -27,6 +27,7 @@ from qrv.spec.nvme import (
     DOORBELL_SIZE,
     REGISTER_FILE_SIZE,
     SQE_SIZE,
+    SUCCESS,
     AsyncErrorInfo,
     AsyncEventType,
     Cap,
@@ -122,7 +123,8 @@ class NvmeController(PciFunction):
         self.admin.io_opcodes = tuple(self.io.table)
         self.msix_table = pci.initial_msix_table(cfg.msix_vectors)
         self._pba_size = pci.msix_pba_size(cfg.msix_vectors)
-        self._doorbell_end = DOORBELL_BASE + 2 * (cfg.max_ioqpairs + 1) * (DOORBELL_SIZE << dstrd)
+        self._doorbell_stride = DOORBELL_SIZE << dstrd
+        self._doorbell_end = DOORBELL_BASE + 2 * (cfg.max_ioqpairs + 1) * self._doorbell_stride
         self._ready = False
         self._ready_at: float | None = None
         self._cfs = False
@@ -260,12 +262,13 @@ class NvmeController(PciFunction):
     # -- doorbells and queue processing --------------------------------------------------------
 
     def _doorbell(self, offset: int, value: int) -> None:
-        stride = DOORBELL_SIZE << self.params.dstrd
+        stride = self._doorbell_stride
         rel = offset - DOORBELL_BASE
         if rel % stride:
             return  # between doorbells: reserved
         qid, is_cq = divmod(rel // stride, 2)
-        self._csts()  # let a pending ready delay expire
+        if self._ready_at is not None:
+            self._csts()  # let a pending ready delay expire
         if not self._ready or self._cfs or self.faults.fatal or self._shst != Shst.NORMAL:
             log.debug("doorbell %#x written while not operational; ignored", offset)
             return
@@ -306,8 +309,9 @@ class NvmeController(PciFunction):
     def _process(self, sq: SubmissionQueue) -> None:
         s = self.state
         cq = s.cqs[sq.cqid]
+        faults, events = self.faults, s.events
         while not sq.empty and sq.qid in s.sqs:
-            if self._cfs or self.faults.fatal or cq.full or cq.backlog:
+            if self._cfs or faults.fatal or cq.full or cq.backlog:
                 return  # a full CQ stalls fetching until its head doorbell moves
             try:
                 raw = self.dma_read(sq.entry_addr(sq.head), SQE_SIZE)
@@ -315,21 +319,21 @@ class NvmeController(PciFunction):
                 self._fatal(f"SQ {sq.qid} entry fetch failed: {e}")
                 return
             sq.head = (sq.head + 1) % sq.size
-            if self.faults.swallow:
+            if faults.swallow:
                 continue
             req = Request(sq.qid, Command.unpack(raw))
             status = self._execute(req)
             if status is not None:
                 self._complete(cq, req, status)
-            if self.state.events.pending and self.state.events.outstanding:
+            if events.pending and events.outstanding:
                 self._deliver_events()
 
     def _execute(self, req: Request) -> Status | None:
         cmd = req.cmd
-        if cmd.fuse:
+        if cmd.flags and cmd.fuse:  # (flags 0, the usual case, has neither FUSE nor PSDT)
             log.debug("sq %d cid %d: fused operations not supported", req.sqid, cmd.cid)
             return generic(GenericStatus.INVALID_FIELD)
-        if cmd.psdt:
+        if cmd.flags and cmd.psdt:
             log.debug("sq %d cid %d: SGLs not supported", req.sqid, cmd.cid)
             return generic(GenericStatus.INVALID_FIELD, dnr=True)
         if req.sqid != ADMIN_QID:
@@ -345,7 +349,7 @@ class NvmeController(PciFunction):
 
     def _complete(self, cq: CompletionQueue, req: Request, status: Status) -> None:
         cid = req.cmd.cid
-        if not status.ok:
+        if status is not SUCCESS and not status.ok:
             self.state.errors.add(req.sqid, cid, status.encode(), nsid=req.cmd.nsid, lba=req.lba)
         if self.faults.wrong_cid > 0:
             self.faults.wrong_cid -= 1

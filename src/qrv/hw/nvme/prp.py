@@ -44,6 +44,9 @@ def prp_segments(
         return segs
     if prp2 & (PRP_LIST_ALIGN - 1):
         return INVALID_PRP_OFFSET
+    # The list walk keeps the segment being grown in locals (the hot loop of a large
+    # transfer: one iteration per page) and appends it when the next page is not adjacent.
+    run_addr, run_len = segs.pop()
     list_addr = prp2
     while remaining > 0:
         slots = (page_size - (list_addr & mask)) // PRP_ENTRY_SIZE
@@ -59,13 +62,18 @@ def prp_segments(
         for entry in data_entries:
             if entry & mask:
                 return INVALID_PRP_OFFSET
-            n = min(remaining, page_size)
-            _append(segs, entry, n)
+            n = page_size if remaining > page_size else remaining
+            if run_addr + run_len == entry:
+                run_len += n
+            else:
+                segs.append((run_addr, run_len))
+                run_addr, run_len = entry, n
             remaining -= n
         if chained:
             list_addr = entries[-1]
             if list_addr & mask:
                 return INVALID_PRP_OFFSET
+    segs.append((run_addr, run_len))
     return segs
 
 
