@@ -138,7 +138,7 @@ def make_machine(opts: EmuOptions) -> Machine:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"emu: {message}")
+        raise UsageError(message)
 
 
 def parse_args(argv: list[str]) -> EmuOptions:
