@@ -116,7 +116,7 @@ def test_missing_image_without_size(tmp_path: Path, capsys: pytest.CaptureFixtur
         (["IMG", "0"], "at least 1"),
         (["IMG", "1:nonsense"], "neither a GUID"),
         (["IMG", "1::" + "n" * 37], "37 UTF-16 code units"),
-        (["--qrv", "3", "IMG", "1", "1"], "only 2 partition"),
+        (["--qrv", "3", "IMG", "1", "1"], "between 1 and the number of partitions (2)"),
         (["--qrv", "1", "IMG", "1:efi"], "conflicts"),
         (["--lba-size", "1024", "IMG", "1"], "invalid choice"),
         (["--size", "63M", "IMG", "1"], "shrink"),
@@ -172,3 +172,20 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert mkgpt.main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "SIZE[:TYPE[:NAME]]" in out and "--size" in out
+
+
+@pytest.mark.parametrize(
+    ("n", "parts"), [("0", ["16"]), ("-1", ["16", "16"]), ("2", ["16"]), ("5", ["1", "1", "1"])]
+)
+def test_qrv_out_of_range_names_the_valid_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], n: str, parts: list[str]
+) -> None:
+    image = blank(tmp_path / "nvme.img")
+    before = digest(image)
+    code, out, err = run(["--qrv", n, str(image), *parts], capsys)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"qrv mkgpt: --qrv {n}: N must be between 1 and the number of partitions ({len(parts)})\n"
+    )
+    assert "only" not in err  # "there are only 1 partition(s)" read wrong for N = 0
+    assert digest(image) == before

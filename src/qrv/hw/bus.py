@@ -8,6 +8,25 @@ qtest socket.
 Access widths are 1, 2, 4 or 8 bytes, little-endian.  A load from an address
 nothing decodes returns all-ones (as a PCI master abort does) and a store to
 it is dropped; both are counted in :attr:`AddressSpace.unclaimed`.
+
+The defined result of every access, including unaligned ones and ones that
+reach past the end of a region (:class:`AddressSpace`):
+
+* A load or store that one region decodes entirely is one access to that
+  region, at whatever alignment (RAM is byte-addressed; an MMIO device sees the
+  offset and width as given).
+* Any other access (it straddles a region's end, e.g. the last bytes of RAM
+  and what follows, or lies wholly outside every region) is split into
+  naturally aligned accesses of at most 8 bytes, each decoded on its own: the
+  split a RISC-V hart's misaligned-access handling makes, and the one
+  :meth:`AddressSpace.read`/:meth:`AddressSpace.write` make for non-RAM ranges.
+  A piece nothing decodes reads as all-ones, its store is dropped, and it
+  counts once in ``unclaimed`` (the counter counts such aligned accesses).
+
+So ``load(a, w)`` equals ``int.from_bytes(read(a, w), "little")`` wherever
+``[a, a + w)`` is not inside a single MMIO region (where a device may answer an
+unaligned access its own way): a load straddling the end of RAM returns RAM's
+bytes in its low part and 0xFF bytes above, never all-ones for the whole word.
 """
 
 from __future__ import annotations
@@ -148,8 +167,7 @@ class AddressSpace:
             raise width_error(width) from None
         region = self._covering(paddr, width)
         if region is None:
-            self._unclaimed("load", paddr, width)
-            return all_ones(width)
+            return self._split_load(paddr, width)
         off = paddr - region.base
         if region.ram is not None:
             return int.from_bytes(region.ram.read(off, width), "little")
@@ -164,7 +182,7 @@ class AddressSpace:
         value &= ones
         region = self._covering(paddr, width)
         if region is None:
-            self._unclaimed("store", paddr, width)
+            self._split_store(paddr, width, value)
             return
         off = paddr - region.base
         if region.ram is not None:
@@ -172,6 +190,26 @@ class AddressSpace:
             return
         assert region.mmio is not None
         region.mmio.mmio_write(off, width, value)
+
+    def _split_load(self, paddr: int, width: int) -> int:
+        """A load no single region decodes: naturally aligned pieces (module docstring)."""
+        pieces = aligned_accesses(paddr, width)
+        if len(pieces) == 1:  # aligned, and nothing decodes it
+            self._unclaimed("load", paddr, width)
+            return all_ones(width)
+        value = 0
+        for addr, size in pieces:
+            value |= self.load(addr, size) << (8 * (addr - paddr))
+        return value
+
+    def _split_store(self, paddr: int, width: int, value: int) -> None:
+        """A store no single region decodes: naturally aligned pieces (module docstring)."""
+        pieces = aligned_accesses(paddr, width)
+        if len(pieces) == 1:
+            self._unclaimed("store", paddr, width)
+            return
+        for addr, size in pieces:
+            self.store(addr, size, (value >> (8 * (addr - paddr))) & _ONES[size])
 
     # -- bulk transfers ---------------------------------------------------------
 

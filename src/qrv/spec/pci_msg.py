@@ -15,6 +15,13 @@ Names and values of the QNX 8 types are those of ``pci/pci.h`` (QNX SDP 8.0,
 ``PCI_LIB_VERSION 300``): pci_bdf_t packing, pci_ccode_t, wildcards,
 pci_attachFlags_t, pci_err_t (errno-valued first, then sequential from 400),
 pci_asType_e / pci_asAttr_e and pci_ba_t.
+
+The C typedefs are type aliases with the QNX names (``pci_bdf_t``, ``pci_ccode_t``,
+``pci_vid_t``, ``pci_did_t``, ``pci_irq_t``: ``int``; ``pci_err_t``: :class:`PciErr`;
+``pci_attachFlags_t``: :class:`PciAttachFlags` or any ``int``, as C lets any value
+through an enum parameter).  Like C typedefs they name a kind of value and do not
+make a new type: a plain ``int`` is a ``pci_bdf_t``.  libpci adds ``pci_devhdl_t``
+and ``pci_ba_t`` (its handle and BAR classes).
 """
 
 from __future__ import annotations
@@ -22,9 +29,11 @@ from __future__ import annotations
 import errno
 import struct
 from enum import IntEnum, IntFlag
+from typing import TypeAlias
 
 # -- pci_bdf_t: xxxx xxxx xxxx xxxa bbbb bbbb dddd dfff ------------------------------------
 
+pci_bdf_t: TypeAlias = int  # typedef uint32_t pci_bdf_t
 PCI_BDF_NONE = 0xFFFF_FFFF
 _BUS_SHIFT, _DEV_SHIFT = 8, 3
 _BUS_MASK, _DEV_MASK, _FUNC_MASK = 0xFF, 0x1F, 0x7
@@ -48,6 +57,9 @@ def PCI_FUNC(bdf: int) -> int:
 
 # -- pci_ccode_t: 0000 0000 CCCC CCCC cccc cccc rrrr rrrr -----------------------------------
 
+pci_ccode_t: TypeAlias = int  # typedef uint32_t pci_ccode_t
+pci_vid_t: TypeAlias = int  # typedef uint16_t pci_vid_t
+pci_did_t: TypeAlias = int  # typedef uint16_t pci_did_t
 PCI_VID_ANY = 0xFFFF
 PCI_DID_ANY = 0xFFFF
 PCI_CCODE_SUBCLASS_ANY = 0xFF
@@ -116,6 +128,7 @@ pci_attachFlags_OWNER = PciAttachFlags.SHARED | PciAttachFlags.OWNER
 pci_attachFlags_MULTI_OWNER = pci_attachFlags_OWNER | PciAttachFlags.MULTI
 pci_attachFlags_EXCLUSIVE_OWNER = PciAttachFlags.EXCLUSIVE | PciAttachFlags.OWNER
 pci_attachFlags_DEFAULT = pci_attachFlags_OWNER
+pci_attachFlags_t: TypeAlias = PciAttachFlags | int  # typedef enum {...} pci_attachFlags_t
 
 
 # -- pci_err_t ----------------------------------------------------------------------------
@@ -157,6 +170,9 @@ class PciErr(IntEnum):
     SERVER_STATE_EXITING = 435
     SERVER_NOT_AVAILABLE = 437
 
+
+pci_err_t: TypeAlias = PciErr
+pci_irq_t: TypeAlias = int  # typedef int_t pci_irq_t: negative values are no IRQ
 
 # -- address spaces: pci_asType_e, pci_asAttr_e ---------------------------------------------
 

@@ -116,7 +116,9 @@ def write_gpt(
     if align_mib < 0:
         raise UsageError(f"--align-mib {align_mib} must not be negative")
     if qrv is not None and not 1 <= qrv <= len(requests):
-        raise UsageError(f"--qrv {qrv}: there are only {len(requests)} partition(s)")
+        raise UsageError(
+            f"--qrv {qrv}: N must be between 1 and the number of partitions ({len(requests)})"
+        )
     with ImageFile.open_for_write(Path(path), size_bytes, lba_size) as image:
         geometry = GptGeometry.for_disk(image.size_bytes // lba_size, lba_size)
         align = max(1, align_mib * MIB // lba_size)

@@ -3,6 +3,17 @@
 Data reaches the file with ``os.pwrite``; durability is ``os.fsync`` on Flush (or after
 every write when the volatile write cache is disabled).  A read-only namespace opens its
 file ``O_RDONLY``, so nothing the guest does can modify it.
+
+The backing store must be a regular file or a block device (whose size is found with
+``lseek(SEEK_END)``: its ``st_size`` is 0).  Anything else (a directory, a FIFO, a
+character device) is refused with :class:`NamespaceError`, as is a namespace smaller
+than one LBA or not a whole number of LBAs.  The last rule is where the built-in board
+parts from QEMU: QEMU's block layer counts an image in 512-byte sectors rounded *up*
+(``bdrv_nb_sectors``: the tail past end-of-file reads as zeros) and the NVMe device
+then takes NSZE = size / LBA size rounded *down*, so a 1000-byte image is 2 LBAs on
+QEMU while a plain floor would give 1.  A namespace is a whole number of blocks (NVMe
+1.4 §5.15.2.1 NSZE), so rather than invent a partial block in either direction the
+built-in board refuses such an image with a message saying so.
 """
 
 from __future__ import annotations
@@ -10,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 import uuid
 
 from qrv.errors import MachineError
@@ -33,6 +45,45 @@ class NamespaceError(MachineError):
     """A namespace that cannot be built from the given image."""
 
 
+def _open_image(path: str, read_only: bool) -> int:
+    """Open a regular file or block device; refuse anything else.
+
+    ``O_NONBLOCK`` keeps a FIFO from blocking the open until it is refused; it is
+    cleared again for the image (it means nothing for files and block devices)."""
+    flags = (os.O_RDONLY if read_only else os.O_RDWR) | os.O_NONBLOCK
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise NamespaceError(f"{path}: {e.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISBLK(mode)):
+        os.close(fd)
+        raise NamespaceError(f"{path}: not a regular file or block device ({_kind(mode)})")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def _kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((name for test, name in kinds if test(mode)), f"file type {stat.S_IFMT(mode):#o}")
+
+
+def _image_size(path: str, fd: int) -> int:
+    """A regular file's size, or a block device's (``st_size`` is 0 for those)."""
+    st = os.fstat(fd)
+    if stat.S_ISREG(st.st_mode):
+        return st.st_size
+    try:
+        return os.lseek(fd, 0, os.SEEK_END)
+    except OSError as e:
+        raise NamespaceError(f"{path}: cannot find the device's size: {e.strerror}") from None
+
+
 class Namespace:
     """LBAs over `path` (from byte `offset`, `size` bytes or to the end of the file)."""
 
@@ -54,23 +105,37 @@ class Namespace:
         self.lba_size = lba_size
         self.lba_shift = lba_size.bit_length() - 1
         self.offset = offset
+        self.fd = _open_image(self.path, read_only)
         try:
-            self.fd = os.open(self.path, os.O_RDONLY if read_only else os.O_RDWR)
-        except OSError as e:
-            raise NamespaceError(f"{self.path}: {e.strerror}") from None
-        file_size = os.fstat(self.fd).st_size
-        avail = file_size - offset
-        nbytes = avail if size is None else size
-        if nbytes < lba_size or nbytes > avail:
+            self.nlba = self._check_size(_image_size(self.path, self.fd), size)
+        except NamespaceError:
             os.close(self.fd)
-            raise NamespaceError(
-                f"{self.path}: namespace of {nbytes} bytes at {offset} does not fit a "
-                f"{file_size}-byte image with {lba_size}-byte LBAs"
-            )
-        self.nlba = nbytes // lba_size
+            raise
         self.nsid = 0  # assigned by the controller
         self.serial = ""
         self.closed = False
+
+    def _check_size(self, image_size: int, size: int | None) -> int:
+        """The namespace's LBA count: `size` bytes (or the rest of the image) from offset."""
+        where = f" from byte {self.offset}" if self.offset else ""
+        avail = image_size - self.offset
+        nbytes = avail if size is None else size
+        if size is not None and (size < 0 or size > avail):
+            raise NamespaceError(
+                f"{self.path}: a namespace of {size} bytes{where} does not fit the "
+                f"{image_size}-byte image"
+            )
+        if nbytes < self.lba_size:
+            raise NamespaceError(
+                f"{self.path}: {max(nbytes, 0)} bytes{where} is smaller than one "
+                f"{self.lba_size}-byte LBA"
+            )
+        if nbytes % self.lba_size:
+            raise NamespaceError(
+                f"{self.path}: {nbytes} bytes{where} is not a whole number of "
+                f"{self.lba_size}-byte LBAs"
+            )
+        return nbytes // self.lba_size
 
     # -- data path ----------------------------------------------------------------
 

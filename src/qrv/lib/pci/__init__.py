@@ -1,7 +1,8 @@
 """libpci: the QNX 8.0 <pci/pci.h> API over pci-server's /dev/pci (SPEC.md 3.3).
 
 QNX names (``pci_device_find``, ``pci_device_attach``, ``PCI_BDF``,
-``PCI_ERR_*``, ...) are re-exported here; C out-parameters are return values
+``PCI_ERR_*``, and the types ``pci_bdf_t``, ``pci_devhdl_t``, ``pci_err_t``, ...)
+are re-exported here; C out-parameters are return values
 (see :mod:`qrv.lib.pci.api`).  :class:`PciDevice` and :func:`find_all` are a
 Pythonic layer that raises :class:`PciLibError`.
 """
@@ -9,8 +10,10 @@ Pythonic layer that raises :class:`PciLibError`.
 from qrv.lib.pci.api import (
     PciBa,
     PciDevHdl,
+    pci_ba_t,
     pci_bdf,
     pci_capabilities,
+    pci_devhdl_t,
     pci_device_attach,
     pci_device_cfg_rd8,
     pci_device_cfg_rd16,
@@ -67,6 +70,13 @@ from qrv.spec.pci_msg import (
     pci_attachFlags_EXCLUSIVE_OWNER,
     pci_attachFlags_MULTI_OWNER,
     pci_attachFlags_OWNER,
+    pci_attachFlags_t,
+    pci_bdf_t,
+    pci_ccode_t,
+    pci_did_t,
+    pci_err_t,
+    pci_irq_t,
+    pci_vid_t,
 )
 
 # QNX spellings of the enum members
@@ -158,8 +168,13 @@ __all__ = [
     "pci_attachFlags_e_MULTI",
     "pci_attachFlags_e_OWNER",
     "pci_attachFlags_e_SHARED",
+    "pci_attachFlags_t",
+    "pci_ba_t",
     "pci_bdf",
+    "pci_bdf_t",
     "pci_capabilities",
+    "pci_ccode_t",
+    "pci_devhdl_t",
     "pci_device_attach",
     "pci_device_cfg_rd8",
     "pci_device_cfg_rd16",
@@ -190,6 +205,10 @@ __all__ = [
     "pci_device_read_status",
     "pci_device_read_vid",
     "pci_device_write_cmd",
+    "pci_did_t",
     "pci_disconnect",
+    "pci_err_t",
+    "pci_irq_t",
     "pci_strerror",
+    "pci_vid_t",
 ]

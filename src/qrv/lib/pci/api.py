@@ -11,6 +11,7 @@ server from the list it built at enumeration.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from qrv.lib.pci.transport import transact
 from qrv.spec.pci import CAP_LIST_START, HEADER_MULTIFUNCTION, Cfg, Status
@@ -32,6 +33,13 @@ from qrv.spec.pci_msg import (
     AsType,
     IomPci,
     PciErr,
+    pci_attachFlags_t,
+    pci_bdf_t,
+    pci_ccode_t,
+    pci_did_t,
+    pci_err_t,
+    pci_irq_t,
+    pci_vid_t,
 )
 
 U16 = 0xFFFF
@@ -71,10 +79,14 @@ class PciBa:
         return bool(self.attr & AsAttr.ENABLED)
 
 
+pci_devhdl_t: TypeAlias = PciDevHdl
+pci_ba_t: TypeAlias = PciBa
+
+
 # -- find / attach / detach ------------------------------------------------------------------
 
 
-def pci_device_find(idx: int, vid: int, did: int, ccode: int) -> int:
+def pci_device_find(idx: int, vid: pci_vid_t, did: pci_did_t, ccode: pci_ccode_t) -> pci_bdf_t:
     """The bdf of the idx-th function matching vid/did/ccode (``*_ANY`` wildcards), or
     PCI_BDF_NONE past the last match (or when the server is not available)."""
     if not (0 <= idx <= U32 and 0 <= vid <= U16 and 0 <= did <= U16 and 0 <= ccode <= U32):
@@ -86,7 +98,9 @@ def pci_device_find(idx: int, vid: int, did: int, ccode: int) -> int:
     return int(BDF.unpack_from(body)[0])
 
 
-def pci_device_attach(bdf: int, flags: int) -> tuple[PciDevHdl | None, PciErr]:
+def pci_device_attach(
+    bdf: pci_bdf_t, flags: pci_attachFlags_t
+) -> tuple[pci_devhdl_t | None, pci_err_t]:
     if not (0 <= bdf <= U32 and 0 <= flags <= U32):
         return None, PciErr.EINVAL
     err, body = transact(IomPci.ATTACH_DEVICE, ATTACH.pack(bdf, int(flags)))
@@ -95,18 +109,18 @@ def pci_device_attach(bdf: int, flags: int) -> tuple[PciDevHdl | None, PciErr]:
     return PciDevHdl(bdf, int(HANDLE.unpack_from(body)[0])), PciErr.OK
 
 
-def pci_device_detach(hdl: PciDevHdl) -> PciErr:
+def pci_device_detach(hdl: pci_devhdl_t) -> pci_err_t:
     return transact(IomPci.DETACH_DEVICE, HANDLE.pack(hdl.handle))[0]
 
 
-def pci_bdf(hdl: PciDevHdl) -> int:
+def pci_bdf(hdl: pci_devhdl_t) -> pci_bdf_t:
     return hdl.bdf
 
 
 # -- config reads by bdf ------------------------------------------------------------------------
 
 
-def _cfg_rd(bdf: int, offset: int, width: int) -> tuple[PciErr, int]:
+def _cfg_rd(bdf: pci_bdf_t, offset: int, width: int) -> tuple[pci_err_t, int]:
     if not (0 <= bdf <= U32 and 0 <= offset <= U16):
         return PciErr.EINVAL, 0
     err, body = transact(READ_CONFIG_SUBTYPES[width], CONFIG_READ.pack(bdf, offset))
@@ -115,68 +129,68 @@ def _cfg_rd(bdf: int, offset: int, width: int) -> tuple[PciErr, int]:
     return err, int(VALUE.unpack_from(body)[0])
 
 
-def pci_device_cfg_rd8(bdf: int, offset: int) -> tuple[PciErr, int]:
+def pci_device_cfg_rd8(bdf: pci_bdf_t, offset: int) -> tuple[pci_err_t, int]:
     return _cfg_rd(bdf, offset, 1)
 
 
-def pci_device_cfg_rd16(bdf: int, offset: int) -> tuple[PciErr, int]:
+def pci_device_cfg_rd16(bdf: pci_bdf_t, offset: int) -> tuple[pci_err_t, int]:
     return _cfg_rd(bdf, offset, 2)
 
 
-def pci_device_cfg_rd32(bdf: int, offset: int) -> tuple[PciErr, int]:
+def pci_device_cfg_rd32(bdf: pci_bdf_t, offset: int) -> tuple[pci_err_t, int]:
     return _cfg_rd(bdf, offset, 4)
 
 
-def pci_device_cfg_rd64(bdf: int, offset: int) -> tuple[PciErr, int]:
+def pci_device_cfg_rd64(bdf: pci_bdf_t, offset: int) -> tuple[pci_err_t, int]:
     return _cfg_rd(bdf, offset, 8)
 
 
-def pci_device_read_vid(bdf: int) -> tuple[PciErr, int]:
+def pci_device_read_vid(bdf: pci_bdf_t) -> tuple[pci_err_t, pci_vid_t]:
     return _cfg_rd(bdf, Cfg.VENDOR_ID, 2)
 
 
-def pci_device_read_did(bdf: int) -> tuple[PciErr, int]:
+def pci_device_read_did(bdf: pci_bdf_t) -> tuple[pci_err_t, pci_did_t]:
     return _cfg_rd(bdf, Cfg.DEVICE_ID, 2)
 
 
-def pci_device_read_revid(bdf: int) -> tuple[PciErr, int]:
+def pci_device_read_revid(bdf: pci_bdf_t) -> tuple[pci_err_t, int]:
     return _cfg_rd(bdf, Cfg.REVISION_ID, 1)
 
 
-def pci_device_read_ccode(bdf: int) -> tuple[PciErr, int]:
+def pci_device_read_ccode(bdf: pci_bdf_t) -> tuple[pci_err_t, pci_ccode_t]:
     err, value = _cfg_rd(bdf, Cfg.REVISION_ID, 4)
     return err, value >> 8
 
 
-def pci_device_read_ssid(bdf: int) -> tuple[PciErr, int]:
+def pci_device_read_ssid(bdf: pci_bdf_t) -> tuple[pci_err_t, int]:
     return _cfg_rd(bdf, Cfg.SUBSYSTEM_ID, 2)
 
 
-def pci_device_read_ssvid(bdf: int) -> tuple[PciErr, int]:
+def pci_device_read_ssvid(bdf: pci_bdf_t) -> tuple[pci_err_t, int]:
     return _cfg_rd(bdf, Cfg.SUBSYSTEM_VENDOR_ID, 2)
 
 
-def pci_device_read_hdrType(bdf: int) -> tuple[PciErr, int]:
+def pci_device_read_hdrType(bdf: pci_bdf_t) -> tuple[pci_err_t, int]:
     return _cfg_rd(bdf, Cfg.HEADER_TYPE, 1)
 
 
-def pci_device_read_cmd(bdf: int) -> tuple[PciErr, int]:
+def pci_device_read_cmd(bdf: pci_bdf_t) -> tuple[pci_err_t, int]:
     return _cfg_rd(bdf, Cfg.COMMAND, 2)
 
 
-def pci_device_read_status(bdf: int) -> tuple[PciErr, int]:
+def pci_device_read_status(bdf: pci_bdf_t) -> tuple[pci_err_t, int]:
     return _cfg_rd(bdf, Cfg.STATUS, 2)
 
 
-def pci_device_read_latency(bdf: int) -> tuple[PciErr, int]:
+def pci_device_read_latency(bdf: pci_bdf_t) -> tuple[pci_err_t, int]:
     return _cfg_rd(bdf, Cfg.LATENCY_TIMER, 1)
 
 
-def pci_device_read_clsize(bdf: int) -> tuple[PciErr, int]:
+def pci_device_read_clsize(bdf: pci_bdf_t) -> tuple[pci_err_t, int]:
     return _cfg_rd(bdf, Cfg.CACHE_LINE_SIZE, 1)
 
 
-def pci_device_is_multi_func(bdf: int) -> bool:
+def pci_device_is_multi_func(bdf: pci_bdf_t) -> bool:
     err, hdr = pci_device_read_hdrType(bdf)
     return err is PciErr.OK and bool(hdr & HEADER_MULTIFUNCTION)
 
@@ -184,7 +198,7 @@ def pci_device_is_multi_func(bdf: int) -> bool:
 # -- capabilities (PCI 3.0 6.7) --------------------------------------------------------------
 
 
-def pci_capabilities(bdf: int) -> tuple[PciErr, list[tuple[int, int]]]:
+def pci_capabilities(bdf: pci_bdf_t) -> tuple[pci_err_t, list[tuple[int, int]]]:
     """The capability list as (config offset, capability id), in list order."""
     err, status = pci_device_read_status(bdf)
     if err is not PciErr.OK:
@@ -202,12 +216,12 @@ def pci_capabilities(bdf: int) -> tuple[PciErr, list[tuple[int, int]]]:
     return err, out
 
 
-def pci_device_find_capid(bdf: int, capid: int) -> int:
+def pci_device_find_capid(bdf: pci_bdf_t, capid: int) -> int:
     """The index of the first capability `capid` in the list, or -1."""
     return pci_device_find_capid_next(bdf, capid, -1)
 
 
-def pci_device_find_capid_next(bdf: int, capid: int, prev_idx: int) -> int:
+def pci_device_find_capid_next(bdf: pci_bdf_t, capid: int, prev_idx: int) -> int:
     """The index of the next capability `capid` after index `prev_idx`, or -1."""
     err, caps = pci_capabilities(bdf)
     if err is not PciErr.OK:
@@ -218,7 +232,7 @@ def pci_device_find_capid_next(bdf: int, capid: int, prev_idx: int) -> int:
     return -1
 
 
-def pci_device_read_capid(bdf: int, idx: int) -> tuple[PciErr, int]:
+def pci_device_read_capid(bdf: pci_bdf_t, idx: int) -> tuple[pci_err_t, int]:
     """The id of the capability at index `idx` of the list."""
     err, caps = pci_capabilities(bdf)
     if err is not PciErr.OK:
@@ -231,7 +245,7 @@ def pci_device_read_capid(bdf: int, idx: int) -> tuple[PciErr, int]:
 # -- owner operations ------------------------------------------------------------------------------
 
 
-def _cfg_wr(hdl: PciDevHdl, offset: int, width: int, value: int) -> tuple[PciErr, int]:
+def _cfg_wr(hdl: pci_devhdl_t, offset: int, width: int, value: int) -> tuple[pci_err_t, int]:
     if not 0 <= offset <= U16:
         return PciErr.EINVAL, 0
     payload = CONFIG_WRITE.pack(hdl.handle, offset, width, value & ((1 << (8 * width)) - 1))
@@ -241,24 +255,24 @@ def _cfg_wr(hdl: PciDevHdl, offset: int, width: int, value: int) -> tuple[PciErr
     return err, int(VALUE.unpack_from(body)[0])
 
 
-def pci_device_cfg_wr8(hdl: PciDevHdl, offset: int, value: int) -> tuple[PciErr, int]:
+def pci_device_cfg_wr8(hdl: pci_devhdl_t, offset: int, value: int) -> tuple[pci_err_t, int]:
     """Write; returns the register read back (QNX's ``*val_p``)."""
     return _cfg_wr(hdl, offset, 1, value)
 
 
-def pci_device_cfg_wr16(hdl: PciDevHdl, offset: int, value: int) -> tuple[PciErr, int]:
+def pci_device_cfg_wr16(hdl: pci_devhdl_t, offset: int, value: int) -> tuple[pci_err_t, int]:
     return _cfg_wr(hdl, offset, 2, value)
 
 
-def pci_device_cfg_wr32(hdl: PciDevHdl, offset: int, value: int) -> tuple[PciErr, int]:
+def pci_device_cfg_wr32(hdl: pci_devhdl_t, offset: int, value: int) -> tuple[pci_err_t, int]:
     return _cfg_wr(hdl, offset, 4, value)
 
 
-def pci_device_cfg_wr64(hdl: PciDevHdl, offset: int, value: int) -> tuple[PciErr, int]:
+def pci_device_cfg_wr64(hdl: pci_devhdl_t, offset: int, value: int) -> tuple[pci_err_t, int]:
     return _cfg_wr(hdl, offset, 8, value)
 
 
-def pci_device_write_cmd(hdl: PciDevHdl, cmd: int) -> tuple[PciErr, int]:
+def pci_device_write_cmd(hdl: pci_devhdl_t, cmd: int) -> tuple[pci_err_t, int]:
     return _cfg_wr(hdl, Cfg.COMMAND, 2, cmd)
 
 
@@ -271,13 +285,13 @@ def _bas(body: bytes, start: int) -> list[PciBa]:
     return out
 
 
-def pci_device_read_ba(hdl: PciDevHdl) -> tuple[PciErr, list[PciBa]]:
+def pci_device_read_ba(hdl: pci_devhdl_t) -> tuple[pci_err_t, list[pci_ba_t]]:
     """The assigned BARs of an owned device (64-bit pairs reported once)."""
     err, body = transact(IomPci.READ_BA, HANDLE.pack(hdl.handle))
     return (err, []) if err is not PciErr.OK else (err, _bas(body, 0))
 
 
-def pci_device_read_irq(hdl: PciDevHdl) -> tuple[PciErr, list[int]]:
+def pci_device_read_irq(hdl: pci_devhdl_t) -> tuple[pci_err_t, list[pci_irq_t]]:
     """The IRQs of an owned device (INTx routed through the interrupt-map)."""
     err, body = transact(IomPci.MAP_IRQ, HANDLE.pack(hdl.handle))
     if err is not PciErr.OK:
@@ -286,7 +300,7 @@ def pci_device_read_irq(hdl: PciDevHdl) -> tuple[PciErr, list[int]]:
     return err, [IRQ.unpack_from(body, COUNT.size + 4 * i)[0] for i in range(count)]
 
 
-def pci_device_info(bdf: int) -> tuple[PciErr, int, list[PciBa]]:
+def pci_device_info(bdf: pci_bdf_t) -> tuple[pci_err_t, pci_irq_t, list[pci_ba_t]]:
     """qrv extension for listing tools: (err, irq or -1, BARs) of any function, no attach
     needed; an unassigned BAR has addr 0."""
     err, body = transact(IomPci.DEVICE_INFO, BDF.pack(bdf))
