@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 from dataclasses import dataclass
 
 from qrv.kernel import Kernel
@@ -26,9 +28,27 @@ class Result:
         return self.err.decode()
 
 
-def run(k: Kernel, line: str | None = None, stdin: bytes = b"") -> Result:
-    """``sh -c line`` (or sh reading `stdin` when line is None)."""
+class ClosedPipe(io.BytesIO):
+    """A pipe whose reader goes away after taking `keep` bytes: then EPIPE, as write(2) gives."""
+
+    def __init__(self, keep: int) -> None:
+        super().__init__()
+        self.keep = keep
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        room = self.keep - self.tell()
+        if room <= 0:
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+        return super().write(bytes(data)[:room])
+
+
+def run(
+    k: Kernel, line: str | None = None, stdin: bytes = b"", stdout: io.BytesIO | None = None
+) -> Result:
+    """``sh -c line`` (or sh reading `stdin` when line is None); `stdout` replaces the capture."""
     console = Console(stdin)
+    if stdout is not None:
+        console.stdout = stdout
     argv = ["sh"] if line is None else ["sh", "-c", line]
     status = k.waitpid(k.spawn(sh.main, argv, stdio=console.stdio()), T)
     return Result(status, console.stdout.getvalue(), console.stderr.getvalue())

@@ -1,35 +1,51 @@
-"""cat [FILE...]: copy files (or stdin) to stdout, byte for byte."""
+"""cat [FILE...]: copy files (or stdin, ``-``) to stdout, byte for byte.
+
+A directory operand is an error (``cat: /dev: Is a directory``, status 1)
+and the next operand is still copied, as coreutils does.  A broken pipe on
+stdout ends cat quietly, as SIGPIPE does (see :mod:`qrv.userland._util`).
+"""
 
 from __future__ import annotations
 
-from qrv.lib.c import close, open, read
-from qrv.userland._util import EXIT_FAILURE, fail, out_bytes
+from qrv.lib.c import close, fstat, open, read
+from qrv.spec.iomsg import EISDIR, oserror
+from qrv.userland._util import EXIT_FAILURE, dies_of_sigpipe, fail, is_dir, out_bytes
 
 CHUNK = 65536
 STDIN = 0
 
 
 def _copy(fd: int) -> None:
+    """Copy fd to stdout; OSError for a read error, BrokenPipe for stdout's."""
     while data := read(fd, CHUNK):
         out_bytes(data)
 
 
+def _cat_file(path: str) -> int:
+    try:
+        fd = open(path)
+    except OSError as exc:
+        return fail("cat", path, exc)
+    try:
+        if is_dir(fstat(fd).mode):
+            raise oserror(EISDIR, path)
+        _copy(fd)
+    except OSError as exc:
+        return fail("cat", path, exc)
+    finally:
+        close(fd)
+    return 0
+
+
+@dies_of_sigpipe
 def main(argv: list[str]) -> int:
     status = 0
-    paths = argv[1:] or ["-"]
-    for path in paths:
+    for path in argv[1:] or ["-"]:
         if path == "-":
-            _copy(STDIN)
-            continue
-        try:
-            fd = open(path)
-        except OSError as exc:
-            status = fail("cat", path, exc)
-            continue
-        try:
-            _copy(fd)
-        except OSError as exc:
-            status = fail("cat", path, exc)
-        finally:
-            close(fd)
-    return status if status == 0 else EXIT_FAILURE
+            try:
+                _copy(STDIN)
+            except OSError as exc:
+                status = fail("cat", "-", exc)
+        elif _cat_file(path) != 0:
+            status = EXIT_FAILURE
+    return status

@@ -1,18 +1,35 @@
 """dd if= of= bs= count= skip= seek= status=: copy blocks.
 
-No ``if=`` reads stdin, no ``of=`` writes stdout.  The record summary goes
-to stderr (``N+M records in`` / ``out``, bytes copied); ``status=progress``
-adds a progress line on stderr while copying, ``status=none`` prints nothing.
+No ``if=`` reads stdin, no ``of=`` writes stdout (which cannot seek, so
+``seek=`` needs ``of=``).  The record summary goes to stderr (``N+M records
+in`` / ``out``, bytes copied); ``status=progress`` adds progress lines on
+stderr while copying, ``status=none`` prints nothing.
+
+Writes follow GNU dd's ``iwrite()``: a short write is continued with the
+rest of the block, and a write that takes 0 bytes (a device's end) is the
+error ``ENOSPC``.  A failed read or write is reported as ``dd: FILE:
+strerror`` with status 1; a broken pipe on stdout ends dd quietly, as
+SIGPIPE does.
 """
 
 from __future__ import annotations
 
+import errno
+import re
 import time
 from dataclasses import dataclass
 
 from qrv.lib.c import close, lseek, open, read, write
-from qrv.spec.iomsg import O_CREAT, O_WRONLY, SEEK_SET
-from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, err, fail
+from qrv.spec.iomsg import O_CREAT, O_WRONLY, SEEK_SET, oserror
+from qrv.userland._util import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    BrokenPipe,
+    dies_of_sigpipe,
+    err,
+    fail,
+    is_broken_pipe,
+)
 
 STDIN, STDOUT = 0, 1
 DEFAULT_BS = 512
@@ -24,11 +41,16 @@ SUFFIXES = {
     "kB": 1000,
     "K": 1024,
     "k": 1024,
+    "KiB": 1024,
     "MB": 1000**2,
     "M": 1024**2,
+    "MiB": 1024**2,
     "GB": 1000**3,
     "G": 1024**3,
+    "GiB": 1024**3,
 }
+_NUMBER = re.compile(r"([0-9]+)([A-Za-z]*)")
+"""ASCII digits, then an optional suffix of SUFFIXES."""
 STATUS_LEVELS = ("default", "none", "noxfer", "progress")
 
 
@@ -37,13 +59,11 @@ class _Usage(Exception):
 
 
 def size(text: str) -> int:
-    """A dd number: digits with an optional suffix (c, w, b, kB, K, MB, M, GB, G)."""
-    for suffix in sorted(SUFFIXES, key=len, reverse=True):
-        if text.endswith(suffix) and text[: -len(suffix)].isdigit():
-            return int(text[: -len(suffix)]) * SUFFIXES[suffix]
-    if text.isdigit():
-        return int(text)
-    raise _Usage(f"dd: invalid number '{text}'")
+    """A dd number: decimal digits with an optional suffix (c, w, b, kB, K, KiB, MB, ...)."""
+    m = _NUMBER.fullmatch(text)
+    if m is None or (m[2] and m[2] not in SUFFIXES):
+        raise _Usage(f"dd: invalid number '{text}'")
+    return int(m[1]) * SUFFIXES.get(m[2], 1)
 
 
 @dataclass
@@ -75,12 +95,16 @@ def parse(argv: list[str]) -> Options:
             o.skip = size(value)
         elif key == "seek":
             o.seek = size(value)
-        elif key == "status" and value in STATUS_LEVELS:
+        elif key == "status":
+            if value not in STATUS_LEVELS:
+                raise _Usage(f"dd: invalid status level '{value}'")
             o.status = value
         else:
             raise _Usage(f"dd: invalid operand '{arg}'")
     if o.bs <= 0:
-        raise _Usage("dd: invalid number '0' for bs")
+        raise _Usage(f"dd: invalid number '{o.bs}' for bs")
+    if o.seek and o.dst is None:
+        raise _Usage("dd: seek= needs of= (stdout cannot seek)")
     return o
 
 
@@ -103,14 +127,44 @@ def _summary(c: Counts, started: float, status: str) -> None:
 
 
 def _skip(fd: int, o: Options) -> None:
+    """Skip `o.skip` input blocks: lseek, or read and discard them from stdin."""
     if o.skip == 0:
         return
-    if fd == STDIN:
-        left = o.skip * o.bs
-        while left > 0 and (data := read(fd, min(left, o.bs))):
-            left -= len(data)
-    else:
-        lseek(fd, o.skip * o.bs, SEEK_SET)
+    try:
+        if fd == STDIN:
+            left = o.skip * o.bs
+            while left > 0 and (data := read(fd, min(left, o.bs))):
+                left -= len(data)
+        else:
+            lseek(fd, o.skip * o.bs, SEEK_SET)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, o.src or "-") from None
+
+
+def _seek(fd: int, o: Options) -> None:
+    """Skip `o.seek` output blocks (parse() made sure there is an ``of=``)."""
+    if o.seek == 0:
+        return
+    try:
+        lseek(fd, o.seek * o.bs, SEEK_SET)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, o.dst) from None
+
+
+def _write_all(fd: int, data: bytes, name: str) -> int:
+    """Write all of `data` (continuing short writes); OSError naming `name` on failure."""
+    done = 0
+    try:
+        while done < len(data):
+            n = write(fd, data[done:])
+            if n <= 0:
+                raise oserror(errno.ENOSPC)  # GNU dd: a 0-byte write is the device's end
+            done += n
+    except OSError as exc:
+        if fd == STDOUT and is_broken_pipe(exc):
+            raise BrokenPipe from None
+        raise OSError(exc.errno, exc.strerror, name) from None
+    return done
 
 
 def copy(ifd: int, ofd: int, o: Options) -> Counts:
@@ -127,10 +181,7 @@ def copy(ifd: int, ofd: int, o: Options) -> Counts:
             c.full_in += 1
         else:
             c.part_in += 1
-        try:
-            n = write(ofd, data)
-        except OSError as exc:
-            raise OSError(exc.errno, exc.strerror, o.dst or "-") from None
+        n = _write_all(ofd, data, o.dst or "-")
         if n == o.bs:
             c.full_out += 1
         else:
@@ -144,6 +195,7 @@ def copy(ifd: int, ofd: int, o: Options) -> Counts:
     return c
 
 
+@dies_of_sigpipe
 def main(argv: list[str]) -> int:
     try:
         o = parse(argv[1:])
@@ -164,8 +216,7 @@ def main(argv: list[str]) -> int:
     status = 0
     try:
         _skip(ifd, o)
-        if o.seek and ofd != STDOUT:
-            lseek(ofd, o.seek * o.bs, SEEK_SET)
+        _seek(ofd, o)
         counts = copy(ifd, ofd, o)
         _summary(counts, started, o.status)
     except OSError as exc:

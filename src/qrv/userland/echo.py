@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from qrv.userland._util import out
+from qrv.userland._util import dies_of_sigpipe, out
 
 
+@dies_of_sigpipe
 def main(argv: list[str]) -> int:
     args = argv[1:]
     newline = True

@@ -2,31 +2,49 @@
 
 Default: ``%07x`` offset then eight 16-bit little-endian words (``%04x``);
 ``-C``: ``%08x``, sixteen bytes in two groups of eight and ``|ascii|``.
-Repeated lines are squeezed to one ``*``; the last line is the end offset.
+Repeated lines are squeezed to one ``*``; the last line is the end offset
+(none when nothing was read and the offset is 0, nothing at all for ``-n 0``).
+
+``-s OFF`` skips over the concatenated input as util-linux's ``doskip()``
+does: a file (regular, or a block device, whose st_size is its size in
+bytes here) no longer than what is left to skip is passed over whole and
+counts its size to the offset; otherwise the file is ``lseek``ed to the
+offset, which counts in full even past the end of a device.  Input that
+cannot seek (stdin, ``ESPIPE``) is read and discarded instead.  Input is
+read in :data:`CHUNK`-byte messages whatever ``-n`` is.
 """
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 
-from qrv.lib.c import close, open, read
-from qrv.userland._util import EXIT_USAGE, err, fail, out
+from qrv.lib.c import close, fstat, lseek, open, read
+from qrv.spec.iomsg import EISDIR, ENOSYS, S_IFBLK, S_IFMT, S_IFREG, SEEK_SET, oserror
+from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, dies_of_sigpipe, err, fail, is_dir, out
 
 LINE = 16
 CHUNK = 65536
 STDIN = 0
 _PRINTABLE = range(0x20, 0x7F)
+_SIZED = (S_IFREG, S_IFBLK)
+"""File types whose st_size is the number of bytes they hold."""
+_CANNOT_SEEK = (errno.ESPIPE, ENOSYS)
+"""lseek errors that mean "not seekable" (a pipe; a resource manager without lseek)."""
 
 
 class _Usage(Exception):
     pass
 
 
-def _number(text: str) -> int:
+def _number(text: str, what: str) -> int:
     try:
-        return int(text, 0)
+        value = int(text, 0)
     except ValueError:
-        raise _Usage(f"hexdump: invalid number '{text}'") from None
+        value = -1
+    if value < 0:
+        raise _Usage(f"hexdump: bad {what} '{text}'")
+    return value
 
 
 def canonical(offset: int, line: bytes) -> str:
@@ -54,65 +72,124 @@ def _lines(data: Iterator[bytes]) -> Iterator[bytes]:
         yield buf
 
 
-def _input(paths: list[str], skip: int, length: int | None) -> Iterator[bytes]:
-    """The concatenated input, `skip` bytes dropped, at most `length` bytes."""
-    left = length
-    for path in paths or ["-"]:
-        fd = STDIN if path == "-" else open(path)
-        try:
-            while left is None or left > 0:
-                data = read(fd, CHUNK if left is None else min(CHUNK, left))
-                if not data:
-                    break
-                if skip:
-                    drop = min(skip, len(data))
-                    skip -= drop
-                    data = data[drop:]
-                if left is not None:
-                    left -= len(data)
-                if data:
-                    yield data
-        finally:
-            if fd != STDIN:
-                close(fd)
+class Input:
+    """The concatenated input files, `skip` bytes passed over, at most `length` bytes.
+
+    :attr:`address` is the input offset of the next byte (the skipped bytes
+    included); :attr:`status` is non-zero once a file could not be read.
+    """
+
+    def __init__(self, paths: list[str], skip: int, length: int | None) -> None:
+        self.paths = paths or ["-"]
+        self.skip = skip
+        self.left = length
+        self.address = 0
+        self.start: int | None = None
+        self.status = 0
+
+    def chunks(self) -> Iterator[bytes]:
+        for path in self.paths:
+            if self.left is not None and self.left <= 0:
+                return
+            try:
+                fd = STDIN if path == "-" else open(path)
+            except OSError as exc:
+                self.status = fail("hexdump", path, exc)
+                continue
+            try:
+                yield from self._file(fd, path)
+            except OSError as exc:
+                self.status = fail("hexdump", path, exc)
+            finally:
+                if fd != STDIN:
+                    close(fd)
+
+    def _file(self, fd: int, path: str) -> Iterator[bytes]:
+        if fd != STDIN:
+            st = fstat(fd)
+            if is_dir(st.mode):
+                raise oserror(EISDIR, path)
+            if self.skip and st.mode & S_IFMT in _SIZED and self.skip > st.size:
+                self.skip -= st.size
+                self.address += st.size
+                return
+        if self.skip and not self._seek(fd):
+            return
+        while self.left is None or self.left > 0:
+            data = read(fd, CHUNK)
+            if not data:
+                return
+            if self.left is not None:
+                data = data[: self.left]
+                self.left -= len(data)
+            if self.start is None:
+                self.start = self.address
+            self.address += len(data)
+            yield data
+
+    def _seek(self, fd: int) -> bool:
+        """Skip in `fd`; False when it ended first (stdin or a pipe: read and discard)."""
+        if fd != STDIN:
+            try:
+                lseek(fd, self.skip, SEEK_SET)
+            except OSError as exc:
+                if exc.errno not in _CANNOT_SEEK:
+                    raise
+            else:
+                self.address += self.skip
+                self.skip = 0
+                return True
+        while self.skip:
+            data = read(fd, min(CHUNK, self.skip))
+            if not data:
+                return False
+            self.skip -= len(data)
+            self.address += len(data)
+        return True
 
 
+def _options(argv: list[str]) -> tuple[bool, int | None, int, list[str]]:
+    fmt_c, length, skip, paths = False, None, 0, []
+    args = iter(argv)
+    for arg in args:
+        if arg == "-C":
+            fmt_c = True
+        elif arg in ("-n", "-s"):
+            value = next(args, None)
+            if value is None:
+                raise _Usage(f"hexdump: option {arg} needs a value")
+            if arg == "-n":
+                length = _number(value, "length")
+            else:
+                skip = _number(value, "offset")
+        elif arg.startswith("-") and arg != "-":
+            raise _Usage(f"hexdump: unknown option '{arg}'")
+        else:
+            paths.append(arg)
+    return fmt_c, length, skip, paths
+
+
+@dies_of_sigpipe
 def main(argv: list[str]) -> int:
     try:
-        fmt_c, length, skip, paths = False, None, 0, []
-        args = iter(argv[1:])
-        for arg in args:
-            if arg == "-C":
-                fmt_c = True
-            elif arg in ("-n", "-s"):
-                value = next(args, None)
-                if value is None:
-                    raise _Usage(f"hexdump: option {arg} needs a value")
-                if arg == "-n":
-                    length = _number(value)
-                else:
-                    skip = _number(value)
-            elif arg.startswith("-") and arg != "-":
-                raise _Usage(f"hexdump: unknown option '{arg}'")
-            else:
-                paths.append(arg)
+        fmt_c, length, skip, paths = _options(argv[1:])
     except _Usage as exc:
         err(str(exc))
         return EXIT_USAGE
-    offset, prev, squeezing = skip, b"", False
-    try:
-        for line in _lines(_input(paths, skip, length)):
-            if line == prev and len(line) == LINE:
-                if not squeezing:
-                    out("*\n")
-                    squeezing = True
-            else:
-                squeezing = False
-                out((canonical(offset, line) if fmt_c else words(offset, line)) + "\n")
-            prev = line
-            offset += len(line)
-    except OSError as exc:
-        return fail("hexdump", exc.filename or "-", exc)
-    if offset != skip:
-        out((f"{offset:08x}" if fmt_c else f"{offset:07x}") + "\n")
-    return 0
+    if length == 0:
+        return 0  # util-linux reads nothing and prints nothing, not even an offset
+    src = Input(paths, skip, length)
+    prev, squeezing = b"", False
+    for n, line in enumerate(_lines(src.chunks())):
+        if line == prev and len(line) == LINE:
+            if not squeezing:
+                out("*\n")
+                squeezing = True
+        else:
+            squeezing = False
+            offset = (src.start or 0) + n * LINE
+            out((canonical(offset, line) if fmt_c else words(offset, line)) + "\n")
+        prev = line
+    if src.address:
+        out((f"{src.address:08x}" if fmt_c else f"{src.address:07x}") + "\n")
+    return EXIT_FAILURE if src.status else 0

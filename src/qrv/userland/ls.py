@@ -3,6 +3,11 @@
 ``-l`` prints the seed's format: mode string, links, uid, gid, size, name,
 no date column — ``br--r--r--  1     0     0 67108864 nvme0n1``
 (``%s%3d %5d %5d %8d %s``).
+
+Operands are shown as coreutils (and QNX) ls shows them: errors first (on
+stderr), then the operands that are not directories, sorted, as one list;
+then each directory, sorted, headed ``PATH:`` only when there was more than
+one operand, blocks separated by a blank line.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from qrv.spec.iomsg import (
     S_ISGID,
     S_ISUID,
 )
-from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, err, fail, out
+from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, dies_of_sigpipe, err, fail, is_dir, out
 
 TYPE_LETTER = {
     S_IFDIR: "d",
@@ -55,14 +60,11 @@ def _join(directory: str, name: str) -> str:
     return directory.rstrip("/") + "/" + name
 
 
-def _list(path: str, long: bool) -> int:
-    try:
-        st = stat(path)
-    except OSError as exc:
-        return fail("ls", path, exc)
-    if st.mode & S_IFMT != S_IFDIR:
-        out((long_line(st, path) if long else path) + "\n")
-        return 0
+def _entry(st: Stat, name: str, long: bool) -> str:
+    return (long_line(st, name) if long else name) + "\n"
+
+
+def _list_dir(path: str, long: bool) -> int:
     try:
         names = sorted(listdir(path))
     except OSError as exc:
@@ -73,12 +75,13 @@ def _list(path: str, long: bool) -> int:
             out(name + "\n")
             continue
         try:
-            out(long_line(stat(_join(path, name)), name) + "\n")
+            out(_entry(stat(_join(path, name)), name, long))
         except OSError as exc:
             status = fail("ls", _join(path, name), exc)
     return status
 
 
+@dies_of_sigpipe
 def main(argv: list[str]) -> int:
     long = False
     paths: list[str] = []
@@ -90,11 +93,27 @@ def main(argv: list[str]) -> int:
             return EXIT_USAGE
         else:
             paths.append(arg)
-    paths = paths or ["/"]
+    operands = paths or ["/"]
     status = 0
-    for i, path in enumerate(paths):
-        if len(paths) > 1:
-            out(("\n" if i else "") + f"{path}:\n")
-        if _list(path, long) != 0:
+    files: list[tuple[str, Stat]] = []
+    dirs: list[str] = []
+    for path in operands:
+        try:
+            st = stat(path)
+        except OSError as exc:
+            status = fail("ls", path, exc)
+            continue
+        if is_dir(st.mode):
+            dirs.append(path)
+        else:
+            files.append((path, st))
+    for path, st in sorted(files, key=lambda f: f[0]):
+        out(_entry(st, path, long))
+    for i, path in enumerate(sorted(dirs)):
+        if files or i:
+            out("\n")
+        if len(operands) > 1:
+            out(f"{path}:\n")
+        if _list_dir(path, long) != 0:
             status = EXIT_FAILURE
     return status
