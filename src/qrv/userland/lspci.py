@@ -10,7 +10,7 @@ enumeration (``pci_device_info``), so listing needs no attach.
 
 from __future__ import annotations
 
-from qrv.lib.c.stdio import eprintf, printf
+from qrv.lib.c.stdio import eprintf
 from qrv.lib.pci import (
     PCI_BUS,
     PCI_DEV,
@@ -50,6 +50,7 @@ from qrv.spec.pci import (
     Type1,
 )
 from qrv.spec.pci_msg import PCI_CCODE_CLASS, PCI_CCODE_SUBCLASS
+from qrv.userland._util import dies_of_sigpipe, out
 
 NAME = "lspci"
 USAGE = f"usage: {NAME} [-v|-vv]"
@@ -174,6 +175,7 @@ def dump(bdf: int) -> list[str]:
     ]
 
 
+@dies_of_sigpipe
 def main(argv: list[str]) -> int:
     verbose = 0
     for arg in argv[1:]:
@@ -188,12 +190,12 @@ def main(argv: list[str]) -> int:
         if err is PciErr.SERVER_NOT_AVAILABLE:
             raise LspciError(err)
         for bdf in find_all():
-            printf(summary(bdf) + "\n")
+            out(summary(bdf) + "\n")
             if verbose >= 1:
                 lines = details(bdf)
                 if verbose >= 2:
                     lines += dump(bdf)
-                printf("\n".join(lines) + "\n\n")
+                out("\n".join(lines) + "\n\n")
     except LspciError as exc:
         eprintf(f"{NAME}: /dev/pci: {exc}\n")
         return 1
