@@ -3,6 +3,9 @@
 Each subcommand is a module with ``main(argv: list[str]) -> int``.  Errors a
 user can cause are :class:`qrv.errors.QrvError`; they are printed as one line
 on stderr (``qrv <cmd>: message``) with exit status 2, never a traceback.
+A Ctrl-C that reaches here (KeyboardInterrupt: ``qrv emu`` raises it only
+once its system is torn down) is ``qrv <cmd>: interrupted``, status 130
+(128 + SIGINT, as a shell reports it).
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mkgpt": ("qrv.tools.mkgpt", "write a GPT partition table to an image file"),
     "gpt": ("qrv.tools.gpt", "print and verify the GPT of an image or block device"),
 }
+
+EXIT_INTERRUPTED = 128 + 2
+"""Status after Ctrl-C: 128 + SIGINT."""
 
 USAGE = "usage: qrv [--version] <command> [args...]"
 
@@ -43,15 +49,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"qrv: unknown command '{name}' (try 'qrv --help')", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    entry: Callable[[list[str]], int] = module.main
     try:
+        module = importlib.import_module(COMMANDS[name][0])
+        entry: Callable[[list[str]], int] = module.main
         return entry(rest)
     except QrvError as exc:
         print(f"qrv {name}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"qrv {name}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 141

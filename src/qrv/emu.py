@@ -10,6 +10,20 @@ The exit status is the shell's (the last command's).
 shell (pci-server, then devb-nvme); each is waited for until it calls
 ``procmgr_ready()``, its ``waitfor`` path appears, or it exits — bounded by
 its timeout, as a QNX buildfile's ``waitfor``.
+
+Ctrl-C (SIGINT) is taken by the main thread only, at safe points: while the
+system runs, the SIGINT handler just counts (:class:`SigintLatch`) and the
+main thread, which waits for the boot programs and the shell in short
+slices, looks at the count.  Interactive (no ``-c`` and stdin a terminal) a
+^C is the terminal's SIGINT to the foreground: every process the shell
+started is killed as SIGINT's default action does (status 130 in the
+shell), and a shell read blocked at the prompt fails with EINTR (the shell
+drops the line and prompts again).  Otherwise a ^C ends ``qrv emu``: the
+kernel and the machine are torn down and the CLI reports "interrupted",
+status 130.  The console streams are :func:`qrv.kernel.host_console` (the
+fds, read and written in interruptible slices) so no process thread can be
+left holding ``sys.stdin``'s or ``sys.stdout``'s buffer lock at interpreter
+shutdown.
 """
 
 from __future__ import annotations
@@ -17,10 +31,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any, BinaryIO, NoReturn
 
 from qrv.drivers.devb_nvme.main import main as devb_nvme_main
@@ -28,7 +46,7 @@ from qrv.errors import QrvError, UsageError
 from qrv.hw.board import VirtBoard
 from qrv.hw.bus import Machine, PhysicalBus
 from qrv.hw.nvme import Namespace, NvmeController
-from qrv.kernel import Kernel, Stdio
+from qrv.kernel import SIGINT, ConsoleInput, Kernel, Stdio, host_console
 from qrv.servers.pci.main import main as pci_server_main
 from qrv.tools.mkgpt import create_seed_image
 from qrv.userland import sh
@@ -41,6 +59,8 @@ NVME_SLOT = 1  # 00:01.0, where QEMU's virt machine puts the first -device
 BOOT_TIMEOUT = 20.0
 SEED_DISK_MIB = 64
 SEED_PARTS_MIB = (16, 16)
+POLL = 0.05
+"""Seconds between the main thread's looks at a pending Ctrl-C while it waits."""
 
 
 @dataclass(frozen=True)
@@ -158,7 +178,60 @@ def log(line: str, stream: BinaryIO | None = None) -> None:
     out.flush()
 
 
-def boot(kernel: Kernel, programs: list[BootProgram], stderr: BinaryIO | None = None) -> None:
+class SigintLatch:
+    """Ctrl-C as a count the main thread polls, instead of a KeyboardInterrupt anywhere.
+
+    A KeyboardInterrupt can surface in the middle of any Python code, e.g.
+    between taking and releasing a kernel lock, which would leave the system
+    wedged for the teardown.  Inside ``with SigintLatch() as sigint`` the
+    handler only counts; :meth:`take` consumes the count, :meth:`check`
+    raises KeyboardInterrupt at the caller's (safe) point.  A second ^C
+    during the teardown is thus absorbed, not left to cut it short.  The
+    handler is installed only from the main thread and only over Python's
+    default one (a SIGINT the parent set to be ignored stays ignored).
+    """
+
+    def __init__(self) -> None:
+        self.pending = 0
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> SigintLatch:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+            self._installed = False
+
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        self.pending += 1
+
+    def take(self) -> bool:
+        """Whether a ^C came since the last look (and forget it)."""
+        if not self.pending:
+            return False
+        self.pending = 0
+        return True
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if a ^C came."""
+        if self.take():
+            raise KeyboardInterrupt
+
+
+def boot(
+    kernel: Kernel,
+    programs: list[BootProgram],
+    stderr: BinaryIO | None = None,
+    sigint: SigintLatch | None = None,
+) -> None:
     """Load hwinfo and start the boot programs in order, waiting for each."""
     try:
         kernel.load_hwinfo()
@@ -166,14 +239,51 @@ def boot(kernel: Kernel, programs: list[BootProgram], stderr: BinaryIO | None = 
         log(f"procnto: no hwinfo: {exc}", stderr)
     for prog in programs:
         pid = kernel.spawn(prog.entry, [prog.name, *prog.argv], name=prog.name)
-        if not kernel.wait_ready(pid, prog.waitfor, prog.timeout):
-            log(f"procnto: {prog.name} (pid {pid}) not ready after {prog.timeout:.0f} s", stderr)
+        deadline = time.monotonic() + prog.timeout
+        while not kernel.wait_ready(pid, prog.waitfor, min(POLL, prog.timeout)):
+            if sigint is not None:
+                sigint.check()
+            if time.monotonic() >= deadline:
+                log(
+                    f"procnto: {prog.name} (pid {pid}) not ready after {prog.timeout:.0f} s", stderr
+                )
+                break
 
 
-def run_shell(kernel: Kernel, command: str | None) -> int:
+def interrupt_foreground(kernel: Kernel, shell: int, console: ConsoleInput) -> None:
+    """The terminal's SIGINT: kill what the shell runs; the shell's own read gets EINTR."""
+    for pid in kernel.descendants(shell):
+        with contextlib.suppress(OSError):  # already gone
+            kernel.kill(pid, SIGINT)
+    console.interrupt()
+
+
+def run_shell(
+    kernel: Kernel,
+    command: str | None,
+    *,
+    sigint: SigintLatch | None = None,
+    console: ConsoleInput | None = None,
+) -> int:
+    """Run sh (``-c command``, or reading stdin) and return its status.
+
+    With `sigint`, the wait looks for ^C every :data:`POLL` s: with a
+    `console` (an interactive shell) it is passed on by
+    :func:`interrupt_foreground`; without one it raises KeyboardInterrupt.
+    """
     argv = ["sh"] if command is None else ["sh", "-c", command]
-    status = kernel.waitpid(kernel.spawn(sh.main, argv))
-    return SIGNAL_BASE - status if status < 0 else status
+    pid = kernel.spawn(sh.main, argv)
+    while True:
+        try:
+            status = kernel.waitpid(pid, None if sigint is None else POLL)
+        except TimeoutError:
+            assert sigint is not None
+            if sigint.take():
+                if console is None:
+                    raise KeyboardInterrupt from None
+                interrupt_foreground(kernel, pid, console)
+            continue
+        return SIGNAL_BASE - status if status < 0 else status
 
 
 def run(
@@ -181,13 +291,20 @@ def run(
     command: str | None,
     stdio: Stdio,
     programs: list[BootProgram] | None = None,
+    *,
+    sigint: SigintLatch | None = None,
+    console: ConsoleInput | None = None,
 ) -> int:
-    """Boot `machine` (kernel, boot programs), run the shell, tear down; the shell's status."""
+    """Boot `machine` (kernel, boot programs), run the shell, tear down; the shell's status.
+
+    `sigint` and `console` as for :func:`run_shell`; a KeyboardInterrupt
+    still tears the kernel down before it propagates.
+    """
     kernel = Kernel(machine, stdio)
     log(f"procnto: up, RAM {machine.ram_size // MiB} MiB at {machine.ram_base:#x}", stdio.stderr)
     try:
-        boot(kernel, BOOT_PROGRAMS if programs is None else programs, stdio.stderr)
-        return run_shell(kernel, command)
+        boot(kernel, BOOT_PROGRAMS if programs is None else programs, stdio.stderr, sigint)
+        return run_shell(kernel, command, sigint=sigint, console=console)
     finally:
         kernel.shutdown()
 
@@ -195,9 +312,13 @@ def run(
 def main(argv: list[str]) -> int:
     opts = parse_args(argv)
     machine = make_machine(opts)
-    try:
-        stdio = Stdio(sys.stdin.buffer, sys.stdout.buffer, sys.stderr.buffer)
-        return run(machine, opts.command, stdio)
-    finally:
-        with contextlib.suppress(QrvError):
-            machine.close()
+    with SigintLatch() as sigint:
+        try:
+            stdio, stdin = host_console()
+            interactive = opts.command is None and stdin.isatty()
+            return run(
+                machine, opts.command, stdio, sigint=sigint, console=stdin if interactive else None
+            )
+        finally:
+            with contextlib.suppress(QrvError):
+                machine.close()

@@ -4,12 +4,15 @@ Programs never import this package; they use :mod:`qrv.lib.c`.  The boot
 (:mod:`qrv.emu`) and tests construct a :class:`Kernel`.
 """
 
+from qrv.kernel.console import ConsoleInput, ConsoleOutput, host_console
 from qrv.kernel.ipc import MsgInfo
 from qrv.kernel.kernel import Kernel
 from qrv.kernel.mm import PAGE_SIZE, DmaMapping, PhysMapping
 from qrv.kernel.proc import (
     EXIT_CRASHED,
+    EXIT_INTERRUPTED,
     EXIT_KILLED,
+    SIGINT,
     KThread,
     ProcessExit,
     ProcessKilled,
@@ -21,8 +24,12 @@ from qrv.kernel.proc import (
 
 __all__ = [
     "EXIT_CRASHED",
+    "EXIT_INTERRUPTED",
     "EXIT_KILLED",
     "PAGE_SIZE",
+    "SIGINT",
+    "ConsoleInput",
+    "ConsoleOutput",
     "DmaMapping",
     "KThread",
     "Kernel",
@@ -34,4 +41,5 @@ __all__ = [
     "Stdio",
     "ThreadInfo",
     "current",
+    "host_console",
 ]

@@ -24,6 +24,7 @@ from qrv.kernel.pathmgr import PathManager, ResolveEntry
 from qrv.kernel.proc import (
     EXIT_CRASHED,
     EXIT_KILLED,
+    SIGINT,
     KThread,
     Process,
     ProcessExit,
@@ -32,6 +33,7 @@ from qrv.kernel.proc import (
     Stdio,
     ThreadInfo,
     blocked_text,
+    current_or_none,
     set_current,
 )
 from qrv.kernel.procnto import ProcServer
@@ -67,7 +69,10 @@ class Kernel:
         """The syspage hwinfo (set by :meth:`load_hwinfo` from the device tree)."""
         self._next_pid = 1
         self._hosts: list[threading.Thread] = []
+        self._down = False
+        """Set by :meth:`shutdown`: no new process may start from then on."""
         procnto = self._new_process("procnto", 0, 0, self.stdio, 0)
+        self._procnto_pid = procnto.pid
         t = self._new_thread(procnto)
         chid = self.ipc.channel_create(t, ChannelFlag.DISCONNECT)
         self.paths = PathManager(procnto.pid, chid)
@@ -120,7 +125,18 @@ class Kernel:
         stdio: Stdio | None = None,
         parent: int = 0,
     ) -> int:
-        """Start `entry(argv)` as a new process; return its pid."""
+        """Start `entry(argv)` as a new process; return its pid.
+
+        Once the kernel shuts down nothing may start that the teardown would
+        miss: a process calling then (or while it is itself torn down) gets
+        ProcessKilled (a shell whose command was just killed goes no further),
+        a host caller ESRCH.
+        """
+        caller = current_or_none()
+        if caller is not None and (self._down or caller.process.dying):
+            raise ProcessKilled
+        if self._down:
+            raise oserror(ESRCH, "the kernel is shut down")
         pname = name or (argv[0].rsplit("/", 1)[-1] if argv else "a.out")
         proc = self._new_process(pname, uid, gid, stdio or self.stdio, parent)
         t = self._new_thread(proc)
@@ -157,7 +173,13 @@ class Kernel:
             set_current(None)
 
     def crash(self, proc: Process, exc: BaseException) -> None:
-        """An uncaught exception: log one line (traceback at the end) and tear down."""
+        """An uncaught exception: log one line (traceback at the end) and tear down.
+
+        A process already being torn down (killed, exited from another thread)
+        does not crash as well: whatever its threads raise on the way out is moot.
+        """
+        if proc.dying:
+            return
         line = f"procnto: process {proc.pid} ({proc.name}) terminated: "
         line += "".join(traceback.format_exception_only(type(exc), exc)).strip()
         with contextlib.suppress(OSError, ValueError):
@@ -186,6 +208,35 @@ class Kernel:
             self.procs.pop(proc.pid, None)
             self.zombies[proc.pid] = proc
         proc.exited.set()
+
+    def kill(self, pid: int, signo: int = SIGINT) -> None:
+        """Deliver `signo` with its default action, termination (status ``-signo``).
+
+        What the terminal's SIGINT does to a foreground process that does not
+        catch it (QNX ``SignalKill`` with ``SIG_DFL``): the process is torn
+        down as on exit, its parent's waitpid sees ``-signo`` (a shell shows
+        128 + signo).  ESRCH for a pid that is not running; a process already
+        exiting keeps its status.
+        """
+        with self.lock:
+            proc = self.procs.get(pid)
+        if proc is None or pid == self._procnto_pid:
+            raise oserror(ESRCH)
+        self.exit_process(proc, -signo)
+
+    def descendants(self, pid: int) -> list[int]:
+        """Live processes spawned by `pid`, by its children, and so on (parents first)."""
+        with self.lock:
+            children: dict[int, list[int]] = {}
+            for p in self.procs.values():
+                children.setdefault(p.parent, []).append(p.pid)
+        found: list[int] = []
+        todo = sorted(children.get(pid, []))
+        while todo:
+            child = todo.pop(0)
+            found.append(child)
+            todo.extend(sorted(children.get(child, [])))
+        return found
 
     def waitpid(self, pid: int, timeout: float | None = None, t: KThread | None = None) -> int:
         """Wait for a process to exit and return its status (ECHILD, ETIMEDOUT)."""
@@ -241,6 +292,7 @@ class Kernel:
     def shutdown(self, timeout: float = JOIN_TIMEOUT) -> None:
         """Tear every process down (procnto last) and join their threads (bounded)."""
         with self.lock:
+            self._down = True
             victims = sorted(self.procs.values(), key=lambda p: -p.pid)
         for proc in victims:
             self.exit_process(proc, EXIT_KILLED)

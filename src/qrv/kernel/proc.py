@@ -27,6 +27,10 @@ EXIT_CRASHED = -11
 """Exit status of a process torn down by an uncaught exception ("SIGSEGV")."""
 EXIT_KILLED = -9
 """Exit status of a process killed by the kernel (shutdown)."""
+SIGINT = 2
+"""The terminal's interrupt signal (^C); its default action ends the process."""
+EXIT_INTERRUPTED = -SIGINT
+"""Exit status of a process ended by SIGINT (a shell shows 128 + 2 = 130)."""
 
 DEFAULT_PRIORITY = 10
 DEFAULT_POLICY = "r"
@@ -132,6 +136,12 @@ def current() -> KThread:
     t: KThread | None = getattr(_tls, "thread", None)
     if t is None:
         raise oserror(ESRCH, "not running in a qrv process")
+    return t
+
+
+def current_or_none() -> KThread | None:
+    """The calling thread's kernel thread, or None on a plain host thread."""
+    t: KThread | None = getattr(_tls, "thread", None)
     return t
 
 
