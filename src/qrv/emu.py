@@ -42,7 +42,7 @@ from types import FrameType
 from typing import Any, BinaryIO, NoReturn
 
 from qrv.drivers.devb_nvme.main import main as devb_nvme_main
-from qrv.errors import QrvError, UsageError
+from qrv.errors import FdtError, QrvError, UsageError
 from qrv.hw.board import VirtBoard
 from qrv.hw.bus import Machine, PhysicalBus
 from qrv.hw.nvme import Namespace, NvmeController
@@ -235,8 +235,8 @@ def boot(
     """Load hwinfo and start the boot programs in order, waiting for each."""
     try:
         kernel.load_hwinfo()
-    except QrvError as exc:
-        log(f"procnto: no hwinfo: {exc}", stderr)
+    except FdtError as exc:
+        raise FdtError(f"cannot boot: the machine's device tree is malformed: {exc}") from None
     for prog in programs:
         pid = kernel.spawn(prog.entry, [prog.name, *prog.argv], name=prog.name)
         deadline = time.monotonic() + prog.timeout

@@ -33,6 +33,8 @@ from qrv.spec.pci import (
     MAX_BUS,
     MAX_DEVICE,
     MAX_FUNCTION,
+    SUBSYSTEM_ID_QEMU,
+    SUBSYSTEM_VENDOR_QEMU,
     VENDOR_REDHAT,
     ClassCode,
 )
@@ -77,9 +79,14 @@ class HostBridgeFunction(PciFunction):
 
     def __init__(self) -> None:
         class_code = int(ClassCode.BRIDGE) << 16  # 060000: host bridge
-        super().__init__(
-            PciIdentity(VENDOR_REDHAT, DEVICE_REDHAT_PCIE_HOST, class_code), interrupt_pin=0
+        identity = PciIdentity(
+            VENDOR_REDHAT,
+            DEVICE_REDHAT_PCIE_HOST,
+            class_code,
+            subsystem_vendor_id=SUBSYSTEM_VENDOR_QEMU,
+            subsystem_id=SUBSYSTEM_ID_QEMU,
         )
+        super().__init__(identity, interrupt_pin=0)
 
 
 class VirtBoard:

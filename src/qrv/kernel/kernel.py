@@ -9,15 +9,14 @@ connections detached, names removed, mappings released.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from qrv.hw.bus import Machine
+from qrv.kernel.hwinfo import HwInfo, hwinfo_from_fdt
 from qrv.kernel.ipc import Ipc
 from qrv.kernel.mm import DmaMapping, MemoryManager, PhysMapping
 from qrv.kernel.pathmgr import PathManager, ResolveEntry
@@ -65,7 +64,7 @@ class Kernel:
         self.zombies: dict[int, Process] = {}
         self.ipc = Ipc(self.lock, self.procs)
         self.mm = MemoryManager(machine)
-        self.hwinfo: Any = None
+        self.hwinfo: HwInfo | None = None
         """The syspage hwinfo (set by :meth:`load_hwinfo` from the device tree)."""
         self._next_pid = 1
         self._hosts: list[threading.Thread] = []
@@ -82,14 +81,10 @@ class Kernel:
     # -- hwinfo ----------------------------------------------------------------------
 
     def load_hwinfo(self) -> None:
-        """Parse the machine's device tree into ``self.hwinfo`` (if the parser exists)."""
+        """Parse the machine's device tree into ``self.hwinfo`` (FdtError when malformed)."""
         if self.machine is None:
             return
-        try:
-            mod = importlib.import_module("qrv.kernel.hwinfo")
-        except ImportError:
-            return
-        self.hwinfo = mod.hwinfo_from_fdt(self.machine.device_tree())
+        self.hwinfo = hwinfo_from_fdt(self.machine.device_tree())
 
     # -- processes and threads ---------------------------------------------------------
 

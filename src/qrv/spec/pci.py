@@ -199,6 +199,9 @@ PCIE_TYPE_ROOT_INTEGRATED = 0x9
 VENDOR_REDHAT = 0x1B36  # QEMU's PCI devices (docs/specs/pci-ids.rst in QEMU)
 DEVICE_REDHAT_PCIE_HOST = 0x0008
 DEVICE_REDHAT_NVME = 0x0010
+# The subsystem IDs QEMU gives every PCI device unless told otherwise (hw/pci/pci.c)
+SUBSYSTEM_VENDOR_QEMU = 0x1AF4
+SUBSYSTEM_ID_QEMU = 0x1100
 
 
 class ClassCode(IntEnum):

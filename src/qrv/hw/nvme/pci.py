@@ -22,6 +22,8 @@ from qrv.spec.pci import (
     PCIE_TYPE_ROOT_INTEGRATED,
     PROG_IF_NVME,
     SUBCLASS_NVM,
+    SUBSYSTEM_ID_QEMU,
+    SUBSYSTEM_VENDOR_QEMU,
     VENDOR_REDHAT,
     CapId,
     ClassCode,
@@ -32,8 +34,6 @@ MSIX_TABLE_OFFSET = 0x2000
 MSIX_PBA_OFFSET = 0x3000
 MSIX_VECTOR_CONTROL = 12  # offset of Vector Control inside a table entry (PCI 3.0 6.8.2.9)
 MSIX_VECTOR_MASKED = 1
-SUBSYSTEM_VENDOR_QEMU = 0x1AF4  # QEMU's default PCI subsystem vendor (hw/pci/pci.c)
-SUBSYSTEM_ID_QEMU = 0x1100
 REVISION = 2  # as QEMU's 1b36:0010
 
 IDENTITY = PciIdentity(
