@@ -17,6 +17,19 @@ from qrv.hw.bus import Machine
 from qrv.kernel import Kernel, Stdio
 
 BOOT_WAIT_S = 30.0
+
+# The seed's boot lines and ls -l /dev listing (qrv-v0.24 release notes, SPEC.md 2)
+SEED_BOOT_LINES = [
+    "devb-nvme: GPT OK, 2 partition(s)",
+    '  p1: LBA 34..32801 (16 MiB) type=0fc63daf-8483-4772-8e79-3d69d8477de4 name="qrv-test-p1"',
+    '  p2: LBA 32802..65569 (16 MiB) type=0fc63daf-8483-4772-8e79-3d69d8477de4 name="qrv-test-p2"',
+    "devb-nvme: ready (3 path(s), first NS 64 MiB 512 B/LBA)",
+]
+SEED_LS = [
+    "br--r--r--  1     0     0 67108864 nvme0n1",
+    "br--r--r--  1     0     0 16777216 nvme0n1p1",
+    "br--r--r--  1     0     0 16777216 nvme0n1p2",
+]
 DRIVER = "devb-nvme"
 
 

@@ -20,20 +20,9 @@ from qrv.lib.c.posix import close, devctl, open
 from qrv.spec.blk import DCMD_BLK_GEOMETRY, BlkGeometry
 from qrv.spec.iomsg import O_RDONLY, O_RDWR, O_WRONLY
 from qrv.tools.mkgpt import create_seed_image, write_gpt
-from tests.system.stack import booted
+from tests.system.stack import SEED_BOOT_LINES, SEED_LS, booted
 
 MiB = 1 << 20
-SEED_BOOT_LINES = [
-    "devb-nvme: GPT OK, 2 partition(s)",
-    '  p1: LBA 34..32801 (16 MiB) type=0fc63daf-8483-4772-8e79-3d69d8477de4 name="qrv-test-p1"',
-    '  p2: LBA 32802..65569 (16 MiB) type=0fc63daf-8483-4772-8e79-3d69d8477de4 name="qrv-test-p2"',
-    "devb-nvme: ready (3 path(s), first NS 64 MiB 512 B/LBA)",
-]
-SEED_LS = [
-    "br--r--r--  1     0     0 67108864 nvme0n1",
-    "br--r--r--  1     0     0 16777216 nvme0n1p1",
-    "br--r--r--  1     0     0 16777216 nvme0n1p2",
-]
 
 
 def image_bytes(path: Path, offset: int, size: int) -> bytes:

@@ -26,7 +26,7 @@ import pytest
 from qrv.hw.qemu import QemuMachine
 from qrv.tools.mkgpt import create_seed_image, write_gpt
 from tests.conftest import require_tool
-from tests.system.stack import Stack, booted
+from tests.system.stack import SEED_BOOT_LINES, SEED_LS, Stack, booted
 
 pytestmark = pytest.mark.qemu
 
@@ -37,17 +37,6 @@ KiB = 1 << 10
 SECTOR = 512
 T = 60  # seconds for a subprocess
 
-SEED_BOOT_LINES = [
-    "devb-nvme: GPT OK, 2 partition(s)",
-    '  p1: LBA 34..32801 (16 MiB) type=0fc63daf-8483-4772-8e79-3d69d8477de4 name="qrv-test-p1"',
-    '  p2: LBA 32802..65569 (16 MiB) type=0fc63daf-8483-4772-8e79-3d69d8477de4 name="qrv-test-p2"',
-    "devb-nvme: ready (3 path(s), first NS 64 MiB 512 B/LBA)",
-]
-SEED_LS = [
-    "br--r--r--  1     0     0 67108864 nvme0n1",
-    "br--r--r--  1     0     0 16777216 nvme0n1p1",
-    "br--r--r--  1     0     0 16777216 nvme0n1p2",
-]
 # The seed's partitions (release notes): first LBA, LBA count.
 P1 = (34, 32768)
 P2 = (32802, 32768)

@@ -87,6 +87,22 @@ class NvmCommands:
         cmd = req.cmd
         return prp_segments(self.s.dma_read, cmd.prp1, cmd.prp2, length, self.s.page_size)
 
+    def _transfer(
+        self, req: Request, *, writes: bool = False
+    ) -> tuple[Namespace, int, int, list[Segment]] | Status:
+        """The checks every data-moving command makes, in order: MDTS and LBA range,
+        write protection (for commands that write), then the PRPs."""
+        checked = self._range(req, mdts=True)
+        if isinstance(checked, Status):
+            return checked
+        ns, slba, length = checked
+        if writes and ns.read_only:
+            return self._reject(req, "namespace is read-only", WRITE_PROTECTED)
+        segs = self._segments(req, length)
+        if isinstance(segs, Status):
+            return segs
+        return ns, slba, length, segs
+
     def _durable(self, ns: Namespace, fua: bool) -> Status | None:
         """Force Unit Access, or no volatile write cache: the data must reach the medium."""
         if fua or not self.s.features.volatile_write_cache:
@@ -100,13 +116,10 @@ class NvmCommands:
     # -- commands ---------------------------------------------------------------------------
 
     def read(self, req: Request) -> Status:
-        checked = self._range(req, mdts=True)
+        checked = self._transfer(req)
         if isinstance(checked, Status):
             return checked
-        ns, slba, length = checked
-        segs = self._segments(req, length)
-        if isinstance(segs, Status):
-            return segs
+        ns, slba, length, segs = checked
         try:
             data = ns.read(slba, req.cmd.nlb)
         except OSError as e:
@@ -123,15 +136,10 @@ class NvmCommands:
         return SUCCESS
 
     def write(self, req: Request) -> Status:
-        checked = self._range(req, mdts=True)
+        checked = self._transfer(req, writes=True)
         if isinstance(checked, Status):
             return checked
-        ns, slba, length = checked
-        if ns.read_only:
-            return self._reject(req, "namespace is read-only", WRITE_PROTECTED)
-        segs = self._segments(req, length)
-        if isinstance(segs, Status):
-            return segs
+        ns, slba, length, segs = checked
         data = gather(self.s.dma_read, segs)
         if isinstance(data, Status):
             return data
@@ -151,13 +159,10 @@ class NvmCommands:
         return SUCCESS
 
     def compare(self, req: Request) -> Status:
-        checked = self._range(req, mdts=True)
+        checked = self._transfer(req)
         if isinstance(checked, Status):
             return checked
-        ns, slba, length = checked
-        segs = self._segments(req, length)
-        if isinstance(segs, Status):
-            return segs
+        ns, slba, length, segs = checked
         host = gather(self.s.dma_read, segs)
         if isinstance(host, Status):
             return host
