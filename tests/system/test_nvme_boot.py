@@ -121,7 +121,7 @@ def test_image_without_gpt_serves_only_the_namespace(tmp_path: Path) -> None:
 
 def test_damaged_primary_gpt_is_recovered_from_the_backup(seed_image: Path) -> None:
     with seed_image.open("r+b") as f:
-        os.pwrite(f.fileno(), b"XXXX", 512 + 16)  # inside the header CRC field's neighbour
+        os.pwrite(f.fileno(), b"XXXX", 512 + 16)  # over the primary header CRC32 (offset 16)
     with booted(BuiltinMachine(seed_image)) as st:
         assert "using the backup copy" in st.log
         assert "GPT OK, 2 partition(s)" in st.log
