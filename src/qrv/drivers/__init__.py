@@ -1,1 +1,1 @@
-"""qrv.drivers"""
+"""Device drivers: programs that own hardware through mmap and serve it as resource managers."""

@@ -1,1 +1,1 @@
-"""qrv.lib"""
+"""What programs link against: libc (lib.c), libpci (lib.pci), libgpt (lib.gpt)."""

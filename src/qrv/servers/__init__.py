@@ -1,1 +1,1 @@
-"""qrv.servers"""
+"""Servers: resource managers the boot starts (pci-server)."""

@@ -1,1 +1,1 @@
-"""qrv.spec"""
+"""Interfaces shared by both sides: NVMe, PCI, the /dev/pci protocol, QNX messages, GPT, FDT."""

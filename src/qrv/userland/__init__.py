@@ -1,1 +1,1 @@
-"""qrv.userland"""
+"""Programs run in the system: sh and its commands (ls, cat, hexdump, dd, lspci, pidin, echo)."""
