@@ -106,11 +106,8 @@ class NvmCommands:
     def _durable(self, ns: Namespace, fua: bool) -> Status | None:
         """Force Unit Access, or no volatile write cache: the data must reach the medium."""
         if fua or not self.s.features.volatile_write_cache:
-            try:
-                ns.flush()
-            except OSError as e:
-                log.warning("nsid %d: fsync failed: %s", ns.nsid, e)
-                return WRITE_FAULT
+            status = self._flush([ns])
+            return None if status is SUCCESS else status
         return None
 
     # -- commands ---------------------------------------------------------------------------
