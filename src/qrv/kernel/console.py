@@ -71,12 +71,28 @@ class _Gate:
         self._lock.release()
 
 
-class ConsoleInput(io.RawIOBase):
+class _ConsoleFd(io.RawIOBase):
+    """A console stream over one host file descriptor."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.fd = fd
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def isatty(self) -> bool:
+        try:
+            return os.isatty(self.fd)
+        except OSError:
+            return False
+
+
+class ConsoleInput(_ConsoleFd):
     """Host fd `fd` (0) as a process's stdin: ``readline``, ``read``, ``read1``, ``isatty``."""
 
     def __init__(self, fd: int = 0) -> None:
-        super().__init__()
-        self.fd = fd
+        super().__init__(fd)
         self._buf = b""
         self._eof = False
         self._gate = _Gate()
@@ -98,15 +114,6 @@ class ConsoleInput(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
-
-    def fileno(self) -> int:
-        return self.fd
-
-    def isatty(self) -> bool:
-        try:
-            return os.isatty(self.fd)
-        except OSError:
-            return False
 
     def readline(self, size: int | None = -1) -> bytes:
         limit = -1 if size is None else size
@@ -185,12 +192,11 @@ class ConsoleInput(io.RawIOBase):
             self._eof = True
 
 
-class ConsoleOutput(io.RawIOBase):
+class ConsoleOutput(_ConsoleFd):
     """Host fd `fd` (1 or 2) as a process's stdout/stderr; unbuffered (``flush`` is a no-op)."""
 
     def __init__(self, fd: int) -> None:
-        super().__init__()
-        self.fd = fd
+        super().__init__(fd)
         self._gate = _Gate()
         try:
             self._regular = stat.S_ISREG(os.fstat(fd).st_mode)
@@ -199,15 +205,6 @@ class ConsoleOutput(io.RawIOBase):
 
     def writable(self) -> bool:
         return True
-
-    def fileno(self) -> int:
-        return self.fd
-
-    def isatty(self) -> bool:
-        try:
-            return os.isatty(self.fd)
-        except OSError:
-            return False
 
     def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(data).cast("B")
