@@ -22,3 +22,13 @@ def require_tool(name: str, package: str) -> str:
             pytest.fail(message + " and QRV_REQUIRE_TOOLS=1", pytrace=False)
         pytest.skip(message)
     return path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`slow` tests run only when asked: ``-m slow`` (or any -m naming it) or QRV_SLOW=1."""
+    if "slow" in (config.getoption("markexpr") or "") or os.environ.get("QRV_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow or QRV_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -65,6 +65,7 @@ RAB = 6
 POWER_STATE_0_MP = 2500  # 25 W in 0.01 W units
 WCTEMP_K = 343
 CCTEMP_K = 373
+ATOMIC_ONE_LBA = 0  # AWUN/AWUPF are 0's based: one LBA is the atomic unit (§6.4)
 
 
 class AdminCommands:
@@ -154,6 +155,8 @@ class AdminCommands:
             nn=cfg.max_namespaces,
             oncs=Oncs.COMPARE | Oncs.DATASET_MANAGEMENT | Oncs.WRITE_ZEROES | Oncs.SAVE_SELECT,
             vwc=Vwc.PRESENT | Vwc.FLUSH_BROADCAST,
+            awun=ATOMIC_ONE_LBA,
+            awupf=ATOMIC_ONE_LBA,
             subnqn=f"nqn.2024-04.dev.qrv:nvme:{cfg.serial}",
             psd0_mp=POWER_STATE_0_MP,
         )

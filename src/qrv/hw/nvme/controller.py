@@ -9,17 +9,19 @@ the host's head doorbell frees a slot).  One lock serialises every access.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from qrv.hw.nvme import pci
 from qrv.hw.nvme.admin import AdminCommands
+from qrv.hw.nvme.cache import DEFAULT_CACHE_BYTES, WriteCache
 from qrv.hw.nvme.io import NvmCommands
 from qrv.hw.nvme.namespace import Namespace
 from qrv.hw.nvme.queues import CompletionQueue, SubmissionQueue
 from qrv.hw.nvme.registers import DWORD, DWORD_MASK, RegisterFile, enable_problem
-from qrv.hw.nvme.state import ControllerState, Faults, NvmeConfig, Request, log
+from qrv.hw.nvme.state import ControllerState, Faults, NvmeConfig, PowerCut, Request, log
 from qrv.hw.pcidev import DmaError, PciFunction
 from qrv.spec.nvme import (
     ADMIN_QID,
@@ -68,6 +70,7 @@ class NvmeController(PciFunction):
         dstrd: int = 0,
         max_ioqpairs: int = 64,
         timeout: int = 0x0F,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
         faults: Faults | None = None,
     ) -> None:
         cfg = NvmeConfig(
@@ -80,6 +83,7 @@ class NvmeController(PciFunction):
             dstrd=dstrd,
             max_ioqpairs=max_ioqpairs,
             ready_delay=ready_delay,
+            cache_bytes=cache_bytes,
         )
         _validate(cfg, len(namespaces))
         super().__init__(
@@ -117,6 +121,7 @@ class NvmeController(PciFunction):
             dma_write=self.dma_write,
             msix_enabled=self._msix_enabled,
             faults=self.faults,
+            cache=WriteCache(cfg.cache_bytes),
         )
         self.admin = AdminCommands(self.state, self._deliver_events)
         self.io = NvmCommands(self.state)
@@ -129,6 +134,41 @@ class NvmeController(PciFunction):
         self._ready_at: float | None = None
         self._cfs = False
         self._shst = Shst.NORMAL
+        self._cut_after: int | None = None
+        self._cut_seed = 0
+        self._on_cut: Callable[[PowerCut], None] | None = None
+        self.power_cut: PowerCut | None = None
+        """Set once the power is cut: the device is gone from then on."""
+
+    # -- power loss -----------------------------------------------------------------------
+
+    def power_cut_after(
+        self, writes: int, *, seed: int = 0, on_cut: Callable[[PowerCut], None] | None = None
+    ) -> None:
+        """Cut the power right after the `writes`-th successfully completed write command
+        (Write, Write Zeroes, Deallocate; counted from power-on).  Every flushed or FUA
+        write is on the image then; of the writes still in the volatile write cache an
+        arbitrary subset drawn from `seed` is lost, whole LBAs at a time.  From then on
+        the function is gone (BAR reads all ones, writes ignored) and `on_cut` is called
+        with the :class:`PowerCut` (in the thread that rang the doorbell)."""
+        if writes < 1:
+            raise ValueError(f"power cut after {writes} writes: need at least 1")
+        with self._lock:
+            self._cut_after, self._cut_seed, self._on_cut = writes, seed, on_cut
+
+    def _maybe_cut(self) -> None:
+        if self._cut_after is None or self.state.writes < self._cut_after:
+            return
+        try:
+            lost = self.state.cache.power_loss(random.Random(self._cut_seed))
+        except OSError as e:
+            log.warning("power cut: writing the surviving cache lines failed: %s", e)
+            lost = self.state.cache.unflushed_writes
+        self.power_cut = PowerCut(self.state.writes, lost)
+        self._cut_after = None
+        log.info("%s", self.power_cut.message)
+        if self._on_cut is not None:
+            self._on_cut(self.power_cut)
 
     # -- PCI face ---------------------------------------------------------------------------
 
@@ -139,6 +179,8 @@ class NvmeController(PciFunction):
 
     def bar_read(self, bar: int, offset: int, width: int) -> int:
         with self._lock:
+            if self.power_cut is not None:
+                return (1 << (8 * width)) - 1  # no device answers
             if offset < REGISTER_FILE_SIZE:
                 return self._reg_read(offset, width)
             table_end = pci.MSIX_TABLE_OFFSET + len(self.msix_table)
@@ -149,6 +191,8 @@ class NvmeController(PciFunction):
 
     def bar_write(self, bar: int, offset: int, width: int, value: int) -> None:
         with self._lock:
+            if self.power_cut is not None:
+                return
             if offset < REGISTER_FILE_SIZE:
                 if width == QWORD and offset % QWORD == 0:
                     self._reg_write(offset, value & DWORD_MASK)
@@ -169,17 +213,20 @@ class NvmeController(PciFunction):
     def reset(self) -> None:
         """Function level reset: the controller returns to its power-on state."""
         with self._lock:
+            if self.power_cut is not None:
+                return
             self._controller_reset()
             self.regs = RegisterFile(cap=self.regs.cap)
             self.msix_table[:] = pci.initial_msix_table(self.params.msix_vectors)
 
     def close(self) -> None:
-        """Flush and close every namespace's image.  Idempotent."""
+        """Flush the write cache (unless the power was cut) and close every namespace's
+        image.  Idempotent."""
         with self._lock:
+            if self.power_cut is None:
+                self.state.flush_all()
             for ns in self.state.namespaces.values():
-                if not ns.closed:
-                    ns.flush()
-                    ns.close()
+                ns.close()
 
     # -- registers ----------------------------------------------------------------------------
 
@@ -322,9 +369,14 @@ class NvmeController(PciFunction):
             if faults.swallow:
                 continue
             req = Request(sq.qid, Command.unpack(raw))
+            writes = s.writes
             status = self._execute(req)
             if status is not None:
                 self._complete(cq, req, status)
+            if s.writes != writes:
+                self._maybe_cut()
+                if self.power_cut is not None:
+                    return
             if events.pending and events.outstanding:
                 self._deliver_events()
 

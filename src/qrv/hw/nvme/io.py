@@ -1,6 +1,12 @@
 """NVM command set (NVMe 1.4 §6): Read, Write, Flush, Write Zeroes, Compare, Dataset
 Management.  Checks run in QEMU's order: namespace, opcode, MDTS, LBA range, write
-protection, then the PRPs; the data moves with one pread/pwrite per command."""
+protection, then the PRPs.
+
+A Write goes to the volatile write cache (:mod:`qrv.hw.nvme.cache`) unless it is FUA or
+the cache is off; then it is written to the image and the image fsynced before it
+completes.  Reads and Compare see the cache over the image.  Write Zeroes and Deallocate
+write the image directly (dropping what the cache held for their blocks), fsynced when
+FUA or with the cache off.  Flush writes the cache out and fsyncs the images."""
 
 from __future__ import annotations
 
@@ -103,12 +109,28 @@ class NvmCommands:
             return segs
         return ns, slba, length, segs
 
-    def _durable(self, ns: Namespace, fua: bool) -> Status | None:
+    def _durable(self, ns: Namespace, fua: bool) -> bool:
         """Force Unit Access, or no volatile write cache: the data must reach the medium."""
-        if fua or not self.s.features.volatile_write_cache:
-            status = self._flush([ns])
-            return None if status is SUCCESS else status
-        return None
+        return fua or not self.s.features.volatile_write_cache
+
+    def _stored(self, ns: Namespace, slba: int, nlb: int) -> bytes:
+        """What the blocks hold: the medium with the write cache over it (short if the
+        image shrank; OSError becomes a short result)."""
+        try:
+            data = ns.read(slba, nlb)
+        except OSError as e:
+            log.warning("nsid %d: read failed: %s", ns.nsid, e)
+            return b""
+        if len(data) != nlb << ns.lba_shift or not len(self.s.cache):
+            return data
+        merged = bytearray(data)
+        self.s.cache.overlay(ns, slba, nlb, merged)
+        return bytes(merged)
+
+    def _written(self) -> Status:
+        """Count a completed write command (a power cut counts these)."""
+        self.s.writes += 1
+        return SUCCESS
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -117,11 +139,7 @@ class NvmCommands:
         if isinstance(checked, Status):
             return checked
         ns, slba, length, segs = checked
-        try:
-            data = ns.read(slba, req.cmd.nlb)
-        except OSError as e:
-            log.warning("nsid %d: read failed: %s", ns.nsid, e)
-            data = b""
+        data = self._stored(ns, slba, req.cmd.nlb)
         if len(data) != length:
             self.s.health.media_errors += 1
             return UNRECOVERED_READ
@@ -140,20 +158,25 @@ class NvmCommands:
         data = gather(self.s.dma_read, segs)
         if isinstance(data, Status):
             return data
+        cache = self.s.cache
         try:
-            written = ns.write(slba, data)
+            if self._durable(ns, bool(NvmField.FUA.get(req.cmd.cdw12))):
+                cache.discard(ns, slba, req.cmd.nlb)
+                written = ns.write(slba, data)
+                if written == length:
+                    ns.flush()
+            else:
+                cache.put(ns, slba, bytes(data), self.s.writes + 1)
+                written = length
         except OSError as e:
             log.warning("nsid %d: write failed: %s", ns.nsid, e)
             written = -1
         if written != length:
             self.s.health.media_errors += 1
             return WRITE_FAULT
-        failed = self._durable(ns, bool(NvmField.FUA.get(req.cmd.cdw12)))
-        if failed is not None:
-            return failed
         self.s.health.bytes_written += length
         self.s.health.write_commands += 1
-        return SUCCESS
+        return self._written()
 
     def compare(self, req: Request) -> Status:
         checked = self._transfer(req)
@@ -163,10 +186,7 @@ class NvmCommands:
         host = gather(self.s.dma_read, segs)
         if isinstance(host, Status):
             return host
-        try:
-            stored = ns.read(slba, req.cmd.nlb)
-        except OSError:
-            stored = b""
+        stored = self._stored(ns, slba, req.cmd.nlb)
         if len(stored) != length:
             return UNRECOVERED_READ
         self.s.health.bytes_read += length
@@ -177,12 +197,12 @@ class NvmCommands:
         return self._flush([self.s.namespaces[req.cmd.nsid]])
 
     def _flush(self, namespaces: Iterable[Namespace]) -> Status:
-        for ns in namespaces:
-            try:
-                ns.flush()
-            except OSError as e:
-                log.warning("nsid %d: flush failed: %s", ns.nsid, e)
-                return WRITE_FAULT
+        """Flush (NVMe 1.4 §6.8): the cache to the images, then fsync them."""
+        try:
+            self.s.flush(namespaces)
+        except OSError as e:
+            log.warning("flush failed: %s", e)
+            return WRITE_FAULT
         return SUCCESS
 
     def write_zeroes(self, req: Request) -> Status:
@@ -193,14 +213,14 @@ class NvmCommands:
         if ns.read_only:
             return self._reject(req, "namespace is read-only", WRITE_PROTECTED)
         try:
+            self.s.cache.discard(ns, slba, req.cmd.nlb)
             ns.write_zeroes(slba, req.cmd.nlb)
+            if self._durable(ns, bool(NvmField.FUA.get(req.cmd.cdw12))):
+                ns.flush()
         except OSError as e:
             log.warning("nsid %d: write zeroes failed: %s", ns.nsid, e)
             return WRITE_FAULT
-        failed = self._durable(ns, bool(NvmField.FUA.get(req.cmd.cdw12)))
-        if failed is not None:
-            return failed
-        return SUCCESS
+        return self._written()
 
     def dataset_management(self, req: Request) -> Status:
         """NVMe 1.4 §6.7; deallocated blocks read as zeroes (DLFEAT = 001b)."""
@@ -225,8 +245,9 @@ class NvmCommands:
         try:
             for _attrs, nlb, slba in ranges:
                 if nlb:
+                    self.s.cache.discard(ns, slba, nlb)
                     ns.write_zeroes(slba, nlb)
         except OSError as e:
             log.warning("nsid %d: deallocate failed: %s", ns.nsid, e)
             return WRITE_FAULT
-        return SUCCESS
+        return self._written()

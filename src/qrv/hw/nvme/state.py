@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from qrv.hw.nvme.cache import DEFAULT_CACHE_BYTES, WriteCache
 from qrv.hw.nvme.logs import WARNING_TEMPERATURE_K, AsyncEvents, ErrorLog, HealthCounters
 from qrv.hw.nvme.namespace import Namespace
 from qrv.hw.nvme.queues import CompletionQueue, SubmissionQueue
@@ -30,6 +31,7 @@ class NvmeConfig:
     max_ioqpairs: int = 64
     ready_delay: float = 0.0  # seconds from CC.EN=1 to CSTS.RDY=1
     max_namespaces: int = 256  # Identify Controller NN
+    cache_bytes: int = DEFAULT_CACHE_BYTES  # the volatile write cache's capacity
 
     @property
     def msix_vectors(self) -> int:
@@ -102,11 +104,39 @@ class ControllerState:
     health: HealthCounters = field(default_factory=HealthCounters)
     events: AsyncEvents = field(default_factory=AsyncEvents)
     io_queues_created: bool = False
+    cache: WriteCache = field(default_factory=WriteCache)
+    writes: int = 0
+    """Write commands completed successfully (Write, Write Zeroes, Deallocate)."""
 
     @property
     def page_size(self) -> int:
         return self.cc.page_size
 
-    def flush_all(self) -> None:
-        for ns in self.namespaces.values():
+    def flush(self, namespaces: Iterable[Namespace]) -> None:
+        """Write the cached LBAs of `namespaces` to their images, then fsync the images.
+        Raises OSError when the host refuses either."""
+        chosen = list(namespaces)
+        self.cache.flush({ns.nsid for ns in chosen})
+        for ns in chosen:
             ns.flush()
+
+    def flush_all(self) -> bool:
+        """:meth:`flush` every namespace (reset, shutdown, cache off); False if it failed."""
+        try:
+            self.flush(self.namespaces.values())
+        except OSError as e:
+            log.warning("flush of the write cache failed: %s", e)
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class PowerCut:
+    """What a power cut did: after how many completed writes, and how many it lost."""
+
+    writes: int
+    lost: int
+
+    @property
+    def message(self) -> str:
+        return f"power cut after {self.writes} writes ({self.lost} unflushed writes lost)"
