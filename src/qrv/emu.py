@@ -1,10 +1,16 @@
 """The boot: machine -> kernel (procnto) -> boot programs -> sh  (``qrv emu``).
 
-``qrv emu [-c 'cmd; cmd'] [--nvme] [--image PATH] [--machine builtin|qemu]``
+``qrv emu [-c 'cmd; cmd'] [--nvme] [--image PATH] [--machine builtin|qemu] [--rw]
+[--power-cut-after N] [--seed S]``
 
 Boot and driver log lines go to stderr; what shell commands print goes to
 stdout, so ``qrv emu -c 'cat FILE' > out.bin`` captures exactly the bytes.
-The exit status is the shell's (the last command's).
+The exit status is the shell's (the last command's).  ``--rw`` opens the image
+read-write and starts devb-nvme with ``rw``.  ``--power-cut-after N`` (built-in
+machine) cuts the power right after the NVMe device completed its N-th write
+(:meth:`qrv.hw.nvme.NvmeController.power_cut_after`, the lost subset drawn from
+``--seed``): the system is torn down at once and ``qrv emu`` exits with status 3
+after one line ``power cut after N writes (M unflushed writes lost)``.
 
 :data:`BOOT_PROGRAMS` is the ordered list of programs started before the
 shell (pci-server, then devb-nvme); each is waited for until it calls
@@ -45,7 +51,7 @@ from qrv.drivers.devb_nvme.main import main as devb_nvme_main
 from qrv.errors import FdtError, QrvError, UsageError
 from qrv.hw.board import VirtBoard
 from qrv.hw.bus import Machine, PhysicalBus
-from qrv.hw.nvme import Namespace, NvmeController
+from qrv.hw.nvme import Namespace, NvmeController, PowerCut
 from qrv.kernel import SIGINT, ConsoleInput, Kernel, Stdio, host_console
 from qrv.servers.pci.main import main as pci_server_main
 from qrv.tools.mkgpt import create_seed_image
@@ -53,6 +59,7 @@ from qrv.userland import sh
 
 Entry = Callable[[list[str]], int]
 SIGNAL_BASE = 128
+EXIT_POWER_CUT = 3
 MiB = 1 << 20
 DEFAULT_IMAGE = "nvme.img"
 NVME_SLOT = 1  # 00:01.0, where QEMU's virt machine puts the first -device
@@ -80,6 +87,17 @@ class EmuOptions:
     nvme: bool
     image: str
     machine: str
+    writable: bool = False
+    power_cut_after: int | None = None
+    seed: int = 0
+
+
+class PowerLost(Exception):
+    """The machine's power was cut: the system stops where it is."""
+
+    def __init__(self, cut: PowerCut) -> None:
+        super().__init__(cut.message)
+        self.cut = cut
 
 
 BOOT_PROGRAMS: list[BootProgram] = [
@@ -87,6 +105,18 @@ BOOT_PROGRAMS: list[BootProgram] = [
     BootProgram("devb-nvme", devb_nvme_main),
 ]
 """Started in order before the shell, as the seed's boot script does."""
+
+
+def boot_programs(writable: bool) -> list[BootProgram]:
+    """:data:`BOOT_PROGRAMS`, with devb-nvme serving writable nodes when `writable`."""
+    if not writable:
+        return BOOT_PROGRAMS
+    return [
+        BootProgram(p.name, p.entry, [*p.argv, "rw"], p.waitfor, p.timeout)
+        if p.name == "devb-nvme"
+        else p
+        for p in BOOT_PROGRAMS
+    ]
 
 
 def ensure_image(path: str) -> None:
@@ -112,14 +142,22 @@ class BuiltinMachine:
         *,
         writable: bool = False,
         lba_size: int = 512,
+        power_cut_after: int | None = None,
+        seed: int = 0,
         **controller_args: Any,
     ) -> None:
         self.board = VirtBoard()
         self.nvme: NvmeController | None = None
+        self.power_cut: PowerCut | None = None
         if image is not None:
             ns = Namespace(image, read_only=not writable, lba_size=lba_size)
             self.nvme = NvmeController([ns], **controller_args)
+            if power_cut_after is not None:
+                self.nvme.power_cut_after(power_cut_after, seed=seed, on_cut=self._cut)
             self.board.plug_pci(self.nvme, dev=NVME_SLOT)
+
+    def _cut(self, cut: PowerCut) -> None:
+        self.power_cut = cut
 
     @property
     def bus(self) -> PhysicalBus:
@@ -150,10 +188,14 @@ def make_machine(opts: EmuOptions) -> Machine:
         ensure_image(opts.image)
         image = opts.image
     if opts.machine == "qemu":
+        if opts.power_cut_after is not None:
+            raise UsageError("--power-cut-after needs the built-in machine")
         from qrv.hw.qemu import QemuMachine
 
-        return QemuMachine(image)
-    return BuiltinMachine(image)
+        return QemuMachine(image, read_only=not opts.writable)
+    return BuiltinMachine(
+        image, writable=opts.writable, power_cut_after=opts.power_cut_after, seed=opts.seed
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -167,8 +209,18 @@ def parse_args(argv: list[str]) -> EmuOptions:
     p.add_argument("--nvme", action="store_true", help="attach the NVMe drive (as emu.sh -nvme)")
     p.add_argument("--image", default=DEFAULT_IMAGE, help="NVMe image file (default nvme.img)")
     p.add_argument("--machine", choices=("builtin", "qemu"), default="builtin")
+    p.add_argument("--rw", action="store_true", help="open the image read-write")
+    p.add_argument(
+        "--power-cut-after",
+        type=int,
+        metavar="N",
+        help="cut the power after the NVMe device's N-th write (built-in machine)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="which unflushed writes a cut loses")
     ns = p.parse_args(argv)
-    return EmuOptions(ns.command, ns.nvme, ns.image, ns.machine)
+    if ns.power_cut_after is not None and ns.power_cut_after < 1:
+        raise UsageError(f"--power-cut-after must be at least 1, got {ns.power_cut_after}")
+    return EmuOptions(ns.command, ns.nvme, ns.image, ns.machine, ns.rw, ns.power_cut_after, ns.seed)
 
 
 def log(line: str, stream: BinaryIO | None = None) -> None:
@@ -258,27 +310,42 @@ def interrupt_foreground(kernel: Kernel, shell: int, console: ConsoleInput) -> N
     console.interrupt()
 
 
+PowerProbe = Callable[[], PowerCut | None]
+
+
+def power_probe(machine: Machine) -> PowerProbe | None:
+    """How to ask `machine` whether its power was cut (only the built-in one can be)."""
+    if isinstance(machine, BuiltinMachine):
+        return lambda: machine.power_cut
+    return None
+
+
 def run_shell(
     kernel: Kernel,
     command: str | None,
     *,
     sigint: SigintLatch | None = None,
     console: ConsoleInput | None = None,
+    power: PowerProbe | None = None,
 ) -> int:
     """Run sh (``-c command``, or reading stdin) and return its status.
 
     With `sigint`, the wait looks for ^C every :data:`POLL` s: with a
     `console` (an interactive shell) it is passed on by
     :func:`interrupt_foreground`; without one it raises KeyboardInterrupt.
+    With `power`, a cut seen at one of those looks raises :class:`PowerLost`.
     """
     argv = ["sh"] if command is None else ["sh", "-c", command]
     pid = kernel.spawn(sh.main, argv)
+    polled = sigint is not None or power is not None
     while True:
         try:
-            status = kernel.waitpid(pid, None if sigint is None else POLL)
+            status = kernel.waitpid(pid, POLL if polled else None)
         except TimeoutError:
-            assert sigint is not None
-            if sigint.take():
+            cut = power() if power is not None else None
+            if cut is not None:
+                raise PowerLost(cut) from None
+            if sigint is not None and sigint.take():
                 if console is None:
                     raise KeyboardInterrupt from None
                 interrupt_foreground(kernel, pid, console)
@@ -304,7 +371,9 @@ def run(
     log(f"procnto: up, RAM {machine.ram_size // MiB} MiB at {machine.ram_base:#x}", stdio.stderr)
     try:
         boot(kernel, BOOT_PROGRAMS if programs is None else programs, stdio.stderr, sigint)
-        return run_shell(kernel, command, sigint=sigint, console=console)
+        return run_shell(
+            kernel, command, sigint=sigint, console=console, power=power_probe(machine)
+        )
     finally:
         kernel.shutdown()
 
@@ -317,8 +386,16 @@ def main(argv: list[str]) -> int:
             stdio, stdin = host_console()
             interactive = opts.command is None and stdin.isatty()
             return run(
-                machine, opts.command, stdio, sigint=sigint, console=stdin if interactive else None
+                machine,
+                opts.command,
+                stdio,
+                boot_programs(opts.writable),
+                sigint=sigint,
+                console=stdin if interactive else None,
             )
+        except PowerLost as lost:
+            log(lost.cut.message)
+            return EXIT_POWER_CUT
         finally:
             with contextlib.suppress(QrvError):
                 machine.close()

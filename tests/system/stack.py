@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from qrv.emu import BOOT_PROGRAMS, run_shell
+from qrv.emu import BOOT_PROGRAMS, boot_programs, run_shell
 from qrv.hw.bus import Machine
 from qrv.kernel import Kernel, Stdio
 
@@ -63,13 +63,14 @@ class Stack:
 
 
 @contextmanager
-def booted(machine: Machine) -> Iterator[Stack]:
+def booted(machine: Machine, *, writable: bool = False) -> Iterator[Stack]:
+    """Boot `machine`; `writable` starts devb-nvme with ``rw`` (as ``qrv emu --rw``)."""
     stdio = Stdio(io.BytesIO(), io.BytesIO(), io.BytesIO())
     kernel = Kernel(machine, stdio)
     try:
         kernel.load_hwinfo()
         pid = -1
-        for prog in BOOT_PROGRAMS:
+        for prog in boot_programs(writable):
             pid = kernel.spawn(prog.entry, [prog.name, *prog.argv], name=prog.name)
             assert kernel.wait_ready(pid, prog.waitfor, BOOT_WAIT_S), f"{prog.name} hung"
         assert BOOT_PROGRAMS[-1].name == DRIVER

@@ -127,6 +127,9 @@ class IoType(IntEnum):
     RSVD = 0x114
     DUP = 0x115
     CLOSE = 0x116
+    RSVD_LOCK_OCB = 0x117
+    RSVD_UNLOCK_OCB = 0x118
+    SYNC = 0x119
 
 
 _IO_MAX = 0x1FF
@@ -294,6 +297,8 @@ IO_DEVCTL = struct.Struct("<HHiii")
 """``struct _io_devctl``: type, combine_len, dcmd, nbytes, zero; data follow."""
 DEVCTL_REPLY = struct.Struct("<Iiii")
 """``struct _io_devctl_reply``: zero, ret_val, nbytes, zero2; data follow."""
+IO_SYNC = struct.Struct("<HHI")
+"""``struct _io_sync``: type, combine_len, flag (O_SYNC for fsync, O_DSYNC for fdatasync)."""
 IO_MSG = struct.Struct("<HHHH")
 """``struct _io_msg``: type, combine_len, mgrid, subtype; payload follows."""
 assert IO_READ.size == 16 and IO_LSEEK.size == 16 and IO_DEVCTL.size == 16
@@ -401,6 +406,7 @@ EEXIST = errno.EEXIST
 EISDIR = errno.EISDIR
 ENXIO = errno.ENXIO
 EROFS = errno.EROFS
+ENOSPC = errno.ENOSPC
 ETIMEDOUT = errno.ETIMEDOUT
 EFAULT = errno.EFAULT
 ENOTDIR = errno.ENOTDIR

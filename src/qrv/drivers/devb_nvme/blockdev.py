@@ -3,14 +3,25 @@
 Each path's attr is an :class:`NvmeRegion` (the seed's ``nvme_region_t``, an
 ``iofunc_attr_t`` subclass) carrying its namespace, first LBA and LBA count.
 Every handler recovers the region from ``ocb.attr`` and clips the access to
-it, so a partition node cannot read outside its own range.  Read-only: an
-open asking for write access gets EROFS.
+it, so a partition node can neither read nor write outside its own range.
+
+Read-only (the default): ``br--r--r--`` and an open asking for write access
+gets EROFS.  Writable (devb-nvme ``rw``): ``brw-r--r--``, root-owned, and the
+open checks the permission bits (EACCES for others).
+
+Writes (``write``/``pwrite``): a write that starts inside the node and runs
+past its end is clipped (a short count); one that starts at or past the end
+gets ENOSPC, as Linux does for block devices.  A write not aligned to the LBA
+size reads its first and last blocks and writes them back merged.  An fd opened
+``O_SYNC`` or ``O_DSYNC`` writes with Force Unit Access.  ``fsync``/``fdatasync``
+(``_IO_SYNC``) flush the device's volatile write cache; closing does not (as
+on Linux).  The devctls are those of :mod:`qrv.spec.blk`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from qrv.drivers.devb_nvme.controller import Namespace
 from qrv.lib.c.iofunc import (
@@ -22,71 +33,122 @@ from qrv.lib.c.iofunc import (
     iofunc_func_init,
     iofunc_open_default,
     iofunc_read_verify,
+    iofunc_write_verify,
 )
-from qrv.lib.c.msg import IoDevctl, IoOpen, IoRead
+from qrv.lib.c.msg import IoDevctl, IoOpen, IoRead, IoSync, IoWrite
 from qrv.lib.c.resmgr import (
     HandlerResult,
     ResmgrConnectFuncs,
     ResmgrContext,
     ResmgrIoFuncs,
+    resmgr_msgread,
 )
-from qrv.spec.blk import DCMD_BLK_GEOMETRY, BlkGeometry
-from qrv.spec.iomsg import _IO_FLAG_WR, EIO, EOK, EROFS, S_IFBLK
+from qrv.spec.blk import (
+    DCMD_BLK_DISCARD,
+    DCMD_BLK_FLUSH,
+    DCMD_BLK_GEOMETRY,
+    DCMD_BLK_REREAD,
+    DCMD_BLK_ZERO,
+    BlkGeometry,
+    BlkRange,
+)
+from qrv.spec.iomsg import (
+    _IO_FLAG_WR,
+    EBADF,
+    EINVAL,
+    EIO,
+    ENOSPC,
+    EOK,
+    EPERM,
+    EROFS,
+    IO_WRITE,
+    O_DSYNC,
+    O_SYNC,
+    S_IFBLK,
+    oserror,
+)
 
 NO_NAMESPACE = Namespace(0, 0, 512)
-BLOCK_MODE = S_IFBLK | 0o444  # br--r--r--, as the seed's ls -l /dev shows
+READ_ONLY_MODE = S_IFBLK | 0o444  # br--r--r--, as the seed's ls -l /dev shows
+WRITABLE_MODE = S_IFBLK | 0o644  # brw-r--r--
 
-# reads the namespace: (namespace, first LBA, LBA count) -> bytes; raises OSError(EIO)
-BlockReader = Callable[[Namespace, int, int], bytes]
+
+class BlockDevice(Protocol):
+    """What the handlers need of the driver; failures are OSError (EIO, EBUSY, ...)."""
+
+    def read_blocks(self, ns: Namespace, slba: int, nlb: int) -> bytes: ...
+
+    def write_blocks(self, ns: Namespace, slba: int, data: bytes, fua: bool) -> None: ...
+
+    def flush(self, ns: Namespace) -> None: ...
+
+    def discard(self, ns: Namespace, slba: int, nlb: int) -> None: ...
+
+    def zero(self, ns: Namespace, slba: int, nlb: int) -> None: ...
+
+    def reread(self, ns: Namespace) -> int: ...
 
 
 @dataclass(eq=False)
 class NvmeRegion(IofuncAttr):
-    """A contiguous LBA range of one namespace, served at one path."""
+    """A contiguous LBA range of one namespace, served at one path (`partition` 0: the
+    whole namespace, else the GPT slot)."""
 
     ns: Namespace = NO_NAMESPACE
     start_lba: int = 0
     nlba: int = 0
+    partition: int = 0
 
     @property
     def size_bytes(self) -> int:
         return self.nlba * self.ns.lba_size
 
 
-def make_region(ns: Namespace, start_lba: int, nlba: int) -> NvmeRegion:
-    region = NvmeRegion(ns=ns, start_lba=start_lba, nlba=nlba)
-    iofunc_attr_init(region, BLOCK_MODE)
+def make_region(
+    ns: Namespace, start_lba: int, nlba: int, *, partition: int = 0, writable: bool = False
+) -> NvmeRegion:
+    region = NvmeRegion(ns=ns, start_lba=start_lba, nlba=nlba, partition=partition)
+    iofunc_attr_init(region, WRITABLE_MODE if writable else READ_ONLY_MODE)
     region.nbytes = region.size_bytes
     region.blocksize = ns.lba_size
     return region
 
 
+def _region(ocb: IofuncOcb) -> NvmeRegion:
+    if not isinstance(ocb.attr, NvmeRegion):
+        raise oserror(EIO)
+    return ocb.attr
+
+
 class BlockHandlers:
     """The connect and I/O tables of the block resource manager."""
 
-    def __init__(self, reader: BlockReader) -> None:
-        self.reader = reader
+    def __init__(self, device: BlockDevice, *, writable: bool = False) -> None:
+        self.device = device
+        self.writable = writable
         self.connect_funcs, self.io_funcs = self._tables()
 
     def _tables(self) -> tuple[ResmgrConnectFuncs, ResmgrIoFuncs]:
         connect, io = iofunc_func_init()
         connect.open = self.open
         io.read = self.read
+        io.write = self.write
+        io.sync = self.sync
         io.devctl = self.devctl
         return connect, io
 
     def open(self, ctp: ResmgrContext, msg: IoOpen, attr: IofuncAttr) -> HandlerResult:
-        if msg.ioflag & _IO_FLAG_WR:
+        if msg.ioflag & _IO_FLAG_WR and not self.writable:
             return EROFS
         return iofunc_open_default(ctp, msg, attr)
+
+    # -- read ------------------------------------------------------------------------
 
     def read(self, ctp: ResmgrContext, msg: IoRead, ocb: IofuncOcb) -> HandlerResult:
         err = iofunc_read_verify(ctp, msg, ocb)
         if err != EOK:
             return err
-        region = ocb.attr
-        if not isinstance(region, NvmeRegion):
-            return EIO
+        region = _region(ocb)
         offset = ocb.offset if msg.offset is None else msg.offset
         data = self.read_bytes(region, offset, msg.nbytes)
         if msg.offset is None:
@@ -101,15 +163,117 @@ class BlockHandlers:
         lba_size = region.ns.lba_size
         first = offset // lba_size
         last = (end - 1) // lba_size
-        raw = self.reader(region.ns, region.start_lba + first, last - first + 1)
+        raw = self.device.read_blocks(region.ns, region.start_lba + first, last - first + 1)
         skip = offset - first * lba_size
         return raw[skip : skip + end - offset]
 
+    # -- write -----------------------------------------------------------------------
+
+    def write(self, ctp: ResmgrContext, msg: IoWrite, ocb: IofuncOcb) -> HandlerResult:
+        err = iofunc_write_verify(ctp, msg, ocb)
+        if err != EOK:
+            return err
+        region = _region(ocb)
+        data = _payload(ctp, msg)
+        offset = ocb.offset if msg.offset is None else msg.offset
+        if offset < 0:
+            return EINVAL
+        fua = bool(ocb.ioflag & (O_SYNC | O_DSYNC))
+        done = self.write_bytes(region, offset, data, fua=fua)
+        if msg.offset is None:
+            ocb.offset = offset + done
+        ctp.status = done
+        return EOK
+
+    def write_bytes(self, region: NvmeRegion, offset: int, data: bytes, *, fua: bool) -> int:
+        """Write `data` at byte `offset` of `region`, clipped to its end; bytes written.
+        ENOSPC if `offset` is at or past the end (and there is something to write)."""
+        if not data:
+            return 0
+        if offset >= region.size_bytes:
+            raise oserror(ENOSPC)
+        end = min(offset + len(data), region.size_bytes)
+        lba = region.ns.lba_size
+        first, last = offset // lba, (end - 1) // lba
+        head, tail = offset - first * lba, (last + 1) * lba - end
+        body = data[: end - offset]
+        if head or tail:
+            blocks = bytearray(self._edges(region, first, last, head > 0, tail > 0))
+            blocks[head : head + len(body)] = body
+            body = bytes(blocks)
+        self.device.write_blocks(region.ns, region.start_lba + first, body, fua)
+        return end - offset
+
+    def _edges(self, region: NvmeRegion, first: int, last: int, head: bool, tail: bool) -> bytes:
+        """Blocks first..last with the partial edge blocks read from the device (the
+        ones in between are about to be overwritten: zeros)."""
+        lba = region.ns.lba_size
+        count = last - first + 1
+        if count <= 2:
+            return self.device.read_blocks(region.ns, region.start_lba + first, count)
+        start = self.device.read_blocks(region.ns, region.start_lba + first, 1) if head else b""
+        end = self.device.read_blocks(region.ns, region.start_lba + last, 1) if tail else b""
+        middle = bytes((count * lba) - len(start) - len(end))
+        return start + middle + end
+
+    # -- durability and devctls ----------------------------------------------------------
+
+    def sync(self, ctp: ResmgrContext, msg: IoSync, ocb: IofuncOcb) -> HandlerResult:
+        del ctp, msg
+        self.device.flush(_region(ocb).ns)
+        return EOK
+
     def devctl(self, ctp: ResmgrContext, msg: IoDevctl, ocb: IofuncOcb) -> HandlerResult:
         region = ocb.attr
-        if msg.dcmd == DCMD_BLK_GEOMETRY and isinstance(region, NvmeRegion):
+        if not isinstance(region, NvmeRegion):
+            return iofunc_devctl_default(ctp, msg, ocb)
+        if msg.dcmd == DCMD_BLK_GEOMETRY:
             geometry = BlkGeometry(
                 region.ns.nsid, region.ns.lba_size, region.nlba, region.start_lba, region.nbytes
             )
             return devctl_reply(ctp, geometry.pack())
+        if msg.dcmd in (DCMD_BLK_DISCARD, DCMD_BLK_ZERO):
+            return self._range_command(ctp, msg, ocb, region)
+        if msg.dcmd == DCMD_BLK_FLUSH:
+            self.device.flush(region.ns)
+            return devctl_reply(ctp, b"")
+        if msg.dcmd == DCMD_BLK_REREAD:
+            if region.partition:
+                return EINVAL
+            if ctp.info is None or ctp.info.uid != 0:
+                return EPERM
+            return devctl_reply(ctp, b"", self.device.reread(region.ns))
         return iofunc_devctl_default(ctp, msg, ocb)
+
+    def _range_command(
+        self, ctp: ResmgrContext, msg: IoDevctl, ocb: IofuncOcb, region: NvmeRegion
+    ) -> HandlerResult:
+        if not ocb.ioflag & _IO_FLAG_WR:
+            return EBADF
+        try:
+            rng = BlkRange.unpack(msg.data)
+        except ValueError:
+            return EINVAL
+        lba = region.ns.lba_size
+        if rng.offset % lba or rng.length % lba or rng.offset + rng.length > region.size_bytes:
+            return EINVAL
+        slba, nlb = region.start_lba + rng.offset // lba, rng.length // lba
+        if nlb:
+            if msg.dcmd == DCMD_BLK_DISCARD:
+                self.device.discard(region.ns, slba, nlb)
+            else:
+                self.device.zero(region.ns, slba, nlb)
+        return devctl_reply(ctp, b"")
+
+
+def _payload(ctp: ResmgrContext, msg: IoWrite) -> bytes:
+    """The whole of a write's data: what the receive buffer held, then the rest by
+    MsgRead (a write larger than the buffer).  EINVAL for a negative count."""
+    nbytes = IO_WRITE.unpack_from(ctp.msg)[2]
+    if nbytes < 0:
+        raise oserror(EINVAL)
+    have = msg.data
+    if len(have) >= nbytes:
+        return have
+    start = len(ctp.msg) - len(have)  # the data follow the header (and xtype offset)
+    return have + resmgr_msgread(ctp, nbytes - len(have), start + len(have))

@@ -19,6 +19,7 @@ from qrv.spec.nvme import (
     CQE_SIZE,
     CQES_LOG2,
     CSTS_SHST,
+    DSM_RANGE,
     IDENTIFY_DATA_SIZE,
     SQE_SIZE,
     SQES_LOG2,
@@ -30,10 +31,12 @@ from qrv.spec.nvme import (
     Command,
     Completion,
     Csts,
+    DsmField,
     FeatureId,
     IdentifyController,
     IdentifyNamespace,
     NumQueuesField,
+    NvmField,
     NvmOpcode,
     QueueField,
     Reg,
@@ -48,6 +51,9 @@ DEFAULT_IO_ENTRIES = 64
 DEFAULT_MAX_TRANSFER = 1 << 20  # cap when MDTS is 0 (no limit) or larger
 SHUTDOWN_POLL_S = 0.001
 COMMAND_TIMEOUT_S = 5.0  # documented bound for one command (Linux uses 30-60 s)
+FUA_BIT = NvmField.FUA.mask
+MAX_NLB = 1 << 16  # CDW12 NLB is 16 bits, 0's based
+MAX_DSM_NLB = 0xFFFF_FFFF  # a DSM range's length in LBAs is 32 bits
 
 
 @dataclass(frozen=True)
@@ -207,7 +213,7 @@ class Controller:
             time.sleep(SHUTDOWN_POLL_S)
         return False
 
-    # -- reads -------------------------------------------------------------------------------
+    # -- I/O -------------------------------------------------------------------------------
 
     def _data_buffers(self) -> tuple[DmaMemory, DmaMemory]:
         """A bounce buffer of `max_transfer` bytes and its PRP list (NVMe 1.4 §4.3).
@@ -229,35 +235,96 @@ class Controller:
                 self._prp_list.write(0, entries)
         return self._data, self._prp_list
 
-    def read(self, ns: Namespace, slba: int, nlb: int) -> bytes:
-        """Read `nlb` blocks at `slba`, split into transfers of at most `max_transfer`."""
+    def _io(self, cmd: Command, what: str) -> Completion:
         if self.io is None:
             raise NvmeError("I/O queues are not set up")
+        cqe = self.io.execute(cmd, what)
+        if not cqe.status_field.ok:
+            raise CommandFailed(what, cqe.status_field)
+        return cqe
+
+    def _data_command(
+        self, opc: NvmOpcode, ns: Namespace, slba: int, count: int, *, fua: bool = False
+    ) -> None:
+        """One Read or Write of `count` blocks through the bounce buffer (PRP1, PRP2 or
+        the PRP list, NVMe 1.4 §4.3)."""
         data, prp_list = self._data_buffers()
+        pages = -(-(count * ns.lba_size) // HOST_PAGE)
+        prp2 = 0 if pages == 1 else data.paddr + HOST_PAGE if pages == 2 else prp_list.paddr
+        cmd = Command(
+            opc,
+            nsid=ns.nsid,
+            prp1=data.paddr,
+            prp2=prp2,
+            cdw10=slba & 0xFFFF_FFFF,
+            cdw11=slba >> 32,
+            cdw12=(count - 1) | (FUA_BIT if fua else 0),
+        )
+        name = "Read" if opc == NvmOpcode.READ else "Write" + (" FUA" if fua else "")
+        self._io(cmd, f"{name} nsid={ns.nsid} LBA={slba} count={count}")
+
+    def read(self, ns: Namespace, slba: int, nlb: int) -> bytes:
+        """Read `nlb` blocks at `slba`, split into transfers of at most `max_transfer`."""
+        data, _ = self._data_buffers()
         per_cmd = self.max_transfer // ns.lba_size
         chunks: list[bytes] = []
         while nlb > 0:
             count = min(nlb, per_cmd)
-            length = count * ns.lba_size
-            pages = -(-length // HOST_PAGE)
-            prp2 = 0 if pages == 1 else data.paddr + HOST_PAGE if pages == 2 else prp_list.paddr
+            self._data_command(NvmOpcode.READ, ns, slba, count)
+            chunks.append(data.read(0, count * ns.lba_size))
+            slba += count
+            nlb -= count
+        return b"".join(chunks)  # one transfer (and none): join copies nothing
+
+    def write(self, ns: Namespace, slba: int, payload: bytes, *, fua: bool = False) -> None:
+        """Write whole blocks at `slba`, split into transfers of at most `max_transfer`;
+        `fua` sets Force Unit Access on each (NVMe 1.4 §6.15)."""
+        if len(payload) % ns.lba_size:
+            raise NvmeError(f"write of {len(payload)} bytes is not whole {ns.lba_size}-byte LBAs")
+        data, _ = self._data_buffers()
+        view = memoryview(payload)
+        step = self.max_transfer - self.max_transfer % ns.lba_size
+        for pos in range(0, len(payload), step):
+            chunk = view[pos : pos + step]
+            data.write(0, bytes(chunk))
+            count = len(chunk) // ns.lba_size
+            self._data_command(NvmOpcode.WRITE, ns, slba + pos // ns.lba_size, count, fua=fua)
+
+    def flush(self, ns: Namespace) -> None:
+        """Flush (NVMe 1.4 §6.8): the namespace's volatile write cache to the medium."""
+        self._io(Command(NvmOpcode.FLUSH, nsid=ns.nsid), f"Flush nsid={ns.nsid}")
+
+    def write_zeroes(self, ns: Namespace, slba: int, nlb: int) -> None:
+        """Write Zeroes (NVMe 1.4 §6.16), at most 65536 blocks per command."""
+        while nlb > 0:
+            count = min(nlb, MAX_NLB)
             cmd = Command(
-                NvmOpcode.READ,
+                NvmOpcode.WRITE_ZEROES,
                 nsid=ns.nsid,
-                prp1=data.paddr,
-                prp2=prp2,
                 cdw10=slba & 0xFFFF_FFFF,
                 cdw11=slba >> 32,
                 cdw12=count - 1,
             )
-            what = f"Read nsid={ns.nsid} LBA={slba} count={count}"
-            cqe = self.io.execute(cmd, what)
-            if not cqe.status_field.ok:
-                raise CommandFailed(what, cqe.status_field)
-            chunks.append(data.read(0, length))
+            self._io(cmd, f"Write Zeroes nsid={ns.nsid} LBA={slba} count={count}")
             slba += count
             nlb -= count
-        return b"".join(chunks)  # one transfer (and none): join copies nothing
+
+    def deallocate(self, ns: Namespace, slba: int, nlb: int) -> None:
+        """Dataset Management with Deallocate (NVMe 1.4 §6.7), one range per command."""
+        data, _ = self._data_buffers()
+        while nlb > 0:
+            count = min(nlb, MAX_DSM_NLB)
+            data.write(0, DSM_RANGE.pack(0, count, slba))
+            cmd = Command(
+                NvmOpcode.DATASET_MANAGEMENT,
+                nsid=ns.nsid,
+                prp1=data.paddr,
+                cdw10=0,  # one range (0's based)
+                cdw11=DsmField.AD.mask,
+            )
+            self._io(cmd, f"Deallocate nsid={ns.nsid} LBA={slba} count={count}")
+            slba += count
+            nlb -= count
 
     def fatal(self) -> bool:
         return bool(self.r.csts & Csts.CFS)

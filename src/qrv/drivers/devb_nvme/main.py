@@ -1,12 +1,17 @@
 """devb-nvme's main: the seed's phases A-D and the GPT paths, then the dispatch loop.
 
-Usage: ``devb-nvme [timeout=SECONDS] [depth=ENTRIES] [verbose]``
+Usage: ``devb-nvme [timeout=SECONDS] [depth=ENTRIES] [verbose] [rw]``
+
+``rw`` serves the nodes writable (``brw-r--r--``); without it they are read-only and
+an open for writing gets EROFS.
 """
 
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from qrv.drivers.devb_nvme.blockdev import BlockHandlers, NvmeRegion, make_region
 from qrv.drivers.devb_nvme.controller import (
@@ -20,7 +25,7 @@ from qrv.errors import NvmeError, PciError, QrvError
 from qrv.lib.c.dispatch import dispatch_create, dispatch_loop
 from qrv.lib.c.mman import mmap_anon, mmap_phys
 from qrv.lib.c.proc import procmgr_ready
-from qrv.lib.c.resmgr import Dispatch, resmgr_attach
+from qrv.lib.c.resmgr import Dispatch, resmgr_attach, resmgr_detach
 from qrv.lib.c.stdio import eprintf
 from qrv.lib.gpt import GptParseError, GptTable, gpt_parse
 from qrv.spec.iomsg import FileType
@@ -32,11 +37,15 @@ MIB = 1024 * KIB
 HEXDUMP_BYTES = 32
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
 class Options:
     timeout_s: float = COMMAND_TIMEOUT_S
     depth: int = DEFAULT_IO_ENTRIES
     verbose: bool = False
+    writable: bool = False
 
 
 def parse_options(argv: list[str]) -> Options:
@@ -46,15 +55,19 @@ def parse_options(argv: list[str]) -> Options:
         key, _, value = arg.partition("=")
         try:
             if key == "timeout":
-                opts = Options(float(value), opts.depth, opts.verbose)
+                opts = replace(opts, timeout_s=float(value))
             elif key == "depth":
-                opts = Options(opts.timeout_s, int(value), opts.verbose)
+                opts = replace(opts, depth=int(value))
             elif key == "verbose" and not value:
-                opts = Options(opts.timeout_s, opts.depth, True)
+                opts = replace(opts, verbose=True)
+            elif key == "rw" and not value:
+                opts = replace(opts, writable=True)
             else:
                 raise ValueError(arg)
         except ValueError:
-            raise NvmeError(f"bad option '{arg}' (expected timeout=S, depth=N, verbose)") from None
+            raise NvmeError(
+                f"bad option '{arg}' (expected timeout=S, depth=N, verbose, rw)"
+            ) from None
     if opts.depth < 2 or opts.timeout_s <= 0:
         raise NvmeError("depth must be >= 2 and timeout > 0")
     return opts
@@ -88,6 +101,9 @@ class Driver:
         self.opts = opts
         self.ctrl: Controller | None = None
         self.regions: list[tuple[str, NvmeRegion]] = []
+        self.dpp: Dispatch | None = None
+        self.handlers = BlockHandlers(self, writable=opts.writable)
+        self._links: dict[str, int] = {}  # path -> resmgr_attach id
 
     # -- Phase A/B/C: the controller ------------------------------------------------------
 
@@ -147,30 +163,80 @@ class Driver:
         log(f"  Serial:   {ident.sn}")
         log(f"  Firmware: {ident.fr}")
 
-    # -- the read path --------------------------------------------------------------------
+    # -- the block device (what the resource manager's handlers call) ------------------
 
-    def read_blocks(self, ns: Namespace, slba: int, nlb: int) -> bytes:
-        """The resource manager's reader: NVMe errors become EIO, with the status logged."""
+    def _command(self, what: Callable[[Controller], T]) -> T:
+        """Run a controller operation: NVMe errors become EIO, with the status logged."""
         if self.ctrl is None:
             raise OSError(errno.EIO, "controller not up")
         try:
-            return self.ctrl.read(ns, slba, nlb)
+            return what(self.ctrl)
         except NvmeError as exc:
             log(f"{PROG}: {exc}")
             raise OSError(errno.EIO, str(exc)) from None
 
+    def read_blocks(self, ns: Namespace, slba: int, nlb: int) -> bytes:
+        return self._command(lambda c: c.read(ns, slba, nlb))
+
+    def write_blocks(self, ns: Namespace, slba: int, data: bytes, fua: bool) -> None:
+        self._command(lambda c: c.write(ns, slba, data, fua=fua))
+
+    def flush(self, ns: Namespace) -> None:
+        self._command(lambda c: c.flush(ns))
+
+    def discard(self, ns: Namespace, slba: int, nlb: int) -> None:
+        self._command(lambda c: c.deallocate(ns, slba, nlb))
+
+    def zero(self, ns: Namespace, slba: int, nlb: int) -> None:
+        self._command(lambda c: c.write_zeroes(ns, slba, nlb))
+
+    def reread(self, ns: Namespace) -> int:
+        """Re-read `ns`'s GPT and replace its partition nodes (EBUSY while one is open)."""
+        base = self.base_path(ns)
+        old = [(p, r) for p, r in self.regions if r.ns == ns and r.partition]
+        if any(r.count for _, r in old):
+            raise OSError(errno.EBUSY, f"a partition of {base} is open")
+        table = self._read_gpt(ns)
+        fresh = self._partition_regions(ns, table)
+        if self.dpp is not None:
+            for path, _ in old:
+                resmgr_detach(self.dpp, self._links.pop(path))
+        self.regions = [(p, r) for p, r in self.regions if (p, r) not in old] + fresh
+        if self.dpp is not None:
+            for path, region in fresh:
+                self._attach(self.dpp, path, region)
+        return len(fresh)
+
     # -- Phase D: paths -------------------------------------------------------------------
+
+    @staticmethod
+    def base_path(ns: Namespace) -> str:
+        return f"/dev/nvme0n{ns.nsid}"
 
     def plan_paths(self, namespaces: list[Namespace]) -> None:
         for ns in namespaces:
-            base = f"/dev/nvme0n{ns.nsid}"
-            self.regions.append((base, make_region(ns, 0, ns.nlba)))
-            table = self._read_gpt(ns)
-            if table is None:
-                continue
-            for part in table.partitions:
-                region = make_region(ns, part.start_lba, part.num_lbas)
-                self.regions.append((f"{base}p{part.index}", region))
+            region = make_region(ns, 0, ns.nlba, writable=self.opts.writable)
+            self.regions.append((self.base_path(ns), region))
+            self.regions += self._partition_regions(ns, self._read_gpt(ns))
+
+    def _partition_regions(
+        self, ns: Namespace, table: GptTable | None
+    ) -> list[tuple[str, NvmeRegion]]:
+        if table is None:
+            return []
+        return [
+            (
+                f"{self.base_path(ns)}p{part.index}",
+                make_region(
+                    ns,
+                    part.start_lba,
+                    part.num_lbas,
+                    partition=part.index,
+                    writable=self.opts.writable,
+                ),
+            )
+            for part in table.partitions
+        ]
 
     def _read_gpt(self, ns: Namespace) -> GptTable | None:
         def read_lba(lba: int, count: int) -> bytes:
@@ -196,18 +262,15 @@ class Driver:
         return table
 
     def attach_paths(self, dpp: Dispatch) -> None:
-        handlers = BlockHandlers(self.read_blocks)
+        self.dpp = dpp
         for path, region in self.regions:
-            resmgr_attach(
-                dpp,
-                None,
-                path,
-                FileType.ANY,
-                0,
-                handlers.connect_funcs,
-                handlers.io_funcs,
-                region,
-            )
+            self._attach(dpp, path, region)
+
+    def _attach(self, dpp: Dispatch, path: str, region: NvmeRegion) -> None:
+        h = self.handlers
+        self._links[path] = resmgr_attach(
+            dpp, None, path, FileType.ANY, 0, h.connect_funcs, h.io_funcs, region
+        )
 
 
 def main(argv: list[str]) -> int:

@@ -22,6 +22,7 @@ from qrv.spec.iomsg import (
     IO_MSG,
     IO_READ,
     IO_STAT,
+    IO_SYNC,
     IO_WRITE,
     XTYPE_OFFSET,
     ConnectSubtype,
@@ -209,6 +210,22 @@ class IoMsg:
         _need(raw, IO_MSG.size)
         _t, _c, mgrid, subtype = IO_MSG.unpack_from(raw)
         return cls(mgrid, subtype, raw[IO_MSG.size :])
+
+
+@dataclass(frozen=True)
+class IoSync:
+    """``_io_sync``: `flag` is O_SYNC (fsync: data and metadata) or O_DSYNC (fdatasync)."""
+
+    flag: int
+
+    def pack(self) -> bytes:
+        return IO_SYNC.pack(IoType.SYNC, IO_SYNC.size, self.flag)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> IoSync:
+        _need(raw, IO_SYNC.size)
+        _t, _c, flag = IO_SYNC.unpack_from(raw)
+        return cls(flag)
 
 
 @dataclass(frozen=True)

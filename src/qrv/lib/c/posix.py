@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from qrv.lib.c import ipc
 from qrv.lib.c._sys import cur
-from qrv.lib.c.msg import IoClose, IoDevctl, IoLseek, IoOpen, IoRead, IoStat, IoWrite
+from qrv.lib.c.msg import IoClose, IoDevctl, IoLseek, IoOpen, IoRead, IoStat, IoSync, IoWrite
 from qrv.spec.iomsg import (
     DEVCTL_REPLY,
     EBADF,
@@ -25,7 +25,9 @@ from qrv.spec.iomsg import (
     EROFS,
     ESRCH,
     LSEEK_REPLY,
+    O_DSYNC,
     O_RDONLY,
+    O_SYNC,
     S_IFCHR,
     STAT,
     ConnectSubtype,
@@ -42,7 +44,9 @@ __all__ = [
     "closedir",
     "devctl",
     "devctl_info",
+    "fdatasync",
     "fstat",
+    "fsync",
     "listdir",
     "lseek",
     "open",
@@ -152,6 +156,25 @@ def pwrite(fd: int, data: bytes, offset: int) -> int:
     msg = IoWrite(bytes(data), offset)
     status, _ = ipc.MsgSendv(fd, [msg.header(), msg.data], 0)
     return status
+
+
+def _sync(fd: int, flag: int) -> None:
+    if fd in STDIO_FDS:
+        if fd != 0:
+            stdio = cur().process.stdio
+            (stdio.stdout if fd == 1 else stdio.stderr).flush()
+        return
+    ipc.MsgSend(fd, IoSync(flag).pack(), 0)
+
+
+def fsync(fd: int) -> None:
+    """An ``_IO_SYNC`` with O_SYNC: the server makes the fd's data durable."""
+    _sync(fd, O_SYNC)
+
+
+def fdatasync(fd: int) -> None:
+    """An ``_IO_SYNC`` with O_DSYNC (data only; for a block device the same as fsync)."""
+    _sync(fd, O_DSYNC)
 
 
 def lseek(fd: int, offset: int, whence: int) -> int:

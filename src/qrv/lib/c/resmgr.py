@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from qrv.kernel import MsgInfo
 from qrv.lib.c import ipc
 from qrv.lib.c._sys import cur
-from qrv.lib.c.msg import IoDevctl, IoLseek, IoMsg, IoOpen, IoRead, IoStat, IoWrite
+from qrv.lib.c.msg import IoDevctl, IoLseek, IoMsg, IoOpen, IoRead, IoStat, IoSync, IoWrite
 from qrv.spec.iomsg import (
     _RESMGR_DEFAULT,
     _RESMGR_FLAG_MASK,
@@ -56,6 +56,7 @@ StatFunc = Callable[["ResmgrContext", IoStat, "IofuncOcb"], HandlerResult]
 LseekFunc = Callable[["ResmgrContext", IoLseek, "IofuncOcb"], HandlerResult]
 DevctlFunc = Callable[["ResmgrContext", IoDevctl, "IofuncOcb"], HandlerResult]
 MsgFunc = Callable[["ResmgrContext", IoMsg, "IofuncOcb"], HandlerResult]
+SyncFunc = Callable[["ResmgrContext", IoSync, "IofuncOcb"], HandlerResult]
 CloseFunc = Callable[["ResmgrContext", "IofuncOcb"], HandlerResult]
 PulseFunc = Callable[["ResmgrContext", Pulse], None]
 
@@ -78,6 +79,7 @@ class ResmgrIoFuncs:
     devctl: DevctlFunc | None = None
     lseek: LseekFunc | None = None
     msg: MsgFunc | None = None
+    sync: SyncFunc | None = None
 
 
 @dataclass
@@ -235,6 +237,8 @@ def _route(ctp: ResmgrContext) -> HandlerResult:
         return io.devctl(ctp, IoDevctl.parse(ctp.msg), ocb) if io.devctl else ENOSYS
     if mtype == IoType.MSG:
         return io.msg(ctp, IoMsg.parse(ctp.msg), ocb) if io.msg else ENOSYS
+    if mtype == IoType.SYNC:
+        return io.sync(ctp, IoSync.parse(ctp.msg), ocb) if io.sync else ENOSYS
     return ENOSYS
 
 
