@@ -143,3 +143,25 @@ def seed_disk(lba_size: int = 512) -> Disk:
     """The seed's image: 64 MiB, two 16 MiB partitions."""
     part = 16 * MIB // lba_size
     return make_disk((part, part), num_lbas=64 * MIB // lba_size, lba_size=lba_size)
+
+
+def overlapping_disk(
+    ranges: Sequence[tuple[int, int]], *, num_entries: int, num_lbas: int = 64 * MIB // 512
+) -> Disk:
+    """A disk whose first ``len(ranges)`` entries hold the given (start, end) ranges as
+    they are (overlapping, reversed or out of range), both arrays re-sealed once."""
+    geo = GptGeometry.for_disk(num_lbas, 512, num_entries, 128)
+    disk = Disk(bytearray(num_lbas * 512), 512)
+    apply_writes(disk.buf, build_gpt(geo, [], uuid.uuid4()), 512)
+    start_off, end_off = ENT["starting_lba"][0], ENT["ending_lba"][0]
+    for hdr_lba in disk.headers():
+        array = disk.hdr_get(hdr_lba, "partition_entry_lba") * 512
+        for slot, (start, end) in enumerate(ranges):
+            base = array + slot * 128
+            disk.buf[base : base + 16] = LINUX.bytes_le
+            disk.buf[base + 16 : base + 32] = uuid.UUID(int=slot + 1).bytes_le
+            struct.pack_into("<QQ", disk.buf, base + start_off, start, end)
+            assert end_off == start_off + 8
+        crc = zlib.crc32(disk.buf[array : array + num_entries * 128]) & 0xFFFFFFFF
+        disk.hdr_set(hdr_lba, "partition_entry_array_crc32", crc)
+    return disk

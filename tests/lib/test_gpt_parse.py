@@ -9,7 +9,7 @@ import pytest
 
 from qrv.errors import GptError
 from qrv.lib.gpt import GptErr, GptParseError, GptTable, gpt_parse
-from tests.lib.gpt_images import LINUX, MIB, Disk, make_disk, seed_disk
+from tests.lib.gpt_images import LINUX, MIB, Disk, make_disk, overlapping_disk, seed_disk
 
 E = GptErr
 
@@ -418,3 +418,40 @@ def test_wrong_lba_size_is_not_a_gpt() -> None:
     with pytest.raises(GptParseError) as info:
         gpt_parse(lambda lba, n: bytes(disk.buf[lba * 512 : (lba + n) * 512]), 512, 131072)
     assert info.value.code == E.GPT_ERR_BAD_SIG
+
+
+# --- resource bounds: many used entries -------------------------------------------------
+
+
+def test_overlapping_pairs_are_counted_not_each_listed() -> None:
+    # 2,000 entries over the same LBAs: 1,999,000 overlapping pairs, 16 of them named.
+    disk = overlapping_disk([(10_000, 10_099)] * 2000, num_entries=2048)
+    table = parse(disk)
+    assert codes(table) == [E.GPT_ERR_PART_OVERLAP] * 17
+    assert table.problems[0] == (
+        "partition 1 (LBA 10000..10099) overlaps partition 2 (LBA 10000..10099)"
+    )
+    assert table.problems[-1] == "and 1998984 more overlapping pairs (1999000 in all)"
+
+
+def test_worst_legal_table_reports_a_bounded_list() -> None:
+    # 32,768 entries (the 4 MiB array cap): every one reversed, out of range or overlapping.
+    n = 32768
+    ranges = [(34 + i, 33 + i) if i % 3 == 0 else (10**12 + i, 10**12 + i) for i in range(n)]
+    ranges[1::3] = [(40_000, 40_100)] * len(ranges[1::3])
+    disk = overlapping_disk(ranges, num_entries=n)
+    table = parse(disk)
+    assert len(table.issues) <= 3 * 17
+    counts = {code: codes(table).count(code) for code in set(codes(table))}
+    assert counts == {E.GPT_ERR_PART_RANGE: 34, E.GPT_ERR_PART_OVERLAP: 17}
+    reversed_count, outside_count = len(range(0, n, 3)), len(range(2, n, 3))
+    overlaps = len(range(1, n, 3)) * (len(range(1, n, 3)) - 1) // 2
+    assert (
+        f"and {reversed_count - 16} more partitions that end before they start "
+        f"({reversed_count} in all)"
+    ) in table.problems
+    assert (
+        f"and {outside_count - 16} more partitions outside the usable range "
+        f"({outside_count} in all)"
+    ) in table.problems
+    assert f"and {overlaps - 16} more overlapping pairs ({overlaps} in all)" in table.problems

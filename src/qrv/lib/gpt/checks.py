@@ -3,6 +3,7 @@ entries (UEFI 5.3.3: inside the usable range, no overlaps)."""
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 
 from qrv.lib.gpt.errors import GptErr, GptIssue, GptParseError
@@ -81,8 +82,41 @@ def check_protective_mbr(sector: bytes, num_lbas: int) -> list[GptIssue]:
     return issues
 
 
+ISSUES_LISTED = 16
+"""Problems of one kind named one by one; the rest are counted in one more line."""
+
+
 def _label(p: GptPartition) -> str:
     return f"partition {p.index} (LBA {p.start_lba}..{p.end_lba})"
+
+
+class _Bounded:
+    """The issues of one kind: the first :data:`ISSUES_LISTED` named, the rest counted."""
+
+    def __init__(self, code: GptErr, more: str) -> None:
+        self.code, self.more = code, more
+        self.listed: list[GptIssue] = []
+        self.count = 0
+
+    @property
+    def full(self) -> bool:
+        return self.count >= ISSUES_LISTED
+
+    def add(self, message: str) -> None:
+        self.count += 1
+        if len(self.listed) < ISSUES_LISTED:
+            self.listed.append(GptIssue(self.code, message))
+
+    def skip(self, n: int) -> None:
+        """Count `n` issues without naming them (the list is already full)."""
+        self.count += n
+
+    def issues(self) -> list[GptIssue]:
+        rest = self.count - len(self.listed)
+        if rest <= 0:
+            return self.listed
+        summary = f"and {rest} more {self.more} ({self.count} in all)"
+        return [*self.listed, GptIssue(self.code, summary)]
 
 
 def check_partitions(
@@ -90,38 +124,43 @@ def check_partitions(
 ) -> list[GptIssue]:
     """Every used entry must have start <= end, lie in [first, last] and overlap no other.
 
-    Overlaps are found for every pair (sorted sweep), each named.
+    Overlaps are found by a sort and sweep (``O(n log n)`` for the 32,768
+    entries a legal array may hold, however many pairs overlap).  Of each
+    kind of problem the first :data:`ISSUES_LISTED` are named and the rest
+    counted in one closing line, so a hostile table yields a short report.
     """
-    issues: list[GptIssue] = []
+    reversed_ = _Bounded(GptErr.GPT_ERR_PART_RANGE, "partitions that end before they start")
+    outside = _Bounded(GptErr.GPT_ERR_PART_RANGE, "partitions outside the usable range")
     ordered: list[GptPartition] = []
     for p in parts:
         if p.start_lba > p.end_lba:
-            issues.append(
-                GptIssue(
-                    GptErr.GPT_ERR_PART_RANGE,
-                    f"partition {p.index} ends (LBA {p.end_lba}) before it starts "
-                    f"(LBA {p.start_lba})",
-                )
+            reversed_.add(
+                f"partition {p.index} ends (LBA {p.end_lba}) before it starts (LBA {p.start_lba})"
             )
             continue
         if p.start_lba < first_usable or p.end_lba > last_usable:
-            issues.append(
-                GptIssue(
-                    GptErr.GPT_ERR_PART_RANGE,
-                    f"{_label(p)} lies outside the usable range {first_usable}..{last_usable}",
-                )
-            )
+            outside.add(f"{_label(p)} lies outside the usable range {first_usable}..{last_usable}")
         ordered.append(p)
-    ordered.sort(key=lambda p: (p.start_lba, p.index))
-    for i, a in enumerate(ordered):
-        for b in ordered[i + 1 :]:
-            if b.start_lba > a.end_lba:
-                break
-            first, second = sorted((a, b), key=lambda p: p.index)
-            issues.append(
-                GptIssue(
-                    GptErr.GPT_ERR_PART_OVERLAP,
-                    f"{_label(first)} overlaps {_label(second)}",
-                )
-            )
-    return issues
+    overlaps = _overlaps(ordered)
+    return reversed_.issues() + outside.issues() + overlaps
+
+
+def _overlaps(parts: list[GptPartition]) -> list[GptIssue]:
+    """Every overlapping pair counted, the first ones named (sweep in start order).
+
+    Sorted by start, the partitions still open when ``b`` starts (a heap by
+    end LBA, ended ones popped) are exactly those that overlap ``b``.
+    """
+    found = _Bounded(GptErr.GPT_ERR_PART_OVERLAP, "overlapping pairs")
+    open_: list[tuple[int, int, GptPartition]] = []  # (end_lba, index, partition)
+    for b in sorted(parts, key=lambda p: (p.start_lba, p.index)):
+        while open_ and open_[0][0] < b.start_lba:
+            heapq.heappop(open_)
+        if found.full:
+            found.skip(len(open_))
+        else:
+            for _, _, a in sorted(open_, key=lambda e: (e[2].start_lba, e[1])):
+                first, second = (a, b) if a.index < b.index else (b, a)
+                found.add(f"{_label(first)} overlaps {_label(second)}")
+        heapq.heappush(open_, (b.end_lba, b.index, b))
+    return found.issues()
