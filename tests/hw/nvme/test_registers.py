@@ -196,3 +196,18 @@ def test_namespace_image_not_modified_when_read_only(image: Path) -> None:
     ns = Namespace(image, read_only=True)
     ns.close()
     assert file_bytes(image, 0, 4096) == before
+
+
+def test_msix_table_accesses_straddling_its_end_change_nothing(rig: Rig) -> None:
+    h = rig.host
+    msix = rig.ctrl.capability(CapId.MSIX)
+    assert msix is not None
+    vectors = (h.cfg_read(msix.offset + 2, 2) & 0x7FF) + 1
+    table_off = h.cfg_read(msix.offset + 4) & ~7
+    end = table_off + 16 * vectors
+    last_entry = [h.read32(end - 16 + i) for i in range(0, 16, 4)]
+    for offset in (end - 4, end - 3, end - 1):  # each store reaches past the table's end
+        h.write64(offset, 0x1122_3344_5566_7788)
+    assert h.read32(end) == 0 and h.read64(end - 4) == 0  # nothing was stored beyond the end
+    assert [h.read32(end - 16 + i) for i in range(0, 16, 4)] == last_entry
+    assert len(rig.ctrl.msix_table) == 16 * vectors

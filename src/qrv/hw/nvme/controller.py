@@ -23,6 +23,7 @@ from qrv.hw.nvme.queues import CompletionQueue, SubmissionQueue
 from qrv.hw.nvme.registers import DWORD, DWORD_MASK, RegisterFile, enable_problem
 from qrv.hw.nvme.state import ControllerState, Faults, NvmeConfig, PowerCut, Request, log
 from qrv.hw.pcidev import DmaError, PciFunction
+from qrv.hw.regbank import RegBank
 from qrv.spec.nvme import (
     ADMIN_QID,
     DOORBELL_BASE,
@@ -126,7 +127,7 @@ class NvmeController(PciFunction):
         self.admin = AdminCommands(self.state, self._deliver_events)
         self.io = NvmCommands(self.state)
         self.admin.io_opcodes = tuple(self.io.table)
-        self.msix_table = pci.initial_msix_table(cfg.msix_vectors)
+        self.msix_table = RegBank(pci.initial_msix_table(cfg.msix_vectors))
         self._pba_size = pci.msix_pba_size(cfg.msix_vectors)
         self._doorbell_stride = DOORBELL_SIZE << dstrd
         self._doorbell_end = DOORBELL_BASE + 2 * (cfg.max_ioqpairs + 1) * self._doorbell_stride
@@ -183,11 +184,10 @@ class NvmeController(PciFunction):
                 return (1 << (8 * width)) - 1  # no device answers
             if offset < REGISTER_FILE_SIZE:
                 return self._reg_read(offset, width)
-            table_end = pci.MSIX_TABLE_OFFSET + len(self.msix_table)
-            if offset >= pci.MSIX_TABLE_OFFSET and offset + width <= table_end:
-                pos = offset - pci.MSIX_TABLE_OFFSET
-                return int.from_bytes(self.msix_table[pos : pos + width], "little")
-            return 0  # doorbells, the (never pending) PBA and unused space read as zero
+            value = self.msix_table.load(offset - pci.MSIX_TABLE_OFFSET, width)
+            # doorbells, the (never pending) PBA, unused space and accesses straddling the
+            # table's end read as zero
+            return 0 if value is None else value
 
     def bar_write(self, bar: int, offset: int, width: int, value: int) -> None:
         with self._lock:
@@ -206,9 +206,10 @@ class NvmeController(PciFunction):
                     self._doorbell(offset, value)
                 else:
                     log.debug("doorbell write of width %d at %#x ignored", width, offset)
-            elif pci.MSIX_TABLE_OFFSET <= offset < pci.MSIX_TABLE_OFFSET + len(self.msix_table):
-                pos = offset - pci.MSIX_TABLE_OFFSET
-                self.msix_table[pos : pos + width] = value.to_bytes(width, "little")
+            elif not self.msix_table.store(offset - pci.MSIX_TABLE_OFFSET, width, value):
+                log.debug(
+                    "BAR0 write of width %d at %#x outside the MSI-X table dropped", width, offset
+                )
 
     def reset(self) -> None:
         """Function level reset: the controller returns to its power-on state."""
@@ -217,7 +218,7 @@ class NvmeController(PciFunction):
                 return
             self._controller_reset()
             self.regs = RegisterFile(cap=self.regs.cap)
-            self.msix_table[:] = pci.initial_msix_table(self.params.msix_vectors)
+            self.msix_table.reset(pci.initial_msix_table(self.params.msix_vectors))
 
     def close(self) -> None:
         """Flush the write cache (unless the power was cut) and close every namespace's

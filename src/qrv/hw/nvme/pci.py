@@ -99,12 +99,12 @@ def msix_pba_size(vectors: int) -> int:
     return ((vectors + 63) // 64) * 8
 
 
-def initial_msix_table(vectors: int) -> bytearray:
+def initial_msix_table(vectors: int) -> bytes:
     """Every vector starts masked (PCI 3.0 6.8.2.9)."""
     table = bytearray(msix_table_size(vectors))
     for i in range(vectors):
         table[i * MSIX_ENTRY_SIZE + MSIX_VECTOR_CONTROL] = MSIX_VECTOR_MASKED
-    return table
+    return bytes(table)
 
 
 MSIX_CONTROL_OFFSET = MSIX_CONTROL  # within the capability
