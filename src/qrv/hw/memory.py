@@ -1,6 +1,14 @@
-"""Guest physical RAM: one contiguous buffer at a base address."""
+"""Guest physical RAM: one contiguous range at a base address.
+
+The bytes are anonymous private memory (``mmap``), so the host commits a
+page only when the guest (or a DMA) first touches it: a boot that hands out
+a few pages of 256 MiB of RAM costs a few pages, not 256 MiB.  Untouched
+pages read as zeros, as fresh RAM does here.
+"""
 
 from __future__ import annotations
+
+import mmap
 
 from qrv.errors import BusError
 
@@ -12,8 +20,14 @@ class GuestRam:
         if size <= 0:
             raise BusError(f"RAM size must be positive, got {size}")
         self.size = size
-        self._buf = bytearray(size)
-        self._view = memoryview(self._buf)
+        self.backing = mmap.mmap(
+            -1,
+            size,
+            flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
+            prot=mmap.PROT_READ | mmap.PROT_WRITE,
+        )
+        """The anonymous mapping holding the bytes (committed page by page on first touch)."""
+        self._view = memoryview(self.backing)
 
     def _check(self, offset: int, size: int) -> None:
         if offset < 0 or size < 0 or offset + size > self.size:
