@@ -316,3 +316,28 @@ def test_aer_limit(ready: Rig) -> None:
         h.submit(0, Command(AdminOpcode.ASYNC_EVENT_REQUEST))
     assert h.peek(0) is None
     assert status(h.admin(Command(AdminOpcode.ASYNC_EVENT_REQUEST))) == AER_LIMIT
+
+
+def test_log_page_transfer_is_bounded_by_the_log_with_no_mdts(
+    rig_factory: Callable[..., Rig],
+) -> None:
+    # MDTS = 0 (no limit) and NUMD = 2**32 dwords (16 GiB): as QEMU's nvme_get_log, the
+    # controller moves min(requested, log size - offset) bytes, the rest of the host's
+    # buffer is left alone, and no 16 GiB of anything is built.
+    r = rig_factory(mdts=0)
+    r.host.setup_pci()
+    r.host.enable()
+    buf = r.host.buffer(2 * 4096)
+    r.host.bus.write(buf, b"\xaa" * 8192)
+    numd_max = {"cdw10": 0xFFFF << 16, "cdw11": 0xFFFF}
+    smart = numd_max | {"cdw10": LogPage.SMART_HEALTH | 0xFFFF << 16}
+    cqe = admin(r, AdminOpcode.GET_LOG_PAGE, nsid=0xFFFF_FFFF, prp1=buf, **smart)
+    assert status(cqe) == OK
+    errors = numd_max | {"cdw10": LogPage.ERROR_INFORMATION | 0xFFFF << 16, "cdw12": 4000}
+    cqe = admin(r, AdminOpcode.GET_LOG_PAGE, prp1=buf + 4096, **errors)
+    assert status(cqe) == OK
+    data = r.host.bus.read(buf, 8192)
+    assert SmartLog.unpack(data).available_spare == 100
+    assert data[512:4096] == b"\xaa" * (4096 - 512)
+    assert data[4096 : 4096 + 96] == bytes(96)  # the error log's last 96 bytes (no errors)
+    assert data[4096 + 96 :] == b"\xaa" * (4096 - 96)

@@ -261,8 +261,10 @@ class AdminCommands:
             return self._reject(req, f"log page {lid:#x} not supported", status)
         if offset >= len(page):
             return self._reject(req, f"log {lid:#x}: offset {offset} beyond page", INVALID_FIELD)
-        data = page[offset : offset + length].ljust(length, b"\0")
-        status = self._to_host(req, data)
+        # As QEMU's nvme_get_log (trans_len = MIN(log size - offset, NUMD bytes)): what moves
+        # is bounded by the log's real size, whatever NUMD asks (up to 16 GiB with MDTS = 0);
+        # PRPs are resolved for those bytes only and the rest of the buffer is left alone.
+        status = self._to_host(req, page[offset : offset + length])
         if status.ok and event is not None and not rae:
             # Reading the log re-arms that event type (§5.2); the controller delivers any
             # waiting event after this command's completion.
