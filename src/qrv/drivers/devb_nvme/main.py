@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
+from qrv.drivers.devb_nvme import partitions
 from qrv.drivers.devb_nvme.blockdev import BlockHandlers, NvmeRegion, make_region
 from qrv.drivers.devb_nvme.controller import (
     COMMAND_TIMEOUT_S,
@@ -20,6 +21,7 @@ from qrv.drivers.devb_nvme.controller import (
     Controller,
     Namespace,
 )
+from qrv.drivers.devb_nvme.partitions import Served
 from qrv.drivers.devb_nvme.pci import PciController, find_controller
 from qrv.errors import NvmeError, PciError, QrvError
 from qrv.lib.c.dispatch import dispatch_create, dispatch_loop
@@ -27,7 +29,7 @@ from qrv.lib.c.mman import mmap_anon, mmap_phys
 from qrv.lib.c.proc import procmgr_ready
 from qrv.lib.c.resmgr import Dispatch, resmgr_attach, resmgr_detach
 from qrv.lib.c.stdio import eprintf
-from qrv.lib.gpt import GptParseError, GptTable, gpt_parse
+from qrv.lib.gpt import GptParseError, gpt_parse
 from qrv.spec.iomsg import FileType
 from qrv.spec.nvme import IdentifyController
 
@@ -196,8 +198,7 @@ class Driver:
         old = [(p, r) for p, r in self.regions if r.ns == ns and r.partition]
         if any(r.count for _, r in old):
             raise OSError(errno.EBUSY, f"a partition of {base} is open")
-        table = self._read_gpt(ns)
-        fresh = self._partition_regions(ns, table)
+        fresh = self._partition_regions(ns, self._read_gpt(ns))
         if self.dpp is not None:
             for path, _ in old:
                 resmgr_detach(self.dpp, self._links.pop(path))
@@ -220,25 +221,25 @@ class Driver:
             self.regions += self._partition_regions(ns, self._read_gpt(ns))
 
     def _partition_regions(
-        self, ns: Namespace, table: GptTable | None
+        self, ns: Namespace, served: list[Served]
     ) -> list[tuple[str, NvmeRegion]]:
-        if table is None:
-            return []
         return [
             (
-                f"{self.base_path(ns)}p{part.index}",
+                f"{self.base_path(ns)}p{s.part.index}",
                 make_region(
                     ns,
-                    part.start_lba,
-                    part.num_lbas,
-                    partition=part.index,
+                    s.start_lba,
+                    s.num_lbas,
+                    partition=s.part.index,
                     writable=self.opts.writable,
                 ),
             )
-            for part in table.partitions
+            for s in served
         ]
 
-    def _read_gpt(self, ns: Namespace) -> GptTable | None:
+    def _read_gpt(self, ns: Namespace) -> list[Served]:
+        """The partitions of the namespace's GPT to serve (none without a usable GPT)."""
+
         def read_lba(lba: int, count: int) -> bytes:
             return self.read_blocks(ns, lba, count)
 
@@ -247,19 +248,23 @@ class Driver:
         except GptParseError as exc:
             log(f"{PROG}: no usable GPT on ns {ns.nsid} ({exc.code.name}: {exc.message})")
             log(f"{PROG}: serving the raw namespace only")
-            return None
+            return []
         if table.header != "primary":
             log(f"{PROG}: GPT primary header damaged, using the {table.header} copy")
         for problem in table.problems:
             log(f"{PROG}: GPT problem: {problem}")
-        log(f"{PROG}: GPT OK, {len(table.partitions)} partition(s)")
-        for part in table.partitions:
+        served, notes = partitions.plan(table)
+        for note in notes:
+            log(f"{PROG}: {note}")
+        log(f"{PROG}: GPT OK, {len(served)} partition(s)")
+        for s in served:
+            part = s.part
             log(
-                f"  p{part.index}: LBA {part.start_lba}..{part.end_lba} "
-                f"({size_text(part.num_lbas * ns.lba_size)}) type={part.type_guid} "
+                f"  p{part.index}: LBA {s.start_lba}..{s.end_lba} "
+                f"({size_text(s.num_lbas * ns.lba_size)}) type={part.type_guid} "
                 f'name="{part.name}"'
             )
-        return table
+        return served
 
     def attach_paths(self, dpp: Dispatch) -> None:
         self.dpp = dpp
