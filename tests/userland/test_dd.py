@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qrv.userland import dd
-from tests.userland.conftest import BLOB
+from tests.userland.conftest import BIG, BLOB
 from tests.userland.shell import ClosedPipe, run
 
 RAM = 32
@@ -82,3 +82,18 @@ def test_dd_progress_lines_while_copying(box, monkeypatch) -> None:
 def test_dd_ends_quietly_on_a_broken_pipe(box) -> None:
     r = run(box, "dd if=/dev/blob bs=100", stdout=ClosedPipe(150))
     assert (r.status, r.out, r.err) == (141, BLOB[:150], b"")
+
+
+def test_dd_block_beyond_a_read_is_capped(box) -> None:
+    """bs=2G is more than one read may ask for (ssize_t): each read asks for the most it
+    may, as Linux caps read(2), so dd copies what there is (issue 10: was struct.error)."""
+    r = run(box, "dd if=/dev/big bs=2G count=1")
+    assert r.status == 0, r.errtext
+    assert r.out == BIG
+    assert r.errtext.splitlines()[:2] == ["0+1 records in", "0+1 records out"]
+
+
+def test_dd_skip_beyond_the_largest_offset(box) -> None:
+    r = run(box, "dd if=/dev/big bs=1G skip=9000000000 count=1")
+    assert (r.status, r.out) == (1, b"")
+    assert r.errtext == "dd: /dev/big: Value too large for defined data type\n"

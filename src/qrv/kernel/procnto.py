@@ -4,6 +4,10 @@ An open that no registered server claims but that names a directory above
 registered names ends at procnto (``pathmgr_open.c`` node_stat / readdir):
 the directory is ``S_IFDIR | 0555``, nlink 2, and reading it yields one
 dirent per child name.  Runs as a thread of process 1 on the kernel's IPC.
+
+Messages are decoded and validated by :func:`qrv.spec.messages.decode`, the
+decoder of every resource manager: a malformed one is answered with its
+errno (EBADMSG, EINVAL, ENAMETOOLONG) and the thread serves on.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from qrv.kernel.pathmgr import normalize
 from qrv.kernel.proc import KThread, ProcessKilled
 from qrv.spec.iomsg import (
     _IO_FLAG_WR,
@@ -22,21 +27,16 @@ from qrv.spec.iomsg import (
     ENOENT,
     ENOSYS,
     EOK,
-    IO_CONNECT,
-    IO_DEVCTL,
-    IO_LSEEK,
-    IO_READ,
     LSEEK_REPLY,
-    MSG_TYPE,
     O_RDONLY,
     S_IFDIR,
     SEEK_SET,
-    IoType,
     Pulse,
     PulseCode,
     Stat,
     pack_dirent,
 )
+from qrv.spec.messages import IoClose, IoDevctl, IoLseek, IoOpen, IoRead, IoStat, decode
 
 if TYPE_CHECKING:
     from qrv.kernel.kernel import Kernel
@@ -75,9 +75,11 @@ class ProcServer:
                     for key in [k for k in self._ocbs if k[0] == pulse.scoid]:
                         del self._ocbs[key]
                 continue
-            key = (info.scoid, info.coid)
             try:
-                status, reply, err = self._handle(key, msg)
+                status, reply, err = self._handle((info.scoid, info.coid), msg, info.srcmsglen)
+            except OSError as exc:  # a malformed message (MessageError): answer, live on
+                status, reply, err = 0, b"", exc.errno or EINVAL
+            try:
                 if err != EOK:
                     ipc.msg_error(self._t, rcvid, err)
                 else:
@@ -87,58 +89,50 @@ class ProcServer:
             except OSError:
                 continue  # the client went away (ESRCH on reply)
 
-    def _handle(self, key: tuple[int, int], msg: bytes) -> tuple[int, bytes, int]:
-        """(status, reply data, errno) for one message."""
-        if len(msg) < MSG_TYPE.size:
-            return 0, b"", EINVAL
-        (mtype,) = MSG_TYPE.unpack_from(msg)
-        if mtype == IoType.CONNECT:
+    def _handle(self, key: tuple[int, int], raw: bytes, srcmsglen: int) -> tuple[int, bytes, int]:
+        """(status, reply data, errno) for one message; MessageError when it is malformed."""
+        msg = decode(raw, srcmsglen)
+        if isinstance(msg, IoOpen):
             return self._open(key, msg)
         ocb = self._ocbs.get(key)
         if ocb is None:
             return 0, b"", EBADF
-        if mtype == IoType.READ:
+        if isinstance(msg, IoRead):
             return self._read(ocb, msg)
-        if mtype == IoType.STAT:
+        if isinstance(msg, IoStat):
             st = Stat(0, 0, 0, 0, 0, 0, 0, 0, 0, DIR_MODE, DIR_NLINK, 512, 0)
             return 0, st.pack(), EOK
-        if mtype == IoType.LSEEK:
-            _t, _c, whence, _z, offset = IO_LSEEK.unpack_from(msg)
-            if whence != SEEK_SET or offset < 0:
+        if isinstance(msg, IoLseek):
+            if msg.whence != SEEK_SET or msg.offset < 0:
                 return 0, b"", EINVAL
-            ocb.index = offset
-            return 0, LSEEK_REPLY.pack(offset), EOK
-        if mtype == IoType.CLOSE:
+            ocb.index = msg.offset
+            return 0, LSEEK_REPLY.pack(msg.offset), EOK
+        if isinstance(msg, IoClose):
             del self._ocbs[key]
             return 0, b"", EOK
-        if mtype == IoType.DEVCTL:
-            _t, _c, dcmd, _n, _z = IO_DEVCTL.unpack_from(msg)
-            if dcmd == DCMD_ALL_GETFLAGS:
-                data = O_RDONLY.to_bytes(_INT, "little")
-                return 0, DEVCTL_REPLY.pack(0, 0, len(data), 0) + data, EOK
+        if isinstance(msg, IoDevctl) and msg.dcmd == DCMD_ALL_GETFLAGS:
+            data = O_RDONLY.to_bytes(_INT, "little")
+            return 0, DEVCTL_REPLY.pack(0, 0, len(data), 0) + data, EOK
         return 0, b"", ENOSYS
 
-    def _open(self, key: tuple[int, int], msg: bytes) -> tuple[int, bytes, int]:
-        f = IO_CONNECT.unpack_from(msg)
-        ioflag, path_len = f[7], f[12]
-        path = msg[IO_CONNECT.size : IO_CONNECT.size + path_len].rstrip(b"\0").decode()
+    def _open(self, key: tuple[int, int], msg: IoOpen) -> tuple[int, bytes, int]:
+        path, _ = normalize(msg.path)
         with self._k.lock:
             is_dir = self._k.paths.is_dir(path)
         if not is_dir:
             return 0, b"", ENOENT
-        if ioflag & _IO_FLAG_WR:
+        if msg.ioflag & _IO_FLAG_WR:
             return 0, b"", EISDIR
         self._ocbs[key] = DirOcb(path)
         return 0, b"", EOK
 
-    def _read(self, ocb: DirOcb, msg: bytes) -> tuple[int, bytes, int]:
-        _t, _c, nbytes, _x, _z = IO_READ.unpack_from(msg)
+    def _read(self, ocb: DirOcb, msg: IoRead) -> tuple[int, bytes, int]:
         with self._k.lock:
             names = self._k.paths.children(ocb.path)
         out = b""
         while ocb.index < len(names):
             rec = pack_dirent(ocb.index + 1, ocb.index + 1, names[ocb.index])
-            if len(out) + len(rec) > nbytes:
+            if len(out) + len(rec) > msg.nbytes:
                 break
             out += rec
             ocb.index += 1

@@ -22,14 +22,13 @@ the NVMe namespace and start LBA together, and it has no discard):
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
-from qrv.spec.iomsg import DEVDIR_FROM, DEVDIR_NONE, DEVDIR_TO, dcmd
+from qrv.spec.iomsg import DEVDIR_FROM, DEVDIR_NONE, DEVDIR_TO, Layout, dcmd
 
 _DCMD_BLK = 0x02
 
-_GEOMETRY = struct.Struct("<IIQQQ")
+_GEOMETRY = Layout("<IIQQQ")
 assert _GEOMETRY.size == 32
 
 
@@ -55,7 +54,7 @@ class BlkGeometry:
         return cls(*_GEOMETRY.unpack_from(data))
 
 
-_RANGE = struct.Struct("<QQ")
+_RANGE = Layout("<QQ")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,12 @@ Layouts are little-endian and packed as the QNX 64-bit ABI lays out these
 structs, except :data:`STAT` (our own fixed layout, documented below) and
 :class:`Pulse` (``sigval`` carried as 32 bits).  errno values are the host's
 (:mod:`errno`); the modelled system is self-consistent.
+
+Every layout is a :class:`Layout`: unpacking a buffer too short for it
+raises :class:`MessageError` (EBADMSG) and packing a value its field cannot
+hold raises :class:`MessageError` (EOVERFLOW).  A MessageError is an
+OSError, so a server loop that answers OSError with ``MsgError`` answers a
+malformed message, or a reply value out of range, with its errno and lives on.
 """
 
 from __future__ import annotations
@@ -19,8 +25,53 @@ import os
 import struct
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 EOK = 0
+EBADMSG = errno.EBADMSG
+EOVERFLOW = errno.EOVERFLOW
+ENAMETOOLONG = errno.ENAMETOOLONG
+
+OFF_MAX = (1 << 63) - 1
+"""The largest file offset (``off_t`` is 64-bit signed)."""
+NBYTES_MAX = (1 << 31) - 1
+"""The largest byte count a read, write or devctl message carries (its ``nbytes`` is an int)."""
+PATH_MAX = 1024
+"""The longest path a connect message carries, its NUL included (QNX ``<limits.h>``)."""
+
+
+class MessageError(OSError):
+    """A message that is not what its type says (too short: EBADMSG; a field out of
+    range: EINVAL, ENAMETOOLONG), or a reply value its field cannot hold (EOVERFLOW)."""
+
+    def __init__(self, err: int, detail: str) -> None:
+        super().__init__(err, os.strerror(err), detail)
+
+
+class Layout(struct.Struct):
+    """A message layout: a ``struct.Struct`` whose failures are :class:`MessageError`."""
+
+    def pack(self, *values: Any) -> bytes:
+        try:
+            return super().pack(*values)
+        except struct.error as exc:
+            raise MessageError(EOVERFLOW, f"{self.format}: {exc}") from None
+
+    def unpack_from(self, buffer: ReadableBuffer, offset: int = 0) -> tuple[Any, ...]:
+        have = memoryview(buffer).nbytes - offset
+        if have < self.size:
+            raise MessageError(EBADMSG, f"{have} bytes where {self.size} are needed")
+        return super().unpack_from(buffer, offset)
+
+    def unpack(self, buffer: ReadableBuffer) -> tuple[Any, ...]:
+        have = memoryview(buffer).nbytes
+        if have != self.size:
+            raise MessageError(EBADMSG, f"{have} bytes where {self.size} are expected")
+        return super().unpack(buffer)
+
 
 # -- sys/neutrino.h ------------------------------------------------------------
 
@@ -85,7 +136,7 @@ class Pulse:
     value: int
     scoid: int
 
-    FMT = struct.Struct("<HHb3xii")
+    FMT = Layout("<HHb3xii")
 
     def pack(self) -> bytes:
         return self.FMT.pack(0, 0, self.code, self.value, self.scoid)
@@ -272,44 +323,44 @@ assert DCMD_ALL_GETFLAGS == 0x40040101 and DCMD_ALL_SETFLAGS == 0x80040102
 
 # -- message layouts ---------------------------------------------------------------
 
-MSG_TYPE = struct.Struct("<H")
+MSG_TYPE = Layout("<H")
 """Every message starts with its u16 type (pulses have type 0)."""
 
-IO_CONNECT = struct.Struct("<HHIHHIIIIHHHHBBH")
+IO_CONNECT = Layout("<HHIHHIIIIHHHHBBH")
 """``struct _io_connect``: type, subtype, file_type, reply_max, entry_max, key,
 handle, ioflag, mode, sflag, access, zero, path_len, eflag, extra_type,
 extra_len; the NUL-terminated path follows."""
 assert IO_CONNECT.size == 40
 
-IO_READ = struct.Struct("<HHiII")
+IO_READ = Layout("<HHiII")
 """``struct _io_read``: type, combine_len, nbytes, xtype, zero.  With
 ``_IO_XTYPE_OFFSET`` a ``struct _xtype_offset {i64 offset}`` follows."""
-IO_WRITE = struct.Struct("<HHiII")
+IO_WRITE = Layout("<HHiII")
 """``struct _io_write``: same header as read; the data follow (after the
 xtype offset when ``_IO_XTYPE_OFFSET``)."""
-XTYPE_OFFSET = struct.Struct("<q")
-IO_CLOSE = struct.Struct("<HH")
-IO_STAT = struct.Struct("<HHI")
-IO_LSEEK = struct.Struct("<HHhHq")
+XTYPE_OFFSET = Layout("<q")
+IO_CLOSE = Layout("<HH")
+IO_STAT = Layout("<HHI")
+IO_LSEEK = Layout("<HHhHq")
 """``struct _io_lseek``: type, combine_len, whence, zero, offset.  Reply: u64 offset."""
-LSEEK_REPLY = struct.Struct("<q")
-IO_DEVCTL = struct.Struct("<HHiii")
+LSEEK_REPLY = Layout("<q")
+IO_DEVCTL = Layout("<HHiii")
 """``struct _io_devctl``: type, combine_len, dcmd, nbytes, zero; data follow."""
-DEVCTL_REPLY = struct.Struct("<Iiii")
+DEVCTL_REPLY = Layout("<Iiii")
 """``struct _io_devctl_reply``: zero, ret_val, nbytes, zero2; data follow."""
-IO_SYNC = struct.Struct("<HHI")
+IO_SYNC = Layout("<HHI")
 """``struct _io_sync``: type, combine_len, flag (O_SYNC for fsync, O_DSYNC for fdatasync)."""
-IO_MSG = struct.Struct("<HHHH")
+IO_MSG = Layout("<HHHH")
 """``struct _io_msg``: type, combine_len, mgrid, subtype; payload follows."""
 assert IO_READ.size == 16 and IO_LSEEK.size == 16 and IO_DEVCTL.size == 16
 assert DEVCTL_REPLY.size == 16 and IO_MSG.size == 8 and IO_STAT.size == 8
 
-STAT = struct.Struct("<QqIIiiqqqIIIIq")
+STAT = Layout("<QqIIiiqqqIIIIq")
 """Reply to ``_IO_STAT`` (qrv's fixed layout of ``struct stat``): ino, size,
 dev, rdev, uid, gid, mtime, atime, ctime, mode, nlink, blksize, pad, blocks."""
 assert STAT.size == 80
 
-DIRENT = struct.Struct("<QqHH")
+DIRENT = Layout("<QqHH")
 """``struct dirent`` header: d_ino, d_offset, d_reclen, d_namelen; the
 NUL-terminated name follows, the record padded to 8 bytes."""
 DIRENT_ALIGN = 8

@@ -5,6 +5,10 @@ No ``if=`` reads stdin, no ``of=`` writes stdout (which cannot seek, so
 in`` / ``out``, bytes copied); ``status=progress`` adds progress lines on
 stderr while copying, ``status=none`` prints nothing.
 
+A block larger than one read may ask for (:data:`NBYTES_MAX`, as ``bs=2G``)
+is read with reads of that size, as Linux caps ``read(2)``: the records are
+then partial (``0+1 records in``).
+
 Writes follow GNU dd's ``iwrite()``: a short write is continued with the
 rest of the block, and a write that takes 0 bytes (a device's end) is the
 error ``ENOSPC``.  A failed read or write is reported as ``dd: FILE:
@@ -20,7 +24,7 @@ import time
 from dataclasses import dataclass
 
 from qrv.lib.c import close, lseek, open, read, write
-from qrv.spec.iomsg import O_CREAT, O_WRONLY, SEEK_SET, oserror
+from qrv.spec.iomsg import NBYTES_MAX, O_CREAT, O_WRONLY, SEEK_SET, oserror
 from qrv.userland._util import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -133,7 +137,7 @@ def _skip(fd: int, o: Options) -> None:
     try:
         if fd == STDIN:
             left = o.skip * o.bs
-            while left > 0 and (data := read(fd, min(left, o.bs))):
+            while left > 0 and (data := read(fd, min(left, o.bs, NBYTES_MAX))):
                 left -= len(data)
         else:
             lseek(fd, o.skip * o.bs, SEEK_SET)
@@ -172,7 +176,7 @@ def copy(ifd: int, ofd: int, o: Options) -> Counts:
     started = last = time.monotonic()
     while o.count is None or c.full_in + c.part_in < o.count:
         try:
-            data = read(ifd, o.bs)
+            data = read(ifd, min(o.bs, NBYTES_MAX))
         except OSError as exc:
             raise OSError(exc.errno, exc.strerror, o.src or "-") from None
         if not data:

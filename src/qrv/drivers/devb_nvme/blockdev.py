@@ -156,7 +156,13 @@ class BlockHandlers:
         return data
 
     def read_bytes(self, region: NvmeRegion, offset: int, nbytes: int) -> bytes:
-        """Bytes [offset, offset+nbytes) of `region`, clipped to its end (EOF: b"")."""
+        """Bytes [offset, offset+nbytes) of `region`, clipped to its end (EOF: b"").
+
+        The resmgr layer has refused negative offsets and counts already; the
+        check here keeps the region's bounds this function's own invariant.
+        """
+        if offset < 0 or nbytes < 0:
+            raise oserror(EINVAL, f"read of {nbytes} bytes at offset {offset}")
         end = min(offset + nbytes, region.size_bytes)
         if offset >= end:
             return b""

@@ -5,7 +5,8 @@ open checks the client's credentials (euid 0 passes; missing bits →
 EACCES), O_CREAT|O_EXCL on an existing name → EEXIST, write access to a
 directory → EISDIR, O_TRUNC without write access is dropped; read verify →
 EBADF without ``_IO_FLAG_RD`` (write verify likewise); lseek SEEK_SET/CUR/END
-with EINVAL for another whence or a negative result; devctl serves
+with EINVAL for another whence or a negative result, EOVERFLOW for a result
+beyond ``OFF_MAX`` (the offset stays where it was); devctl serves
 DCMD_ALL_GETFLAGS/SETFLAGS/GETMOUNTFLAGS, anything else ENOSYS.
 
 One deliberate difference: ``iofunc_stat`` reports ``st_size = nbytes`` for
@@ -45,11 +46,13 @@ from qrv.spec.iomsg import (
     EISDIR,
     ENOSYS,
     EOK,
+    EOVERFLOW,
     LSEEK_REPLY,
     O_CREAT,
     O_EXCL,
     O_SETFLAG,
     O_TRUNC,
+    OFF_MAX,
     S_IFDIR,
     S_IFMT,
     S_IREAD,
@@ -241,6 +244,8 @@ def iofunc_lseek_default(ctp: ResmgrContext, msg: IoLseek, ocb: IofuncOcb) -> Ha
     new = base + msg.offset
     if new < 0:
         return EINVAL
+    if new > OFF_MAX:
+        return EOVERFLOW  # POSIX: the offset cannot be represented in an off_t
     ocb.offset = new
     return LSEEK_REPLY.pack(new)
 

@@ -6,6 +6,12 @@ process's console streams.  ``open`` asks the path manager for the servers
 of a path, longest prefix first, and sends each an ``_IO_CONNECT`` open
 until one accepts; ENOSYS, ENOENT, ENXIO, ESRCH and EROFS fall through to
 the next, any other error stops the walk (``_connect_ctrl.c``).
+
+Arguments a message cannot carry fail as C's calls do, with -1/errno
+(OSError), before anything is sent: flags or mode beyond 32 bits, a whence
+beyond 16 bits, a byte count beyond :data:`NBYTES_MAX` or below 0: EINVAL;
+an offset beyond ``off_t``: EOVERFLOW; a path with a NUL or no UTF-8
+spelling: EINVAL, longer than ``PATH_MAX``: ENAMETOOLONG.
 """
 
 from __future__ import annotations
@@ -14,7 +20,17 @@ from dataclasses import dataclass, field
 
 from qrv.lib.c import ipc
 from qrv.lib.c._sys import cur
-from qrv.lib.c.msg import IoClose, IoDevctl, IoLseek, IoOpen, IoRead, IoStat, IoSync, IoWrite
+from qrv.lib.c.msg import (
+    IoClose,
+    IoDevctl,
+    IoLseek,
+    IoOpen,
+    IoRead,
+    IoStat,
+    IoSync,
+    IoWrite,
+    encode_path,
+)
 from qrv.spec.iomsg import (
     DEVCTL_REPLY,
     EBADF,
@@ -22,12 +38,15 @@ from qrv.spec.iomsg import (
     ENOENT,
     ENOSYS,
     ENXIO,
+    EOVERFLOW,
     EROFS,
     ESRCH,
     LSEEK_REPLY,
+    NBYTES_MAX,
     O_DSYNC,
     O_RDONLY,
     O_SYNC,
+    OFF_MAX,
     S_IFCHR,
     STAT,
     ConnectSubtype,
@@ -59,6 +78,7 @@ __all__ = [
     "write",
 ]
 
+U32_MAX = 0xFFFFFFFF
 FALLTHROUGH = frozenset({ENOSYS, ENOENT, ENXIO, ESRCH, EROFS})
 STDIO_FDS = (0, 1, 2)
 DIR_READ = 4096
@@ -69,9 +89,30 @@ def _absolute(path: str) -> str:
     return path if path.startswith("/") else "/" + path
 
 
+def _in(value: int, lo: int, hi: int, err: int) -> int:
+    """`value` if lo <= value <= hi, else OSError(err)."""
+    if not lo <= value <= hi:
+        raise oserror(err)
+    return value
+
+
+def _count(nbytes: int) -> int:
+    return _in(nbytes, 0, NBYTES_MAX, EINVAL)
+
+
+def _offset(offset: int) -> int:
+    if offset < 0:
+        raise oserror(EINVAL)
+    return _in(offset, 0, OFF_MAX, EOVERFLOW)
+
+
 def _connect(path: str, ioflag: int, mode: int, subtype: int) -> int:
     t = cur()
     full = _absolute(path)
+    try:
+        encode_path(full)
+    except OSError as exc:
+        raise oserror(exc.errno or EINVAL, path) from None
     try:
         entries = t.kernel.path_resolve(t, full)
     except OSError as exc:
@@ -98,6 +139,8 @@ def _connect(path: str, ioflag: int, mode: int, subtype: int) -> int:
 
 def open(path: str, flags: int = O_RDONLY, mode: int = 0) -> int:
     """Open `path` with QNX O_* `flags`; the new fd."""
+    _in(flags, 0, U32_MAX, EINVAL)
+    _in(mode, 0, U32_MAX, EINVAL)
     return _connect(path, ioflag_from_oflag(flags), mode, ConnectSubtype.OPEN)
 
 
@@ -114,21 +157,20 @@ def close(fd: int) -> None:
 
 def read(fd: int, nbytes: int) -> bytes:
     """Up to `nbytes` from the fd's current offset."""
+    _count(nbytes)
     if fd == 0:
         stream = cur().process.stdio.stdin
         reader = getattr(stream, "read1", stream.read)  # what is there, as read(2) on a tty
         data: bytes = reader(nbytes)
         return data or b""
-    if nbytes < 0:
-        raise oserror(EINVAL)
     _status, data = ipc.MsgSend(fd, IoRead(nbytes).pack(), nbytes)
     return data
 
 
 def pread(fd: int, nbytes: int, offset: int) -> bytes:
     """Up to `nbytes` at `offset`; the fd's offset is not used or moved."""
-    if nbytes < 0 or offset < 0:
-        raise oserror(EINVAL)
+    _count(nbytes)
+    _offset(offset)
     _status, data = ipc.MsgSend(fd, IoRead(nbytes, offset).pack(), nbytes)
     return data
 
@@ -145,14 +187,15 @@ def write(fd: int, data: bytes) -> int:
     """Write at the fd's offset; the number of bytes the server took."""
     if fd in (1, 2):
         return _console_write(fd, data)
+    _count(len(data))
     msg = IoWrite(bytes(data))
     status, _ = ipc.MsgSendv(fd, [msg.header(), msg.data], 0)
     return status
 
 
 def pwrite(fd: int, data: bytes, offset: int) -> int:
-    if offset < 0:
-        raise oserror(EINVAL)
+    _count(len(data))
+    _offset(offset)
     msg = IoWrite(bytes(data), offset)
     status, _ = ipc.MsgSendv(fd, [msg.header(), msg.data], 0)
     return status
@@ -178,6 +221,8 @@ def fdatasync(fd: int) -> None:
 
 
 def lseek(fd: int, offset: int, whence: int) -> int:
+    _in(whence, -(1 << 15), (1 << 15) - 1, EINVAL)
+    _in(offset, -OFF_MAX - 1, OFF_MAX, EOVERFLOW)
     _status, data = ipc.MsgSend(fd, IoLseek(offset, whence).pack(), LSEEK_REPLY.size)
     if len(data) < LSEEK_REPLY.size:
         raise oserror(EINVAL)
@@ -207,7 +252,7 @@ def devctl_info(
     fd: int, dcmd: int, data: bytes = b"", nbytes: int | None = None
 ) -> tuple[int, bytes]:
     """``devctl()`` with the server's ``dev_info`` (ret_val): (ret_val, reply data)."""
-    size = max(len(data), dcmd_size(dcmd)) if nbytes is None else nbytes
+    size = _count(max(len(data), dcmd_size(dcmd)) if nbytes is None else nbytes)
     _status, reply = ipc.MsgSend(fd, IoDevctl(dcmd, size, data).pack(), DEVCTL_REPLY.size + size)
     if len(reply) < DEVCTL_REPLY.size:
         return 0, b""

@@ -6,8 +6,13 @@ data; errno > 0 → MsgError; ``-n`` → reply ``ctp.iov[:n]``;
 :data:`RESMGR_NOREPLY` → no reply; :data:`RESMGR_DEFAULT` or an empty slot
 → ENOSYS.  I/O on a connection without an OCB → EBADF; ``_IO_CLOSE``
 without a handler → EOK; a connect message for an unknown link → ENOENT.
-A handler raising ``OSError`` replies with its errno; any other exception
-is a crash of the server process.
+
+Every message is decoded and validated (:func:`qrv.spec.messages.decode`)
+before a handler sees it: a malformed one is answered EBADMSG, EINVAL or
+ENAMETOOLONG and no handler runs.  Handlers judge the semantics.  A handler
+raising ``OSError`` (a ``MessageError`` too: a reply value its field cannot
+hold is EOVERFLOW) replies with its errno; any other exception is a crash of
+the server process.
 """
 
 from __future__ import annotations
@@ -19,7 +24,18 @@ from typing import TYPE_CHECKING
 from qrv.kernel import MsgInfo
 from qrv.lib.c import ipc
 from qrv.lib.c._sys import cur
-from qrv.lib.c.msg import IoDevctl, IoLseek, IoMsg, IoOpen, IoRead, IoStat, IoSync, IoWrite
+from qrv.lib.c.msg import (
+    IoClose,
+    IoDevctl,
+    IoLseek,
+    IoMsg,
+    IoOpen,
+    IoRead,
+    IoStat,
+    IoSync,
+    IoWrite,
+    decode,
+)
 from qrv.spec.iomsg import (
     _RESMGR_DEFAULT,
     _RESMGR_FLAG_MASK,
@@ -30,10 +46,8 @@ from qrv.spec.iomsg import (
     ENOSYS,
     EOK,
     ESRCH,
-    MSG_TYPE,
     ChannelFlag,
     ConnectSubtype,
-    IoType,
     Pulse,
     PulseCode,
     oserror,
@@ -212,38 +226,38 @@ def reply(ctp: ResmgrContext, result: HandlerResult) -> None:
 
 
 def _route(ctp: ResmgrContext) -> HandlerResult:
-    if len(ctp.msg) < MSG_TYPE.size or ctp.info is None:
+    """Decode (a malformed message raises MessageError before any handler runs), then call."""
+    if ctp.info is None:
         return EINVAL
-    (mtype,) = MSG_TYPE.unpack_from(ctp.msg)
-    if mtype == IoType.CONNECT:
-        return _connect(ctp)
+    msg = decode(ctp.msg, ctp.info.srcmsglen)
+    if isinstance(msg, IoOpen):
+        return _connect(ctp, msg)
     key = (ctp.info.scoid, ctp.info.coid)
     binding = ctp.dpp.bindings.get(key)
     if binding is None:
         return EBADF
     ocb, io = binding.ocb, binding.io
-    if mtype == IoType.CLOSE:
+    if isinstance(msg, IoClose):
         del ctp.dpp.bindings[key]
         return io.close_ocb(ctp, ocb) if io.close_ocb is not None else EOK
-    if mtype == IoType.READ:
-        return io.read(ctp, IoRead.parse(ctp.msg), ocb) if io.read else ENOSYS
-    if mtype == IoType.WRITE:
-        return io.write(ctp, IoWrite.parse(ctp.msg), ocb) if io.write else ENOSYS
-    if mtype == IoType.STAT:
-        return io.stat(ctp, IoStat.parse(ctp.msg), ocb) if io.stat else ENOSYS
-    if mtype == IoType.LSEEK:
-        return io.lseek(ctp, IoLseek.parse(ctp.msg), ocb) if io.lseek else ENOSYS
-    if mtype == IoType.DEVCTL:
-        return io.devctl(ctp, IoDevctl.parse(ctp.msg), ocb) if io.devctl else ENOSYS
-    if mtype == IoType.MSG:
-        return io.msg(ctp, IoMsg.parse(ctp.msg), ocb) if io.msg else ENOSYS
-    if mtype == IoType.SYNC:
-        return io.sync(ctp, IoSync.parse(ctp.msg), ocb) if io.sync else ENOSYS
+    if isinstance(msg, IoRead):
+        return io.read(ctp, msg, ocb) if io.read else ENOSYS
+    if isinstance(msg, IoWrite):
+        return io.write(ctp, msg, ocb) if io.write else ENOSYS
+    if isinstance(msg, IoStat):
+        return io.stat(ctp, msg, ocb) if io.stat else ENOSYS
+    if isinstance(msg, IoLseek):
+        return io.lseek(ctp, msg, ocb) if io.lseek else ENOSYS
+    if isinstance(msg, IoDevctl):
+        return io.devctl(ctp, msg, ocb) if io.devctl else ENOSYS
+    if isinstance(msg, IoMsg):
+        return io.msg(ctp, msg, ocb) if io.msg else ENOSYS
+    if isinstance(msg, IoSync):
+        return io.sync(ctp, msg, ocb) if io.sync else ENOSYS
     return ENOSYS
 
 
-def _connect(ctp: ResmgrContext) -> HandlerResult:
-    msg = IoOpen.parse(ctp.msg)
+def _connect(ctp: ResmgrContext, msg: IoOpen) -> HandlerResult:
     att = ctp.dpp.attachments.get(msg.handle)
     if att is None:
         return ENOENT

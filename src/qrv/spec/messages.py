@@ -1,0 +1,330 @@
+"""Typed I/O messages: pack (client side) and decode (server side), validated.
+
+Layouts are the structs of :mod:`qrv.spec.iomsg`; each message kind is a
+frozen dataclass with ``pack()`` and ``parse(raw)``, and :func:`decode`
+picks the kind by the message type.  Decoding checks what the message alone
+can tell, so that a handler only ever sees a well-formed message:
+
+* too short for its header, its ``_xtype_offset`` or the data its
+  ``nbytes`` announces (of what the client sent): EBADMSG;
+* a negative ``nbytes`` or offset, or a path that is not UTF-8: EINVAL;
+* a path longer than :data:`PATH_MAX`: ENAMETOOLONG.
+
+The errors are :class:`MessageError` (an OSError).  What a field means for a
+given file (whence, xtype, dcmd, the subtype of a connect) is the handler's
+to judge.  Packing checks the same ranges, so a client cannot send what a
+server would refuse to decode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from qrv.spec.iomsg import (
+    _IO_XTYPE_MASK,
+    _IO_XTYPE_NONE,
+    _IO_XTYPE_OFFSET,
+    EBADMSG,
+    EINVAL,
+    ENAMETOOLONG,
+    IO_CLOSE,
+    IO_CONNECT,
+    IO_DEVCTL,
+    IO_LSEEK,
+    IO_MSG,
+    IO_READ,
+    IO_STAT,
+    IO_SYNC,
+    IO_WRITE,
+    MSG_TYPE,
+    PATH_MAX,
+    XTYPE_OFFSET,
+    ConnectSubtype,
+    FileType,
+    IoType,
+    MessageError,
+)
+
+
+def encode_path(path: str) -> bytes:
+    """The bytes a connect message carries for `path` (its NUL not included)."""
+    try:
+        raw = path.encode()
+    except UnicodeEncodeError:
+        raise MessageError(EINVAL, f"path {path!r} has no UTF-8 spelling") from None
+    if b"\0" in raw:
+        raise MessageError(EINVAL, "path holds a NUL byte")
+    if len(raw) + 1 > PATH_MAX:
+        raise MessageError(ENAMETOOLONG, f"path of {len(raw)} bytes")
+    return raw
+
+
+def _not_negative(value: int, what: str) -> int:
+    if value < 0:
+        raise MessageError(EINVAL, f"{what} {value} is negative")
+    return value
+
+
+def _offset(raw: bytes, xtype: int, at: int) -> int | None:
+    """The ``_xtype_offset`` at `at` when `xtype` says there is one."""
+    if xtype & _IO_XTYPE_MASK != _IO_XTYPE_OFFSET:
+        return None
+    (off,) = XTYPE_OFFSET.unpack_from(raw, at)
+    return _not_negative(int(off), "offset")
+
+
+@dataclass(frozen=True)
+class IoOpen:
+    """``struct _io_connect`` with subtype ``_IO_CONNECT_OPEN`` (or COMBINE for stat)."""
+
+    path: str
+    ioflag: int
+    mode: int = 0
+    handle: int = 0
+    file_type: int = FileType.ANY
+    subtype: int = ConnectSubtype.OPEN
+    eflag: int = 0
+
+    def pack(self) -> bytes:
+        raw = encode_path(self.path) + b"\0"
+        hdr = IO_CONNECT.pack(
+            IoType.CONNECT,
+            self.subtype,
+            self.file_type & 0xFFFFFFFF,
+            0,
+            0,
+            0,
+            self.handle,
+            self.ioflag,
+            self.mode,
+            0,
+            0,
+            0,
+            len(raw),
+            self.eflag,
+            0,
+            0,
+        )
+        return hdr + raw
+
+    @classmethod
+    def parse(cls, raw: bytes, srcmsglen: int | None = None) -> IoOpen:
+        del srcmsglen
+        f = IO_CONNECT.unpack_from(raw)
+        subtype, file_type, handle, ioflag, mode, path_len, eflag = (
+            f[1],
+            f[2],
+            f[6],
+            f[7],
+            f[8],
+            f[12],
+            f[13],
+        )
+        if path_len > PATH_MAX:
+            raise MessageError(ENAMETOOLONG, f"path of {path_len} bytes")
+        end = IO_CONNECT.size + path_len
+        if len(raw) < end:
+            raise MessageError(EBADMSG, f"path of {path_len} bytes in a {len(raw)}-byte message")
+        path = raw[IO_CONNECT.size : end].split(b"\0", 1)[0]
+        try:
+            text = path.decode()
+        except UnicodeDecodeError:
+            raise MessageError(EINVAL, f"path {path!r} is not UTF-8") from None
+        return cls(text, ioflag, mode, handle, file_type, subtype, eflag)
+
+
+@dataclass(frozen=True)
+class IoRead:
+    """``_io_read``; `offset` is set for ``_IO_XTYPE_OFFSET`` (pread)."""
+
+    nbytes: int
+    offset: int | None = None
+    xtype: int = _IO_XTYPE_NONE
+
+    def pack(self) -> bytes:
+        if self.offset is None:
+            return IO_READ.pack(IoType.READ, IO_READ.size, self.nbytes, _IO_XTYPE_NONE, 0)
+        size = IO_READ.size + XTYPE_OFFSET.size
+        hdr = IO_READ.pack(IoType.READ, size, self.nbytes, _IO_XTYPE_OFFSET, 0)
+        return hdr + XTYPE_OFFSET.pack(self.offset)
+
+    @classmethod
+    def parse(cls, raw: bytes, srcmsglen: int | None = None) -> IoRead:
+        del srcmsglen
+        _t, _c, nbytes, xtype, _z = IO_READ.unpack_from(raw)
+        _not_negative(nbytes, "nbytes")
+        return cls(nbytes, _offset(raw, xtype, IO_READ.size), xtype)
+
+
+@dataclass(frozen=True)
+class IoWrite:
+    """``_io_write`` + data; `offset` is set for ``_IO_XTYPE_OFFSET`` (pwrite).
+
+    `data` holds what the receive buffer held of the announced ``nbytes``
+    (a handler reads the rest with ``resmgr_msgread``).
+    """
+
+    data: bytes
+    offset: int | None = None
+    xtype: int = _IO_XTYPE_NONE
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.data)
+
+    def header(self) -> bytes:
+        if self.offset is None:
+            return IO_WRITE.pack(IoType.WRITE, IO_WRITE.size, len(self.data), _IO_XTYPE_NONE, 0)
+        size = IO_WRITE.size + XTYPE_OFFSET.size
+        hdr = IO_WRITE.pack(IoType.WRITE, size, len(self.data), _IO_XTYPE_OFFSET, 0)
+        return hdr + XTYPE_OFFSET.pack(self.offset)
+
+    @classmethod
+    def parse(cls, raw: bytes, srcmsglen: int | None = None) -> IoWrite:
+        """`srcmsglen`: how long the client's message was (default: all of `raw`)."""
+        _t, _c, nbytes, xtype, _z = IO_WRITE.unpack_from(raw)
+        _not_negative(nbytes, "nbytes")
+        off = _offset(raw, xtype, IO_WRITE.size)
+        start = IO_WRITE.size if off is None else IO_WRITE.size + XTYPE_OFFSET.size
+        sent = len(raw) if srcmsglen is None else srcmsglen
+        if sent < start + nbytes:
+            raise MessageError(EBADMSG, f"{nbytes} bytes announced, {sent - start} sent")
+        return cls(raw[start : start + nbytes], off, xtype)
+
+
+@dataclass(frozen=True)
+class IoStat:
+    def pack(self) -> bytes:
+        return IO_STAT.pack(IoType.STAT, IO_STAT.size, 0)
+
+    @classmethod
+    def parse(cls, raw: bytes, srcmsglen: int | None = None) -> IoStat:
+        del srcmsglen
+        IO_STAT.unpack_from(raw)
+        return cls()
+
+
+@dataclass(frozen=True)
+class IoLseek:
+    offset: int
+    whence: int
+
+    def pack(self) -> bytes:
+        return IO_LSEEK.pack(IoType.LSEEK, IO_LSEEK.size, self.whence, 0, self.offset)
+
+    @classmethod
+    def parse(cls, raw: bytes, srcmsglen: int | None = None) -> IoLseek:
+        del srcmsglen
+        _t, _c, whence, _z, offset = IO_LSEEK.unpack_from(raw)
+        return cls(offset, whence)
+
+
+@dataclass(frozen=True)
+class IoDevctl:
+    """``_io_devctl``: `nbytes` is the larger of the in and out data sizes."""
+
+    dcmd: int
+    nbytes: int
+    data: bytes = b""
+
+    def pack(self) -> bytes:
+        hdr = IO_DEVCTL.pack(IoType.DEVCTL, IO_DEVCTL.size, _s32(self.dcmd), self.nbytes, 0)
+        return hdr + self.data
+
+    @classmethod
+    def parse(cls, raw: bytes, srcmsglen: int | None = None) -> IoDevctl:
+        del srcmsglen
+        _t, _c, dcmd, nbytes, _z = IO_DEVCTL.unpack_from(raw)
+        _not_negative(nbytes, "nbytes")
+        return cls(dcmd & 0xFFFFFFFF, nbytes, raw[IO_DEVCTL.size :])
+
+
+@dataclass(frozen=True)
+class IoMsg:
+    """``_io_msg``: a manager-specific message (``mgrid``, ``subtype``) + payload."""
+
+    mgrid: int
+    subtype: int
+    data: bytes = b""
+
+    def pack(self) -> bytes:
+        return IO_MSG.pack(IoType.MSG, IO_MSG.size, self.mgrid, self.subtype) + self.data
+
+    @classmethod
+    def parse(cls, raw: bytes, srcmsglen: int | None = None) -> IoMsg:
+        del srcmsglen
+        _t, _c, mgrid, subtype = IO_MSG.unpack_from(raw)
+        return cls(mgrid, subtype, raw[IO_MSG.size :])
+
+
+@dataclass(frozen=True)
+class IoSync:
+    """``_io_sync``: `flag` is O_SYNC (fsync: data and metadata) or O_DSYNC (fdatasync)."""
+
+    flag: int
+
+    def pack(self) -> bytes:
+        return IO_SYNC.pack(IoType.SYNC, IO_SYNC.size, self.flag)
+
+    @classmethod
+    def parse(cls, raw: bytes, srcmsglen: int | None = None) -> IoSync:
+        del srcmsglen
+        _t, _c, flag = IO_SYNC.unpack_from(raw)
+        return cls(flag)
+
+
+@dataclass(frozen=True)
+class IoClose:
+    def pack(self) -> bytes:
+        return IO_CLOSE.pack(IoType.CLOSE, IO_CLOSE.size)
+
+    @classmethod
+    def parse(cls, raw: bytes, srcmsglen: int | None = None) -> IoClose:
+        del srcmsglen
+        IO_CLOSE.unpack_from(raw)
+        return cls()
+
+
+@dataclass(frozen=True)
+class IoOther:
+    """A message of a type no decoder here knows (its server answers ENOSYS)."""
+
+    type: int
+
+
+IoMessage = (
+    IoOpen | IoRead | IoWrite | IoStat | IoLseek | IoDevctl | IoMsg | IoSync | IoClose | IoOther
+)
+
+_DECODERS: dict[int, Callable[[bytes, int | None], IoMessage]] = {
+    IoType.CONNECT: IoOpen.parse,
+    IoType.READ: IoRead.parse,
+    IoType.WRITE: IoWrite.parse,
+    IoType.STAT: IoStat.parse,
+    IoType.LSEEK: IoLseek.parse,
+    IoType.DEVCTL: IoDevctl.parse,
+    IoType.MSG: IoMsg.parse,
+    IoType.SYNC: IoSync.parse,
+    IoType.CLOSE: IoClose.parse,
+}
+
+
+def decode(raw: bytes, srcmsglen: int | None = None) -> IoMessage:
+    """The message in `raw` (of a client message `srcmsglen` bytes long), validated.
+
+    MessageError (EBADMSG, EINVAL, ENAMETOOLONG) when it is malformed.
+    """
+    (mtype,) = MSG_TYPE.unpack_from(raw)
+    parse = _DECODERS.get(mtype)
+    if parse is None:
+        return IoOther(mtype)
+    return parse(raw, srcmsglen)
+
+
+def _s32(value: int) -> int:
+    """A u32 dcmd as the signed int the header field holds (EINVAL beyond 32 bits)."""
+    if not -(1 << 31) <= value <= 0xFFFFFFFF:
+        raise MessageError(EINVAL, f"dcmd {value:#x} is wider than 32 bits")
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value & 0x80000000 else value

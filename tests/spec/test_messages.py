@@ -1,0 +1,132 @@
+"""Message decoding and reply packing: every failure is a MessageError with its errno (issue 10).
+
+The messages are built here with the field layouts of ``sys/iomsg.h``
+(tests.lib.c.rawmsg), not with the packers under test.
+"""
+
+from __future__ import annotations
+
+import errno
+import struct
+
+import pytest
+from hypothesis import given
+
+from qrv.spec.iomsg import LSEEK_REPLY, STAT, MessageError, Stat
+from qrv.spec.messages import (
+    IoClose,
+    IoDevctl,
+    IoLseek,
+    IoMsg,
+    IoOpen,
+    IoOther,
+    IoRead,
+    IoStat,
+    IoSync,
+    IoWrite,
+    decode,
+    encode_path,
+)
+from tests.lib.c import rawmsg as rm
+from tests.lib.c.rawmsg import FEW, MANY, any_message, slow
+
+
+def errno_of(raw: bytes, srcmsglen: int | None = None) -> int:
+    with pytest.raises(MessageError) as ei:
+        decode(raw, srcmsglen)
+    return ei.value.errno
+
+
+def test_well_formed_messages_decode_to_their_kind() -> None:
+    assert decode(rm.connect(b"/dev/x", handle=3)) == IoOpen("/dev/x", 1, 0, 3, 0, 2, 0)
+    assert decode(rm.read(100)) == IoRead(100, None, 0)
+    assert decode(rm.read(100, 4096)) == IoRead(100, 4096, rm.XTYPE_OFFSET)
+    assert decode(rm.header(rm.WRITE, 16, 3, 0, 0) + b"abc") == IoWrite(b"abc")
+    assert decode(rm.header(rm.STAT, 8, 0)) == IoStat()
+    assert decode(rm.lseek(-5, 1)) == IoLseek(-5, 1)
+    assert decode(rm.header(rm.DEVCTL, 16, -1, 4, 0) + b"abcd") == IoDevctl(0xFFFFFFFF, 4, b"abcd")
+    assert decode(rm.header(rm.MSG, 8, 13, 7) + b"x") == IoMsg(13, 7, b"x")
+    assert decode(rm.header(rm.CLOSE, 4)) == IoClose()
+    assert decode(rm.header(rm.SYNC, 8, 0x20)) == IoSync(0x20)
+    assert decode(b"\x00\x02" + bytes(14)) == IoOther(0x200)
+
+
+@pytest.mark.parametrize("mtype", rm.TYPES)
+def test_every_header_cut_short_is_ebadmsg(mtype: int) -> None:
+    full = rm.header(mtype, *([0] * (len(rm.HEADERS[mtype]) - 2)))
+    for cut in range(len(full)):
+        assert errno_of(full[:cut]) == errno.EBADMSG
+
+
+def test_offset_and_data_cut_short_are_ebadmsg() -> None:
+    assert errno_of(rm.read(1, 0)[:-1]) == errno.EBADMSG
+    write = rm.header(rm.WRITE, 16, 10, 0, 0) + b"abc"
+    assert errno_of(write) == errno.EBADMSG
+    # the receive buffer held 3 of the 10 bytes the client did send: not malformed
+    assert decode(write, len(write) + 7) == IoWrite(b"abc")
+
+
+def test_negative_counts_and_offsets_are_einval() -> None:
+    assert errno_of(rm.read(-1)) == errno.EINVAL
+    assert errno_of(rm.read(1, -1)) == errno.EINVAL
+    assert errno_of(rm.header(rm.WRITE, 16, -1, 0, 0)) == errno.EINVAL
+    offset_write = rm.header(rm.WRITE, 24, 0, rm.XTYPE_OFFSET, 0) + struct.pack("<q", -512)
+    assert errno_of(offset_write) == errno.EINVAL
+    assert errno_of(rm.header(rm.DEVCTL, 16, 0, -1, 0)) == errno.EINVAL
+
+
+def test_connect_paths() -> None:
+    assert errno_of(rm.connect(b"/d\xc3")) == errno.EINVAL  # a cut UTF-8 sequence
+    assert errno_of(rm.connect(b"/dev", path_len=6)) == errno.EBADMSG
+    assert errno_of(rm.connect(b"x" * 1024)) == errno.ENAMETOOLONG  # 1025 with the NUL
+    assert decode(rm.connect(b"x" * 1023)) == IoOpen("x" * 1023, 1, subtype=2)
+    assert decode(rm.connect(b"/a\0b")) == IoOpen("/a", 1, subtype=2)  # the path ends at NUL
+
+
+def test_packing_refuses_what_decoding_would() -> None:
+    for path, err in (
+        ("a\0b", errno.EINVAL),
+        ("\udcff", errno.EINVAL),
+        ("x" * 1024, errno.ENAMETOOLONG),
+    ):
+        with pytest.raises(MessageError) as ei:
+            encode_path(path)
+        assert ei.value.errno == err
+    with pytest.raises(MessageError) as ei:
+        IoRead(1 << 31).pack()
+    assert ei.value.errno == errno.EOVERFLOW
+    with pytest.raises(MessageError) as ei:
+        IoDevctl(1 << 32, 0).pack()
+    assert ei.value.errno == errno.EINVAL
+
+
+def test_reply_values_beyond_their_field_are_eoverflow() -> None:
+    with pytest.raises(MessageError) as ei:
+        LSEEK_REPLY.pack(1 << 63)
+    assert ei.value.errno == errno.EOVERFLOW
+    with pytest.raises(MessageError) as ei:
+        Stat(0, 1 << 63, 0, 0, 0, 0, 0, 0, 0, 0, 1, 512, 0).pack()
+    assert ei.value.errno == errno.EOVERFLOW
+    with pytest.raises(MessageError) as ei:
+        STAT.unpack(bytes(79))
+    assert ei.value.errno == errno.EBADMSG
+
+
+def _decodes_or_refuses(raw: bytes) -> None:
+    try:
+        decode(raw)
+    except MessageError as exc:
+        assert exc.errno in (errno.EBADMSG, errno.EINVAL, errno.ENAMETOOLONG)
+
+
+@FEW
+@given(raw=any_message)
+def test_any_bytes_decode_or_raise_message_error(raw: bytes) -> None:
+    _decodes_or_refuses(raw)
+
+
+@slow
+@MANY
+@given(raw=any_message)
+def test_any_bytes_decode_or_raise_message_error_many(raw: bytes) -> None:
+    _decodes_or_refuses(raw)
