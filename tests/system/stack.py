@@ -8,9 +8,11 @@ see devb-nvme's exit status.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from qrv.emu import BOOT_PROGRAMS, boot_programs, run_shell
 from qrv.hw.bus import Machine
@@ -31,6 +33,12 @@ SEED_LS = [
     "br--r--r--  1     0     0 16777216 nvme0n1p2",
 ]
 DRIVER = "devb-nvme"
+
+
+def image_bytes(path: Path, offset: int, size: int) -> bytes:
+    """`size` bytes of the image file at `offset`, read by the host (os.pread)."""
+    with path.open("rb") as f:
+        return os.pread(f.fileno(), size, offset)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from qrv.spec.blk import (
 )
 from qrv.spec.iomsg import O_DSYNC, O_RDONLY, O_RDWR, O_SYNC, O_WRONLY
 from qrv.tools.mkgpt import create_seed_image, write_gpt
-from tests.system.stack import Stack, booted
+from tests.system.stack import Stack, booted, image_bytes
 
 MiB = 1 << 20
 DISK = 8 * MiB
@@ -49,11 +49,6 @@ def image(tmp_path: Path) -> Path:
 def rw(image: Path) -> Iterator[Stack]:
     with booted(BuiltinMachine(image, writable=True), writable=True) as stack:
         yield stack
-
-
-def image_bytes(path: Path, offset: int, size: int) -> bytes:
-    with path.open("rb") as f:
-        return os.pread(f.fileno(), size, offset)
 
 
 # -- the property: the nodes agree with a bytearray model, and so does the image ---------
@@ -245,7 +240,15 @@ def test_reread_partition_table(rw: Stack, image: Path, tmp_path: Path) -> None:
             close(fd)
         assert fstat(open("/dev/nvme0n1p3", O_RDONLY)).size == 3 * MiB
     _, out, _ = rw.sh("ls /dev")
-    assert out.decode().split() == ["nvme0n1", "nvme0n1p1", "nvme0n1p2", "nvme0n1p3", "pci"]
+    assert out.decode().split() == [
+        "null",
+        "nvme0n1",
+        "nvme0n1p1",
+        "nvme0n1p2",
+        "nvme0n1p3",
+        "pci",
+        "zero",
+    ]
 
 
 def test_reread_needs_root(rw: Stack) -> None:

@@ -97,3 +97,23 @@ def test_dd_skip_beyond_the_largest_offset(box) -> None:
     r = run(box, "dd if=/dev/big bs=1G skip=9000000000 count=1")
     assert (r.status, r.out) == (1, b"")
     assert r.errtext == "dd: /dev/big: Value too large for defined data type\n"
+
+
+@pytest.mark.parametrize(
+    ("operand", "message"),
+    [
+        ("conv=notrunc,sparse", "dd: invalid conversion 'sparse'"),
+        ("conv=", "dd: invalid conversion ''"),
+        ("oflag=direct", "dd: invalid output flag 'direct'"),
+    ],
+)
+def test_dd_refuses_unknown_conversions_and_flags(box, operand: str, message: str) -> None:
+    r = run(box, f"dd if=/dev/blob of=/dev/ram {operand}")
+    assert (r.status, r.errtext) == (2, message + "\n")
+
+
+def test_dd_reports_a_failed_fsync_after_the_copy(box) -> None:
+    # the test box's /dev/ram has no _IO_SYNC handler (ENOSYS, as any such server)
+    r = run(box, "dd if=/dev/blob of=/dev/ram bs=16 count=2 conv=notrunc,fsync oflag=sync")
+    assert run(box, "cat /dev/ram").out == BLOB[:RAM]
+    assert (r.status, r.errtext) == (1, "dd: /dev/ram: Function not implemented\n")

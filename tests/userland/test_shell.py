@@ -54,7 +54,7 @@ def test_ls_l_prints_the_seed_format(k) -> None:
 
 def test_ls_plain_root_and_file_and_errors(k) -> None:
     assert run(k, "ls /dev").text.split() == sorted(
-        ["blob", "nvme0n1", "nvme0n1p1", "nvme0n1p2", "ram", "tty"]
+        ["blob", "null", "nvme0n1", "nvme0n1p1", "nvme0n1p2", "ram", "tty", "zero"]
     )
     assert run(k, "ls").text == "dev\n"
     assert run(k, "ls -l /").text == "dr-xr-xr-x  2     0     0        0 dev\n"

@@ -35,7 +35,7 @@ from qrv.kernel.proc import (
     current_or_none,
     set_current,
 )
-from qrv.kernel.procnto import ProcServer
+from qrv.kernel.procnto import DEVICES, ProcServer
 from qrv.spec.iomsg import (
     ECHILD,
     EINVAL,
@@ -75,6 +75,8 @@ class Kernel:
         t = self._new_thread(procnto)
         chid = self.ipc.channel_create(t, ChannelFlag.DISCONNECT)
         self.paths = PathManager(procnto.pid, chid)
+        for path, handle in DEVICES.items():
+            self.paths.link(path, procnto.pid, chid, handle, 0, 0)
         server = ProcServer(self, t, chid)
         self._start_host(t, server.run, "procnto")
 

@@ -1,4 +1,5 @@
-"""procnto's path-manager server: the synthesised directories (``/``, ``/dev``, ...).
+"""procnto's path-manager server: the synthesised directories (``/``, ``/dev``, ...)
+and the character devices ``/dev/null`` and ``/dev/zero``.
 
 An open that no registered server claims but that names a directory above
 registered names ends at procnto (``pathmgr_open.c`` node_stat / readdir):
@@ -8,6 +9,12 @@ dirent per child name.  Runs as a thread of process 1 on the kernel's IPC.
 Messages are decoded and validated by :func:`qrv.spec.messages.decode`, the
 decoder of every resource manager: a malformed one is answered with its
 errno (EBADMSG, EINVAL, ENAMETOOLONG) and the thread serves on.
+
+``/dev/null`` and ``/dev/zero`` are names procnto links to its own channel, as
+QNX's procnto serves them: ``crw-rw-rw-``, root-owned; a read of ``/dev/null``
+is end of file, a read of ``/dev/zero`` returns as many zero bytes as asked
+(up to 1 MiB per read); writes to either take every byte; lseek always lands
+at 0; fsync succeeds.
 """
 
 from __future__ import annotations
@@ -27,8 +34,11 @@ from qrv.spec.iomsg import (
     ENOENT,
     ENOSYS,
     EOK,
+    IO_WRITE,
     LSEEK_REPLY,
     O_RDONLY,
+    O_RDWR,
+    S_IFCHR,
     S_IFDIR,
     SEEK_SET,
     Pulse,
@@ -36,21 +46,42 @@ from qrv.spec.iomsg import (
     Stat,
     pack_dirent,
 )
-from qrv.spec.messages import IoClose, IoDevctl, IoLseek, IoOpen, IoRead, IoStat, decode
+from qrv.spec.messages import (
+    IoClose,
+    IoDevctl,
+    IoLseek,
+    IoMessage,
+    IoOpen,
+    IoRead,
+    IoStat,
+    IoSync,
+    IoWrite,
+    decode,
+)
 
 if TYPE_CHECKING:
     from qrv.kernel.kernel import Kernel
 
 DIR_MODE = S_IFDIR | 0o555
 DIR_NLINK = 2
+CHAR_MODE = S_IFCHR | 0o666
 RECEIVE_BYTES = 4096
 _INT = 4
+NULL_HANDLE, ZERO_HANDLE = 1, 2
+DEVICES = {"/dev/null": NULL_HANDLE, "/dev/zero": ZERO_HANDLE}
+"""procnto's own character devices: path -> the handle it links them with."""
+MAX_ZERO_READ = 1 << 20  # one read of /dev/zero returns at most this much
 
 
 @dataclass
 class DirOcb:
     path: str
     index: int = 0
+
+
+@dataclass
+class DevOcb:
+    handle: int
 
 
 class ProcServer:
@@ -60,7 +91,7 @@ class ProcServer:
         self._k = kernel
         self._t = thread
         self._chid = chid
-        self._ocbs: dict[tuple[int, int], DirOcb] = {}
+        self._ocbs: dict[tuple[int, int], DirOcb | DevOcb] = {}
 
     def run(self) -> None:
         ipc = self._k.ipc
@@ -97,6 +128,11 @@ class ProcServer:
         ocb = self._ocbs.get(key)
         if ocb is None:
             return 0, b"", EBADF
+        if isinstance(msg, IoClose):
+            del self._ocbs[key]
+            return 0, b"", EOK
+        if isinstance(ocb, DevOcb):
+            return _device(ocb, msg, raw)
         if isinstance(msg, IoRead):
             return self._read(ocb, msg)
         if isinstance(msg, IoStat):
@@ -107,15 +143,12 @@ class ProcServer:
                 return 0, b"", EINVAL
             ocb.index = msg.offset
             return 0, LSEEK_REPLY.pack(msg.offset), EOK
-        if isinstance(msg, IoClose):
-            del self._ocbs[key]
-            return 0, b"", EOK
-        if isinstance(msg, IoDevctl) and msg.dcmd == DCMD_ALL_GETFLAGS:
-            data = O_RDONLY.to_bytes(_INT, "little")
-            return 0, DEVCTL_REPLY.pack(0, 0, len(data), 0) + data, EOK
-        return 0, b"", ENOSYS
+        return _getflags(msg, O_RDONLY)
 
     def _open(self, key: tuple[int, int], msg: IoOpen) -> tuple[int, bytes, int]:
+        if msg.handle in DEVICES.values():
+            self._ocbs[key] = DevOcb(msg.handle)
+            return 0, b"", EOK
         path, _ = normalize(msg.path)
         with self._k.lock:
             is_dir = self._k.paths.is_dir(path)
@@ -137,3 +170,29 @@ class ProcServer:
             out += rec
             ocb.index += 1
         return len(out), out, EOK
+
+
+def _device(ocb: DevOcb, msg: IoMessage, raw: bytes) -> tuple[int, bytes, int]:
+    """A message on an open /dev/null or /dev/zero."""
+    if isinstance(msg, IoRead):
+        nbytes = min(msg.nbytes, MAX_ZERO_READ)
+        data = bytes(nbytes) if ocb.handle == ZERO_HANDLE else b""
+        return len(data), data, EOK
+    if isinstance(msg, IoWrite):
+        return IO_WRITE.unpack_from(raw)[2], b"", EOK  # every announced byte taken
+    if isinstance(msg, IoStat):
+        st = Stat(ocb.handle, 0, 0, 0, 0, 0, 0, 0, 0, CHAR_MODE, 1, 512, 0)
+        return 0, st.pack(), EOK
+    if isinstance(msg, IoLseek):
+        return 0, LSEEK_REPLY.pack(0), EOK
+    if isinstance(msg, IoSync):
+        return 0, b"", EOK
+    return _getflags(msg, O_RDWR)
+
+
+def _getflags(msg: IoMessage, oflag: int) -> tuple[int, bytes, int]:
+    """DCMD_ALL_GETFLAGS answered with `oflag`; anything else ENOSYS."""
+    if not isinstance(msg, IoDevctl) or msg.dcmd != DCMD_ALL_GETFLAGS:
+        return 0, b"", ENOSYS
+    data = oflag.to_bytes(_INT, "little")
+    return 0, DEVCTL_REPLY.pack(0, 0, len(data), 0) + data, EOK

@@ -1,4 +1,4 @@
-"""dd if= of= bs= count= skip= seek= status=: copy blocks.
+"""dd if= of= bs= count= skip= seek= status= conv= oflag=: copy blocks.
 
 No ``if=`` reads stdin, no ``of=`` writes stdout (which cannot seek, so
 ``seek=`` needs ``of=``).  The record summary goes to stderr (``N+M records
@@ -8,6 +8,13 @@ stderr while copying, ``status=none`` prints nothing.
 A block larger than one read may ask for (:data:`NBYTES_MAX`, as ``bs=2G``)
 is read with reads of that size, as Linux caps ``read(2)``: the records are
 then partial (``0+1 records in``).
+
+``of=`` opens the file for writing without truncating it (the only writable
+files are block devices, which cannot be truncated; ``conv=notrunc`` is accepted
+and says so).  ``conv=fsync`` / ``conv=fdatasync`` sync the output before the
+summary; ``oflag=sync`` / ``oflag=dsync`` open it ``O_SYNC`` / ``O_DSYNC``, so
+every write is durable when it returns.  ``conv`` and ``oflag`` take
+comma-separated lists.
 
 Writes follow GNU dd's ``iwrite()``: a short write is continued with the
 rest of the block, and a write that takes 0 bytes (a device's end) is the
@@ -21,10 +28,11 @@ from __future__ import annotations
 import errno
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from qrv.lib.c import close, lseek, open, read, write
-from qrv.spec.iomsg import NBYTES_MAX, O_CREAT, O_WRONLY, SEEK_SET, oserror
+from qrv.lib.c import close, fdatasync, fsync, lseek, open, read, write
+from qrv.spec.iomsg import NBYTES_MAX, O_CREAT, O_DSYNC, O_SYNC, O_WRONLY, SEEK_SET, oserror
 from qrv.userland._util import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -56,6 +64,8 @@ SUFFIXES = {
 _NUMBER = re.compile(r"([0-9]+)([A-Za-z]*)")
 """ASCII digits, then an optional suffix of SUFFIXES."""
 STATUS_LEVELS = ("default", "none", "noxfer", "progress")
+CONVERSIONS = ("notrunc", "fsync", "fdatasync")
+OUTPUT_FLAGS = {"sync": O_SYNC, "dsync": O_DSYNC}
 
 
 class _Usage(Exception):
@@ -79,6 +89,17 @@ class Options:
     skip: int = 0
     seek: int = 0
     status: str = "default"
+    conv: frozenset[str] = frozenset()
+    oflag: int = 0
+
+
+def _symbols(key: str, value: str, allowed: Collection[str]) -> list[str]:
+    """A comma-separated list of dd symbols (``conv=notrunc,fsync``)."""
+    words = value.split(",")
+    for word in words:
+        if word not in allowed:
+            raise _Usage(f"dd: invalid {key} '{word}'")
+    return words
 
 
 def parse(argv: list[str]) -> Options:
@@ -103,6 +124,11 @@ def parse(argv: list[str]) -> Options:
             if value not in STATUS_LEVELS:
                 raise _Usage(f"dd: invalid status level '{value}'")
             o.status = value
+        elif key == "conv":
+            o.conv = o.conv | set(_symbols("conversion", value, CONVERSIONS))
+        elif key == "oflag":
+            for word in _symbols("output flag", value, OUTPUT_FLAGS):
+                o.oflag |= OUTPUT_FLAGS[word]
         else:
             raise _Usage(f"dd: invalid operand '{arg}'")
     if o.bs <= 0:
@@ -171,6 +197,17 @@ def _write_all(fd: int, data: bytes, name: str) -> int:
     return done
 
 
+def _sync(fd: int, o: Options) -> None:
+    """conv=fsync / conv=fdatasync: the output's data durable before dd reports."""
+    try:
+        if "fsync" in o.conv:
+            fsync(fd)
+        elif "fdatasync" in o.conv:
+            fdatasync(fd)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, o.dst or "-") from None
+
+
 def copy(ifd: int, ofd: int, o: Options) -> Counts:
     c = Counts()
     started = last = time.monotonic()
@@ -212,7 +249,7 @@ def main(argv: list[str]) -> int:
     except OSError as exc:
         return fail("dd", o.src or "-", exc)
     try:
-        ofd = STDOUT if o.dst is None else open(o.dst, O_WRONLY | O_CREAT)
+        ofd = STDOUT if o.dst is None else open(o.dst, O_WRONLY | O_CREAT | o.oflag)
     except OSError as exc:
         if ifd != STDIN:
             close(ifd)
@@ -222,6 +259,7 @@ def main(argv: list[str]) -> int:
         _skip(ifd, o)
         _seek(ofd, o)
         counts = copy(ifd, ofd, o)
+        _sync(ofd, o)
         _summary(counts, started, o.status)
     except OSError as exc:
         status = fail("dd", exc.filename or o.src or o.dst or "-", exc)

@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "lspci": "qrv.userland.lspci",
     "pidin": "qrv.userland.pidin",
     "sh": "qrv.userland.sh",
+    "sync": "qrv.userland.sync",
 }
 """Command name -> program module (a module with ``main(argv) -> int``)."""
 
