@@ -54,6 +54,8 @@ from qrv.spec.iomsg import (
 from tests.lib.c.memfs import BLOCK_RO, memfs
 
 T = 5.0
+PROCNTO_DEVICES = ["null", "zero"]
+"""What /dev lists with no server: procnto's own character devices."""
 DATA = bytes(range(256)) * 8
 
 
@@ -137,7 +139,7 @@ def test_dev_is_a_synthesised_directory_listing_names(sysk) -> None:
     with k.adopt("c"):
         st = stat("/dev")
         assert (st.mode & S_IFMT, st.mode & 0o777, st.nlink) == (S_IFDIR, 0o555, 2)
-        assert sorted(listdir("/dev")) == ["a", "b"]
+        assert sorted(listdir("/dev")) == ["a", "b", "null", "zero"]  # procnto: null, zero
         assert sorted(listdir("/")) == ["dev", "x"]
         d = opendir("/x")
         assert readdir(d) == "y" and readdir(d) is None
@@ -149,7 +151,7 @@ def test_resmgr_attach_semantics(sysk) -> None:
     with k.adopt("srv"):
         dpp = dispatch_create()
         assert resmgr_attach(dpp, None, None, 0, 0, None, None, None) == 0
-        assert dpp.chid > 0 and listdir("/dev") == []
+        assert dpp.chid > 0 and listdir("/dev") == PROCNTO_DEVICES
         connect, io = iofunc_func_init()
         attr = IofuncAttr()
         iofunc_attr_init(attr, BLOCK_RO)
@@ -160,9 +162,9 @@ def test_resmgr_attach_semantics(sysk) -> None:
         resmgr_detach(dpp, first)
         assert errno_of(lambda: resmgr_detach(dpp, first)) == errno.EINVAL
         resmgr_detach(dpp, second)
-        assert listdir("/dev") == []
+        assert listdir("/dev") == PROCNTO_DEVICES
         third = resmgr_attach(dpp, None, "/dev/q", 0, 0, connect, io, attr)
-        assert third not in (first, second) and listdir("/dev") == ["q"]
+        assert third not in (first, second) and listdir("/dev") == ["null", "q", "zero"]
     with k.adopt("user", uid=5):
         dpp = dispatch_create()
         assert (
@@ -177,7 +179,7 @@ def test_names_vanish_when_the_server_dies_and_clients_get_errors(sysk) -> None:
     with k.adopt("c"):
         fd = open("/dev/blob")
         k.exit_process(k.process(pid), -11, crashed=True)
-        assert listdir("/dev") == []
+        assert listdir("/dev") == PROCNTO_DEVICES
         assert errno_of(lambda: read(fd, 1)) == errno.EBADF  # stale connection
         assert errno_of(lambda: open("/dev/blob")) == errno.ENOENT
         close(fd)  # closing a stale fd still frees it
