@@ -72,7 +72,7 @@ def test_malformed_messages_get_errors(sysk) -> None:
             for raw in (IoType.READ.to_bytes(2, "little"), IoType.WRITE.to_bytes(2, "little")):
                 with pytest.raises(OSError) as err:
                     ipc.MsgSend(fd, raw, 16)
-                assert err.value.errno == errno.EINVAL
+                assert err.value.errno == errno.EBADMSG  # shorter than its header
             negative = IO_READ.pack(IoType.WRITE, IO_READ.size, -5, 0, 0)
             with pytest.raises(OSError) as err:
                 ipc.MsgSend(fd, negative, 0)
