@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import io
+import os
 from dataclasses import dataclass
 
 from qrv.kernel import Kernel
@@ -52,3 +53,14 @@ def run(
     argv = ["sh"] if line is None else ["sh", "-c", line]
     status = k.waitpid(k.spawn(sh.main, argv, stdio=console.stdio()), T)
     return Result(status, console.stdout.getvalue(), console.stderr.getvalue())
+
+
+class FailingOutput(io.BytesIO):
+    """An output whose every write fails with `err`: ENOSPC as /dev/full, EBADF as a closed fd."""
+
+    def __init__(self, err: int) -> None:
+        super().__init__()
+        self.errno = err
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        raise OSError(self.errno, os.strerror(self.errno))

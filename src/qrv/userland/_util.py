@@ -6,10 +6,16 @@ SIGPIPE, whose default action ends it silently (a shell shows status
 and :func:`out_bytes` turn that into :class:`BrokenPipe`, and a program
 whose ``main`` is wrapped in :func:`dies_of_sigpipe` then ends quietly with
 :data:`EXIT_SIGPIPE` (the shell adds 128 to a negative, signal status).
+
+Any other failed stdout write (a full disk, a closed descriptor) is
+:class:`WriteError`; the same wrapper prints ``cmd: write error: strerror``
+(as coreutils does) and the program ends with status 1.  A failed write of
+an error line to stderr is dropped: there is nowhere left to report it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 from collections.abc import Callable
@@ -31,6 +37,14 @@ class BrokenPipe(Exception):
     """stdout's reader went away (EPIPE); not an OSError, so file-error handlers let it pass."""
 
 
+class WriteError(Exception):
+    """stdout could not be written (not EPIPE); not an OSError: file-error handlers let it pass."""
+
+    def __init__(self, err: int) -> None:
+        super().__init__(strerror(err))
+        self.errno = err
+
+
 def is_broken_pipe(exc: OSError) -> bool:
     return exc.errno == errno.EPIPE
 
@@ -48,7 +62,7 @@ def _write_stdout(data: bytes) -> None:
     except OSError as exc:
         if is_broken_pipe(exc):
             raise BrokenPipe from None
-        raise
+        raise WriteError(exc.errno or 0) from None
 
 
 def out(text: str) -> None:
@@ -62,8 +76,9 @@ def out_bytes(data: bytes) -> None:
 
 
 def err(text: str) -> None:
-    """One line to stderr."""
-    stdio.eprintf(text + "\n")
+    """One line to stderr (dropped if stderr cannot be written)."""
+    with contextlib.suppress(OSError):
+        stdio.eprintf(text + "\n")
 
 
 def fail(cmd: str, path: str, exc: OSError) -> int:
@@ -73,7 +88,8 @@ def fail(cmd: str, path: str, exc: OSError) -> int:
 
 
 def dies_of_sigpipe(main: Program) -> Program:
-    """`main`, ending quietly with :data:`EXIT_SIGPIPE` when stdout's pipe breaks."""
+    """`main`, ending quietly with :data:`EXIT_SIGPIPE` when stdout's pipe breaks, and
+    with ``cmd: write error: strerror`` and status 1 when stdout cannot be written."""
 
     @functools.wraps(main)
     def wrapper(argv: list[str]) -> int:
@@ -81,5 +97,8 @@ def dies_of_sigpipe(main: Program) -> Program:
             return main(argv)
         except BrokenPipe:
             return EXIT_SIGPIPE
+        except WriteError as exc:
+            err(f"{argv[0] if argv else main.__module__}: write error: {exc}")
+            return EXIT_FAILURE
 
     return wrapper

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from qrv.lib.c import spawn, stdio, waitpid
-from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, err, out
+from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, dies_of_sigpipe, err, out
 
 Program = Callable[[list[str]], int]
 
@@ -152,6 +152,7 @@ def repl(stream: BinaryIO, interactive: bool) -> int:
             out("\n")  # the command died of ^C: the prompt goes on a new line
 
 
+@dies_of_sigpipe
 def main(argv: list[str]) -> int:
     args = argv[1:]
     try:
