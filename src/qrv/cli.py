@@ -6,26 +6,37 @@ on stderr (``qrv <cmd>: message``) with exit status 2, never a traceback.
 A Ctrl-C that reaches here (KeyboardInterrupt: ``qrv emu`` raises it only
 once its system is torn down) is ``qrv <cmd>: interrupted``, status 130
 (128 + SIGINT, as a shell reports it).
+
+stdout: when its reader has gone (``qrv --help | true``) qrv ends quietly with
+status 141 (128 + SIGPIPE, as a program killed by SIGPIPE); when it cannot
+be written (``> /dev/full``) the error is one line, ``qrv <cmd>: write
+error: No space left on device``, status 2.  Either way stdout is then
+pointed at /dev/null so the interpreter's final flush cannot fail again.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from qrv import __version__
-from qrv.errors import QrvError
+from qrv.errors import OutputError, QrvError
+from qrv.tools.output import print_out
 
 # name -> (module, one-line summary)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "emu": ("qrv.emu", "boot the system (add --nvme for the NVMe drive, as emu.sh -nvme)"),
+    "emu": ("qrv.emu", "boot the system and run its shell (--nvme attaches an NVMe drive)"),
     "mkgpt": ("qrv.tools.mkgpt", "write a GPT partition table to an image file"),
     "gpt": ("qrv.tools.gpt", "print and verify the GPT of an image or block device"),
 }
 
 EXIT_INTERRUPTED = 128 + 2
 """Status after Ctrl-C: 128 + SIGINT."""
+EXIT_SIGPIPE = 128 + 13
+"""Status when stdout's reader has gone: 128 + SIGPIPE."""
+EXIT_ERROR = 2
 
 USAGE = "usage: qrv [--version] <command> [args...]"
 
@@ -37,27 +48,59 @@ def _help() -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help", "help"):
-        print(_help())
-        return 0 if args else 2
+def _dispatch(args: list[str]) -> int:
+    if not args:
+        print(_help(), file=sys.stderr)
+        return EXIT_ERROR
+    if args[0] in ("-h", "--help", "help"):
+        print_out(_help())
+        return 0
     if args[0] == "--version":
-        print(f"qrv {__version__}")
+        print_out(f"qrv {__version__}")
         return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
         print(f"qrv: unknown command '{name}' (try 'qrv --help')", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     try:
         module = importlib.import_module(COMMANDS[name][0])
         entry: Callable[[list[str]], int] = module.main
-        return entry(rest)
-    except QrvError as exc:
-        print(f"qrv {name}: {exc}", file=sys.stderr)
-        return 2
+        status = entry(rest)
+        if sys.stdout is not None:
+            sys.stdout.flush()
+        return status
     except KeyboardInterrupt:
         print(f"qrv {name}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        return 141
+        raise
+    except OSError as exc:  # the last flush of what the command printed
+        raise OutputError(f"write error: {exc.strerror or exc}") from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush has nothing to fail on."""
+    if sys.stdout is None:
+        return
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # not a real descriptor (e.g. captured in a test)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    who = f"qrv {args[0]}" if args and args[0] in COMMANDS else "qrv"
+    try:
+        return _dispatch(args)
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_SIGPIPE
+    except QrvError as exc:
+        print(f"{who}: {exc}", file=sys.stderr)
+        if isinstance(exc, OutputError):
+            _silence_stdout()
+        return EXIT_ERROR

@@ -36,3 +36,7 @@ class PciError(QrvError):
 
 class NvmeError(QrvError):
     """An NVMe controller failure seen by the driver (timeout, CFS, bad completion)."""
+
+
+class OutputError(QrvError):
+    """stdout cannot be written (a full disk, a closed descriptor): ``write error: ...``."""

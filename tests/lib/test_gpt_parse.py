@@ -128,7 +128,13 @@ def both(disk: Disk, name: str, value: object, reseal: bool = True) -> Disk:
 
 
 def test_bad_signature() -> None:
-    fails(both(seed_disk(), "signature", b"EFI PARX"), E.GPT_ERR_BAD_SIG)
+    err = fails(both(seed_disk(), "signature", b"EFI PARX"), E.GPT_ERR_BAD_SIG)
+    assert 'LBA 1: signature 45 46 49 20 50 41 52 58 ("EFI PARX"), expected "EFI PART";' in str(err)
+
+
+def test_missing_header_signature_reads_as_text() -> None:
+    table = parse(make_disk((32768, 32768), backup=False))
+    assert table.problems[0].endswith('signature 00 00 00 00 00 00 00 00, expected "EFI PART"')
 
 
 @pytest.mark.parametrize("rev", [0x00010001, 0x00020000, 0])

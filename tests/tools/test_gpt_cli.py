@@ -148,3 +148,16 @@ def test_4096_detected_from_the_backup_when_primary_is_wiped(
     doc = json.loads(out)
     assert code == 1 and doc["lba_size"] == 4096 and doc["header"] == "backup"
     assert "GPT header at LBA 1: signature" in doc["problems"][0]
+
+
+def test_partial_lba_at_the_end_is_a_problem(
+    seed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with seed.open("ab") as f:
+        f.write(b"\0" * 100)  # as after `mkgpt --force` on a 64 MiB + 100 B file
+    code, out, _ = run(["--json", str(seed)], capsys)
+    assert code == 1
+    assert json.loads(out)["problems"] == [
+        "image is 67108964 bytes, not a whole number of 512-byte LBAs: its last 100 bytes "
+        "are outside every LBA (qrv emu refuses such an image)"
+    ]

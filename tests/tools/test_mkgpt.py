@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import uuid
 from pathlib import Path
 
@@ -188,4 +190,70 @@ def test_qrv_out_of_range_names_the_valid_range(
         f"qrv mkgpt: --qrv {n}: N must be between 1 and the number of partitions ({len(parts)})\n"
     )
     assert "only" not in err  # "there are only 1 partition(s)" read wrong for N = 0
+    assert digest(image) == before
+
+
+# --- failures leave no file behind (issue 10) -------------------------------------------
+
+
+def test_a_size_no_file_can_have_is_refused_and_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = tmp_path / "x.img"
+    code, out, err = run(["--size", "10000000T", str(image), "16"], capsys)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "larger than a file can be" in err, err
+    assert not image.exists()
+
+
+def test_a_failed_create_removes_the_file_it_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def efbig(fd: int, size: int) -> None:  # a filesystem that cannot hold 16 TiB
+        raise OSError(errno.EFBIG, os.strerror(errno.EFBIG))
+
+    monkeypatch.setattr(os, "ftruncate", efbig)
+    image = tmp_path / "y.img"
+    code, _, err = run(["--size", "16T", str(image), "16"], capsys)
+    assert code == 2 and err == f"qrv mkgpt: {image}: write failed: File too large\n"
+    assert not image.exists()
+
+
+def test_a_failed_grow_keeps_the_file_at_its_size(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = blank(tmp_path / "grow.img", 8 * MIB)
+    real_pwrite = os.pwrite
+
+    def enospc(fd: int, data: bytes, offset: int) -> int:
+        if offset > 8 * MIB:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", enospc)
+    code, _, err = run(["--size", "32M", str(image), "16"], capsys)
+    assert code == 2 and "No space left on device" in err
+    assert image.stat().st_size == 8 * MIB and image.read_bytes() == bytes(8 * MIB)
+
+
+def test_a_dangling_symlink_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    link = tmp_path / "link.img"
+    link.symlink_to(tmp_path / "gone" / "target.img")
+    code, _, err = run(["--size", "64M", str(link), "16"], capsys)
+    assert code == 2
+    assert err == (
+        f"qrv mkgpt: {link}: dangling symlink (its target {tmp_path}/gone/target.img "
+        "does not exist)\n"
+    )
+
+
+def test_an_image_of_partial_lbas_is_refused_even_with_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = blank(tmp_path / "odd.img", 64 * MIB + 100)
+    before = digest(image)
+    for args in ([str(image), "16"], ["--force", str(image), "16"]):
+        code, _, err = run(args, capsys)
+        assert code == 2
+        assert "67108964 bytes is not a whole number of 512-byte LBAs" in err, err
     assert digest(image) == before

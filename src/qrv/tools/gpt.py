@@ -8,6 +8,7 @@ table, or a usage error (missing or empty file, not a GPT).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -15,8 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from qrv.errors import QrvError, UsageError
-from qrv.lib.gpt import LBA_SIZES, GptParseError, GptTable, detect_lba_size, gpt_parse
+from qrv.lib.gpt import (
+    LBA_SIZES,
+    GptErr,
+    GptIssue,
+    GptParseError,
+    GptTable,
+    detect_lba_size,
+    gpt_parse,
+)
 from qrv.tools.imagefile import ImageFile
+from qrv.tools.output import print_out
 
 EXIT_CLEAN = 0
 EXIT_PROBLEMS = 1
@@ -53,7 +63,7 @@ def partition_line(table: GptTable, index: int) -> str:
 
 def print_partition_lines(table: GptTable) -> None:
     for p in table.partitions:
-        print("  " + partition_line(table, p.index))
+        print_out("  " + partition_line(table, p.index))
 
 
 def table_json(table: GptTable) -> dict[str, Any]:
@@ -116,8 +126,16 @@ def read_table(path: Path, lba_size: int | None = None) -> GptTable:
     with ImageFile.open_for_read(path) as image:
         if lba_size is None:
             lba_size = detect_lba_size(image.read, image.size_bytes) or DEFAULT_LBA_SIZE
-        num_lbas = image.size_bytes // lba_size
-        return gpt_parse(image.read_lba_for(lba_size), lba_size, num_lbas)
+        num_lbas, tail = divmod(image.size_bytes, lba_size)
+        table = gpt_parse(image.read_lba_for(lba_size), lba_size, num_lbas)
+    if tail:
+        issue = GptIssue(
+            GptErr.GPT_ERR_BAD_GEOMETRY,
+            f"image is {image.size_bytes} bytes, not a whole number of {lba_size}-byte LBAs: "
+            f"its last {tail} bytes are outside every LBA (qrv emu refuses such an image)",
+        )
+        table = dataclasses.replace(table, issues=(*table.issues, issue))
+    return table
 
 
 class _Parser(argparse.ArgumentParser):
@@ -150,7 +168,7 @@ def main(argv: Sequence[str]) -> int:
         print(f"qrv gpt: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
     if args.json:
-        print(json.dumps(table_json(table), indent=2, ensure_ascii=False))
+        print_out(json.dumps(table_json(table), indent=2, ensure_ascii=False))
     else:
-        print("\n".join(table_text(args.image, table)))
+        print_out("\n".join(table_text(args.image, table)))
     return EXIT_PROBLEMS if table.issues else EXIT_CLEAN

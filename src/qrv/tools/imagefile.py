@@ -4,6 +4,7 @@ until `commit`, so a refused request leaves the file untouched (SPEC §4 Data)."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -24,6 +25,7 @@ _SIZE_RE = re.compile(r"^\s*(\d+)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
 _SHIFT = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}
 _CHUNK = 1 << 20  # bytes compared per read when checking for existing data
 _FILE_MODE = 0o644
+MAX_FILE_BYTES = (1 << 63) - 1  # off_t: no file can be larger
 
 
 def parse_size(text: str) -> int:
@@ -36,6 +38,14 @@ def parse_size(text: str) -> int:
 
 def _describe(exc: OSError) -> str:
     return exc.strerror or str(exc)
+
+
+def refuse_dangling_symlink(path: Path) -> None:
+    """A symlink whose target is missing is named as such (creating it would say "File exists")."""
+    if path.is_symlink() and not path.exists():
+        raise UsageError(
+            f"{path}: dangling symlink (its target {os.readlink(path)} does not exist)"
+        )
 
 
 class ImageFile:
@@ -69,6 +79,12 @@ class ImageFile:
         """Open an existing image read-write, or plan to create one of ``size_bytes``."""
         if size_bytes is not None and (size_bytes <= 0 or size_bytes % lba_size):
             raise UsageError(f"--size {size_bytes} is not a positive multiple of {lba_size} bytes")
+        if size_bytes is not None and size_bytes > MAX_FILE_BYTES:
+            raise UsageError(
+                f"--size {size_bytes} bytes is larger than a file can be "
+                f"(at most {MAX_FILE_BYTES} bytes)"
+            )
+        refuse_dangling_symlink(path)
         if not path.exists():
             if size_bytes is None:
                 raise UsageError(f"{path}: no such file (give --size to create it)")
@@ -90,6 +106,12 @@ class ImageFile:
         except UsageError:
             image.close()
             raise
+        if size_bytes is None and current % lba_size:
+            image.close()
+            raise UsageError(
+                f"{path}: {current} bytes is not a whole number of {lba_size}-byte LBAs "
+                "(--size can grow it to one)"
+            )
         image._current = current
         image.size_bytes = current if size_bytes is None else size_bytes
         return image
@@ -144,12 +166,19 @@ class ImageFile:
 
     def commit(self, writes: Sequence[tuple[int, bytes]], lba_size: int) -> None:
         """Create or grow the file, then write in the given order with fsyncs (the
-        backup copy is durable before the primary is touched)."""
-        if self._fd is None:
+        backup copy is durable before the primary is touched).
+
+        If anything fails, a file this call created is removed and a file it grew is
+        cut back to its old size: a failed mkgpt leaves no file (or growth) behind.
+        """
+        created = self._fd is None
+        if created:
             try:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, _FILE_MODE)
             except OSError as exc:
                 raise UsageError(f"{self.path}: {_describe(exc)}") from None
+        assert self._fd is not None
+        original = self._current
         try:
             if self.size_bytes > self._current:
                 os.ftruncate(self._fd, self.size_bytes)
@@ -159,8 +188,22 @@ class ImageFile:
                 if n == 1:  # backup array and header are down
                     os.fsync(self._fd)
             os.fsync(self._fd)
-        except OSError as exc:
-            raise UsageError(f"{self.path}: write failed: {_describe(exc)}") from None
+        except BaseException as exc:
+            self._undo(created, original)
+            if isinstance(exc, OSError):
+                raise UsageError(f"{self.path}: write failed: {_describe(exc)}") from None
+            raise
+
+    def _undo(self, created: bool, original: int) -> None:
+        """Remove the file `commit` created, or cut a grown one back (best effort)."""
+        if created:
+            self.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+        elif self._fd is not None and self._current > original:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, original)
+            self._current = original
 
     def close(self) -> None:
         if self._fd is not None:

@@ -28,6 +28,7 @@ from qrv.lib.gpt import (
 from qrv.spec.gpt import LINUX_FILESYSTEM_GUID, QRV_GUID, TYPE_ALIASES
 from qrv.tools.gpt import print_partition_lines
 from qrv.tools.imagefile import ImageFile, parse_size
+from qrv.tools.output import print_out
 
 MIB = 1 << 20
 QRV_NAME = "qrv"
@@ -188,7 +189,7 @@ def main(argv: Sequence[str]) -> int:
         force=args.force,
         disk_guid=args.disk_guid,
     )
-    print(
+    print_out(
         f"{args.image}: GPT written, {len(table.partitions)} partition(s), "
         f"{table.num_lbas} LBAs of {table.lba_size} B, disk GUID {table.disk_guid}"
     )

@@ -17,6 +17,14 @@ from qrv.spec.gpt import (
 )
 
 
+def readable(raw: bytes) -> str:
+    """Bytes as a person reads them: hex, then the text in quotes when it is printable ASCII."""
+    text = " ".join(f"{b:02x}" for b in raw)
+    if raw and all(0x20 <= b < 0x7F for b in raw):
+        text += f' ("{raw.decode("ascii")}")'
+    return text
+
+
 def fail(code: GptErr, lba: int, text: str) -> GptParseError:
     return GptParseError(code, f"GPT header at LBA {lba}: {text}")
 
@@ -26,7 +34,9 @@ def check_header(raw: bytes, lba: int, lba_size: int, num_lbas: int) -> GptHeade
     hdr = GptHeader.unpack(raw)
     if hdr.signature != GPT_SIGNATURE:
         raise fail(
-            GptErr.GPT_ERR_BAD_SIG, lba, f"signature {hdr.signature!r}, expected {GPT_SIGNATURE!r}"
+            GptErr.GPT_ERR_BAD_SIG,
+            lba,
+            f'signature {readable(hdr.signature)}, expected "{GPT_SIGNATURE.decode()}"',
         )
     if hdr.revision != GPT_REVISION_1_0:
         raise fail(
