@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/qrv emu --nvme --image $(IMAGE)
+	$(BIN)/qrv emu --nvme --image '$(IMAGE)'
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -198,17 +198,38 @@ def make_machine(opts: EmuOptions) -> Machine:
     )
 
 
+HELP_HINT = "(try 'qrv emu --help')"
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        raise UsageError(f"{message} {HELP_HINT}")
 
 
 def parse_args(argv: list[str]) -> EmuOptions:
-    p = _Parser(prog="qrv emu", description="boot the system and run the shell")
+    p = _Parser(
+        prog="qrv emu",
+        description="Boot the machine, the kernel, pci-server and devb-nvme, then run the shell.",
+    )
     p.add_argument("-c", dest="command", help="run these commands ('cmd; cmd') and exit")
-    p.add_argument("--nvme", action="store_true", help="attach the NVMe drive (as emu.sh -nvme)")
-    p.add_argument("--image", default=DEFAULT_IMAGE, help="NVMe image file (default nvme.img)")
-    p.add_argument("--machine", choices=("builtin", "qemu"), default="builtin")
+    p.add_argument(
+        "--nvme",
+        action="store_true",
+        help="attach an NVMe drive over --image (devb-nvme serves /dev/nvme0n1 and a path "
+        "per GPT partition)",
+    )
+    p.add_argument(
+        "--image",
+        help=f"the NVMe drive's image file, with --nvme (default {DEFAULT_IMAGE}; created "
+        "with a 64 MiB GPT of two 16 MiB partitions when missing or empty)",
+    )
+    p.add_argument(
+        "--machine",
+        choices=("builtin", "qemu"),
+        default="builtin",
+        help="builtin: the built-in riscv64 virt board and NVMe model (default); "
+        "qemu: QEMU's riscv64 virt machine and NVMe device, driven over qtest",
+    )
     p.add_argument("--rw", action="store_true", help="open the image read-write")
     p.add_argument(
         "--power-cut-after",
@@ -218,9 +239,12 @@ def parse_args(argv: list[str]) -> EmuOptions:
     )
     p.add_argument("--seed", type=int, default=0, help="which unflushed writes a cut loses")
     ns = p.parse_args(argv)
+    if ns.image is not None and not ns.nvme:
+        raise UsageError(f"--image needs --nvme (without it no drive is attached) {HELP_HINT}")
     if ns.power_cut_after is not None and ns.power_cut_after < 1:
         raise UsageError(f"--power-cut-after must be at least 1, got {ns.power_cut_after}")
-    return EmuOptions(ns.command, ns.nvme, ns.image, ns.machine, ns.rw, ns.power_cut_after, ns.seed)
+    image = DEFAULT_IMAGE if ns.image is None else ns.image
+    return EmuOptions(ns.command, ns.nvme, image, ns.machine, ns.rw, ns.power_cut_after, ns.seed)
 
 
 def log(line: str, stream: BinaryIO | None = None) -> None:

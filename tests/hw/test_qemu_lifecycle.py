@@ -118,13 +118,22 @@ def test_binary_that_never_connects_times_out_and_is_reaped(tmp_path: Path) -> N
 
 
 @pytest.mark.qemu
-def test_bad_image_path_reports_qemus_first_stderr_line(qemu: str, tmp_path: Path) -> None:
+def test_a_missing_image_is_refused_as_on_the_builtin_machine(qemu: str, tmp_path: Path) -> None:
     missing = tmp_path / "no-such.img"
     with pytest.raises(MachineError) as info:
         QemuMachine(missing)
+    assert str(info.value) == f"{missing}: No such file or directory"
+
+
+@pytest.mark.qemu
+def test_a_bad_nvme_option_reports_qemus_first_stderr_line(qemu: str, tmp_path: Path) -> None:
+    image = tmp_path / "disk.img"
+    image.write_bytes(bytes(1 << 20))
+    with pytest.raises(MachineError) as info:
+        QemuMachine(image, nvme_options=["no_such_property=1"])
     message = str(info.value)
     assert message.startswith("QEMU failed to start: ")
-    assert f"Could not open '{missing}'" in message
+    assert "no_such_property" in message
     assert "\n" not in message
 
 

@@ -54,10 +54,39 @@ def test_builtin_refuses_an_image_of_partial_blocks(tmp_path: Path, size: int, w
     assert img.read_bytes() == bytes(size)  # not replaced by a seed image either
 
 
-@pytest.mark.qemu
-def test_qemu_refuses_a_directory(tmp_path: Path) -> None:
-    require_tool("qemu-system-riscv64", "qemu-system-misc")
+MACHINES = ["builtin", pytest.param("qemu", marks=pytest.mark.qemu)]
+
+
+def machine_args(machine: str) -> list[str]:
+    if machine == "qemu":
+        require_tool("qemu-system-riscv64", "qemu-system-misc")
+    return ["--machine", machine]
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_both_machines_refuse_a_directory(tmp_path: Path, machine: str) -> None:
     d = tmp_path / "images"
     d.mkdir()
-    r = emu("--nvme", "--machine", "qemu", "--image", str(d), "-c", "exit", cwd=tmp_path)
-    assert_one_line_refusal(r, str(d), "QEMU failed to start")
+    r = emu("--nvme", *machine_args(machine), "--image", str(d), "-c", "exit", cwd=tmp_path)
+    assert_one_line_refusal(r, f"{d}: not a regular file or block device (a directory)")
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_both_machines_refuse_partial_blocks_and_dev_null(tmp_path: Path, machine: str) -> None:
+    odd = tmp_path / "odd.img"
+    odd.write_bytes(bytes(1000))
+    cases = [
+        (str(odd), f"{odd}: 1000 bytes is not a whole number of 512-byte LBAs"),
+        ("/dev/null", "/dev/null: not a regular file or block device (a character device)"),
+    ]
+    for image, message in cases:
+        r = emu("--nvme", *machine_args(machine), "--image", image, "-c", "exit", cwd=tmp_path)
+        assert_one_line_refusal(r, message)
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_a_dangling_symlink_image_is_named(tmp_path: Path, machine: str) -> None:
+    link = tmp_path / "link.img"
+    link.symlink_to(tmp_path / "missing.img")
+    r = emu("--nvme", *machine_args(machine), "--image", str(link), "-c", "exit", cwd=tmp_path)
+    assert_one_line_refusal(r, f"{link}: dangling symlink (its target {tmp_path}/missing.img")

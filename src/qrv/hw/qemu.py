@@ -41,6 +41,7 @@ from typing import BinaryIO
 
 from qrv.errors import MachineError
 from qrv.hw.bus import PhysicalBus, aligned_accesses, check_width
+from qrv.hw.nvme.namespace import check_image
 from qrv.hw.qtest import QtestClient
 from qrv.spec.fdt import FDT_MAGIC, HEADER
 
@@ -49,6 +50,7 @@ RAM_BASE = 0x8000_0000  # QEMU hw/riscv/virt.c virt_memmap[VIRT_DRAM]
 DEFAULT_RAM_SIZE = 256 * MiB
 DEFAULT_TIMEOUT = 10.0  # seconds: QEMU start-up, and each qtest reply
 DEFAULT_BINARY = "qemu-system-riscv64"
+DEFAULT_LBA_SIZE = 512  # QEMU nvme logical_block_size default
 DEBIAN_PACKAGE = "qemu-system-misc"
 DRIVE_ID = "nvm0"
 TRANSFER_CHUNK = 1 * MiB  # largest b64read/b64write in one qtest line
@@ -201,6 +203,15 @@ class _Process:
         return f"QEMU exited with status {status}" + (f": {line}" if line else "")
 
 
+def _lba_size(nvme_options: Sequence[str]) -> int:
+    """The LBA size the NVMe ``-device`` options give (QEMU's default: 512)."""
+    for option in nvme_options:
+        key, _, value = option.partition("=")
+        if key == "logical_block_size" and value.isdigit():
+            return int(value)
+    return DEFAULT_LBA_SIZE
+
+
 class QemuMachine:
     """QEMU's riscv64 ``virt`` with QEMU's NVMe device; a :class:`Machine`.
 
@@ -235,6 +246,8 @@ class QemuMachine:
         self._ram_size = ram_size
         self.timeout = timeout
         path = None if image is None else Path(image).absolute()
+        if image is not None:  # the built-in machine's checks, before QEMU sees the image
+            check_image(image, read_only=read_only, lba_size=_lba_size(nvme_options))
         args = qemu_args(
             path,
             ram_size=ram_size,

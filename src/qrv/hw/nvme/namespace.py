@@ -221,3 +221,12 @@ class Namespace:
             eui64=self.eui64,
             lbaf=LBA_FORMATS,
         )
+
+
+def check_image(path: str | os.PathLike[str], *, read_only: bool, lba_size: int = 512) -> None:
+    """Make the checks a :class:`Namespace` makes of its image, keeping nothing open.
+
+    For a machine that hands the image to someone else (QEMU), so both machines
+    refuse the same images with the same :class:`NamespaceError`.
+    """
+    Namespace(path, read_only=read_only, lba_size=lba_size).close()
