@@ -135,7 +135,10 @@ def test_emu_without_rw_refuses_writes(image: Path, tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--power-cut-after", "0"], "qrv emu: --power-cut-after must be at least 1, got 0"),
-        (["--power-cut-after", "x"], "qrv emu: argument --power-cut-after: invalid int value: 'x'"),
+        (
+            ["--power-cut-after", "x"],
+            "qrv emu: argument --power-cut-after: invalid int value: 'x' (try 'qrv emu --help')",
+        ),
         (
             ["--machine", "qemu", "--power-cut-after", "2"],
             "qrv emu: --power-cut-after needs the built-in machine",
