@@ -1,7 +1,8 @@
 """The boot: machine -> kernel (procnto) -> boot programs -> sh  (``qrv emu``).
 
 ``qrv emu [-c 'cmd; cmd'] [--nvme] [--image PATH] [--machine builtin|qemu] [--rw]
-[--power-cut-after N] [--seed S]``
+[--power-cut-after N] [--seed S] [--lba-size 512|4096] [--drive IMAGE]...
+[--namespaces N]``
 
 Boot and driver log lines go to stderr; what shell commands print goes to
 stdout, so ``qrv emu -c 'cat FILE' > out.bin`` captures exactly the bytes.
@@ -41,7 +42,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -51,7 +52,7 @@ from qrv.drivers.devb_nvme.main import main as devb_nvme_main
 from qrv.errors import FdtError, QrvError, UsageError
 from qrv.hw.board import VirtBoard
 from qrv.hw.bus import Machine, PhysicalBus
-from qrv.hw.nvme import Namespace, NvmeController, PowerCut
+from qrv.hw.nvme import Namespace, NvmeController, PowerCut, namespace_ranges
 from qrv.kernel import SIGINT, ConsoleInput, Kernel, Stdio, host_console
 from qrv.servers.pci.main import main as pci_server_main
 from qrv.tools.mkgpt import create_seed_image
@@ -63,6 +64,9 @@ EXIT_POWER_CUT = 3
 MiB = 1 << 20
 DEFAULT_IMAGE = "nvme.img"
 NVME_SLOT = 1  # 00:01.0, where QEMU's virt machine puts the first -device
+SERIAL = "qrv-test"
+DEFAULT_LBA_SIZE = 512
+MAX_NAMESPACES = 16
 BOOT_TIMEOUT = 20.0
 SEED_DISK_MIB = 64
 SEED_PARTS_MIB = (16, 16)
@@ -90,6 +94,14 @@ class EmuOptions:
     writable: bool = False
     power_cut_after: int | None = None
     seed: int = 0
+    lba_size: int = 512
+    drives: tuple[str, ...] = ()
+    namespaces: int = 1
+
+    @property
+    def images(self) -> list[str]:
+        """One image per NVMe controller: ``--image`` (with ``--nvme``), then the drives."""
+        return ([self.image] if self.nvme else []) + list(self.drives)
 
 
 class PowerLost(Exception):
@@ -119,22 +131,37 @@ def boot_programs(writable: bool) -> list[BootProgram]:
     ]
 
 
-def ensure_image(path: str) -> None:
-    """Create the seed's 64 MiB image with two 16 MiB partitions when missing or empty."""
+def ensure_image(path: str, lba_size: int = 512, namespaces: int = 1) -> None:
+    """Create the seed's 64 MiB image with two 16 MiB partitions when missing or empty
+    (in `lba_size` blocks; with several `namespaces`, one such disk per namespace,
+    back to back)."""
     p = Path(path)
     if p.exists() and not p.is_file():
         return  # a block device or the like: use it as it is
     if p.exists() and p.stat().st_size > 0:
         return
-    create_seed_image(p, SEED_DISK_MIB, SEED_PARTS_MIB)
+    create_seed_image(p, SEED_DISK_MIB, SEED_PARTS_MIB, lba_size=lba_size)
+    if namespaces > 1:
+        disk = p.read_bytes()
+        with p.open("ab") as f:
+            for _ in range(namespaces - 1):
+                f.write(disk)
+    each = f"{namespaces} x {SEED_DISK_MIB} MiB namespaces, each a" if namespaces > 1 else ""
     log(
-        f"emu: created {path} ({SEED_DISK_MIB} MiB, GPT with "
+        f"emu: created {path} ({each or f'{SEED_DISK_MIB} MiB,'} GPT with "
         f"{len(SEED_PARTS_MIB)} x {SEED_PARTS_MIB[0]} MiB partitions)"
     )
 
 
+def controller_serial(index: int) -> str:
+    """The serial number of the `index`-th NVMe controller (the same on both machines)."""
+    return SERIAL if index == 0 else f"{SERIAL}{index}"
+
+
 class BuiltinMachine:
-    """The built-in board, with the NVMe controller over the image at 00:01.0 when asked."""
+    """The built-in board with an NVMe controller per image: the first at 00:01.0, the
+    others at the next slots (as QEMU places its -device list).  Each controller's
+    image is split into `namespaces` equal namespaces."""
 
     def __init__(
         self,
@@ -142,21 +169,62 @@ class BuiltinMachine:
         *,
         writable: bool = False,
         lba_size: int = 512,
+        namespaces: int = 1,
+        extra_images: Sequence[str | os.PathLike[str]] = (),
         power_cut_after: int | None = None,
         seed: int = 0,
         **controller_args: Any,
     ) -> None:
         self.board = VirtBoard()
-        self.nvme: NvmeController | None = None
+        self.controllers: list[NvmeController] = []
         self.power_cut: PowerCut | None = None
-        if image is not None:
-            ns = Namespace(image, read_only=not writable, lba_size=lba_size)
-            self.nvme = NvmeController([ns], **controller_args)
-            if power_cut_after is not None:
-                self.nvme.power_cut_after(power_cut_after, seed=seed, on_cut=self._cut)
-            self.board.plug_pci(self.nvme, dev=NVME_SLOT)
+        self._seed = seed
+        images = [] if image is None else [image, *extra_images]
+        try:
+            for index, path in enumerate(images):
+                self._plug(index, path, writable, lba_size, namespaces, controller_args)
+        except BaseException:
+            self.close()
+            raise
+        if power_cut_after is not None and self.controllers:
+            self.controllers[0].power_cut_after(power_cut_after, seed=seed, on_cut=self._cut)
+
+    def _plug(  # noqa: PLR0917 - one controller's whole description
+        self,
+        index: int,
+        path: str | os.PathLike[str],
+        writable: bool,
+        lba_size: int,
+        count: int,
+        controller_args: dict[str, Any],
+    ) -> None:
+        ranges = namespace_ranges(path, count, lba_size) if count > 1 else [(0, None)]
+        nss: list[Namespace] = []
+        try:
+            for offset, size in ranges:
+                nss.append(
+                    Namespace(
+                        path, read_only=not writable, lba_size=lba_size, offset=offset, size=size
+                    )
+                )
+            args = {"serial": controller_serial(index), **controller_args}
+            ctrl = NvmeController(nss, **args)
+        except BaseException:
+            for ns in nss:
+                ns.close()
+            raise
+        self.controllers.append(ctrl)
+        self.board.plug_pci(ctrl, dev=NVME_SLOT + index)
+
+    @property
+    def nvme(self) -> NvmeController | None:
+        """The first NVMe controller (00:01.0), if any."""
+        return self.controllers[0] if self.controllers else None
 
     def _cut(self, cut: PowerCut) -> None:
+        """The machine loses power: every other controller loses its cache too."""
+        for ctrl in self.controllers[1:]:
+            ctrl.cut_power(seed=self._seed)
         self.power_cut = cut
 
     @property
@@ -175,26 +243,38 @@ class BuiltinMachine:
         return self.board.device_tree()
 
     def close(self) -> None:
-        if self.nvme is not None:
-            self.nvme.close()
-            self.nvme = None
+        for ctrl in self.controllers:
+            ctrl.close()
+        self.controllers = []
         self.board.close()
 
 
 def make_machine(opts: EmuOptions) -> Machine:
     """The machine to boot on: the built-in board (default) or QEMU's riscv64 virt."""
-    image = None
-    if opts.nvme:
-        ensure_image(opts.image)
-        image = opts.image
+    images = opts.images
+    for path in images:
+        ensure_image(path, opts.lba_size, opts.namespaces)
+    first, extra = (images[0], images[1:]) if images else (None, [])
     if opts.machine == "qemu":
         if opts.power_cut_after is not None:
             raise UsageError("--power-cut-after needs the built-in machine")
         from qrv.hw.qemu import QemuMachine
 
-        return QemuMachine(image, read_only=not opts.writable)
+        return QemuMachine(
+            first,
+            read_only=not opts.writable,
+            extra_images=extra,
+            namespaces=opts.namespaces,
+            lba_size=None if opts.lba_size == DEFAULT_LBA_SIZE else opts.lba_size,
+        )
     return BuiltinMachine(
-        image, writable=opts.writable, power_cut_after=opts.power_cut_after, seed=opts.seed
+        first,
+        writable=opts.writable,
+        lba_size=opts.lba_size,
+        namespaces=opts.namespaces,
+        extra_images=extra,
+        power_cut_after=opts.power_cut_after,
+        seed=opts.seed,
     )
 
 
@@ -238,13 +318,39 @@ def parse_args(argv: list[str]) -> EmuOptions:
         help="cut the power after the NVMe device's N-th write (built-in machine)",
     )
     p.add_argument("--seed", type=int, default=0, help="which unflushed writes a cut loses")
+    p.add_argument(
+        "--lba-size", type=int, choices=(512, 4096), default=DEFAULT_LBA_SIZE, help="default 512"
+    )
+    p.add_argument(
+        "--drive",
+        action="append",
+        default=[],
+        metavar="IMAGE",
+        help="another NVMe controller over IMAGE (repeatable: nvme1, nvme2, ...)",
+    )
+    p.add_argument(
+        "--namespaces", type=int, default=1, metavar="N", help="split each image into N namespaces"
+    )
     ns = p.parse_args(argv)
     if ns.image is not None and not ns.nvme:
         raise UsageError(f"--image needs --nvme (without it no drive is attached) {HELP_HINT}")
     if ns.power_cut_after is not None and ns.power_cut_after < 1:
         raise UsageError(f"--power-cut-after must be at least 1, got {ns.power_cut_after}")
     image = DEFAULT_IMAGE if ns.image is None else ns.image
-    return EmuOptions(ns.command, ns.nvme, image, ns.machine, ns.rw, ns.power_cut_after, ns.seed)
+    if not 1 <= ns.namespaces <= MAX_NAMESPACES:
+        raise UsageError(f"--namespaces must be 1..{MAX_NAMESPACES}, got {ns.namespaces}")
+    return EmuOptions(
+        ns.command,
+        ns.nvme,
+        image,
+        ns.machine,
+        ns.rw,
+        ns.power_cut_after,
+        ns.seed,
+        ns.lba_size,
+        tuple(ns.drive),
+        ns.namespaces,
+    )
 
 
 def log(line: str, stream: BinaryIO | None = None) -> None:

@@ -41,7 +41,7 @@ from typing import BinaryIO
 
 from qrv.errors import MachineError
 from qrv.hw.bus import PhysicalBus, aligned_accesses, check_width
-from qrv.hw.nvme.namespace import check_image
+from qrv.hw.nvme.namespace import check_image, namespace_ranges
 from qrv.hw.qtest import QtestClient
 from qrv.spec.fdt import FDT_MAGIC, HEADER
 
@@ -123,15 +123,47 @@ def qemu_args(
     nvme_options: Sequence[str] = (),
     devices: Sequence[str] = (),
     extra_args: Sequence[str] = (),
+    extra_images: Sequence[Path] = (),
+    namespaces: int = 1,
+    lba_size: int | None = None,
 ) -> list[str]:
-    """The arguments (after the binary and ``-machine``) of both QEMU runs."""
+    """The arguments (after the binary and ``-machine``) of both QEMU runs.
+
+    One NVMe controller per image (`image`, then `extra_images`), at consecutive
+    slots.  With one namespace the image is the controller's ``drive=`` (as the
+    seed's emu.sh); with more, the image is split into `namespaces` equal ranges
+    (the raw driver's ``offset``/``size``), each an ``nvme-ns`` device on the
+    controller's bus.  `lba_size` sets ``logical_block_size`` and
+    ``physical_block_size`` of each namespace."""
     args = ["-m", f"{ram_size // MiB}M", "-bios", "none", "-S"]
     args += ["-display", "none", "-monitor", "none", "-serial", "none"]
-    if image is not None:
-        drive = f"file={image},if=none,format=raw,id={DRIVE_ID}"
-        args += ["-drive", drive + (",readonly=on" if read_only else "")]
-        nvme = ",".join([f"nvme,drive={DRIVE_ID},serial={serial}", *nvme_options])
-        args += ["-device", nvme]
+    ro = ",readonly=on" if read_only else ""
+    blocks = (
+        []
+        if lba_size is None
+        else [f"logical_block_size={lba_size}", f"physical_block_size={lba_size}"]
+    )
+    images = [] if image is None else [image, *extra_images]
+    for index, path in enumerate(images):
+        ctrl_serial = serial if index == 0 else f"{serial}{index}"
+        drive = DRIVE_ID if index == 0 else f"{DRIVE_ID}c{index}"
+        raw = f"file={path},if=none,format=raw"
+        if namespaces == 1:
+            args += ["-drive", f"{raw},id={drive}{ro}"]
+            nvme = [f"nvme,drive={drive},serial={ctrl_serial}", *blocks, *nvme_options]
+            args += ["-device", ",".join(nvme)]
+            continue
+        bus = f"nvme{index}"
+        nvme = [f"nvme,id={bus},serial={ctrl_serial}", *nvme_options]
+        args += ["-device", ",".join(nvme)]
+        ranges = namespace_ranges(path, namespaces, lba_size or 512)
+        for nsid, (offset, size) in enumerate(ranges, start=1):
+            ns_drive = f"{drive}n{nsid}"
+            args += ["-drive", f"{raw},offset={offset},size={size},id={ns_drive}{ro}"]
+            # the namespaces' drives open one file: writers must share it (disjoint ranges)
+            share = [] if read_only else ["share-rw=on"]
+            ns = [f"nvme-ns,drive={ns_drive},bus={bus},nsid={nsid}", *blocks, *share]
+            args += ["-device", ",".join(ns)]
     for device in devices:
         args += ["-device", device]
     return args + list(extra_args)
@@ -216,7 +248,10 @@ class QemuMachine:
     """QEMU's riscv64 ``virt`` with QEMU's NVMe device; a :class:`Machine`.
 
     `image` (a raw disk image) is attached read-only unless `read_only` is
-    False; without one there is no NVMe controller.  `nvme_options` are
+    False; without one there is no NVMe controller.  `extra_images` add
+    controllers at the next slots; `namespaces` splits each image into that
+    many namespaces (``nvme-ns``); `lba_size` is their logical and physical
+    block size (see :func:`qemu_args`).  `nvme_options` are
     appended to the NVMe ``-device`` (e.g. ``"logical_block_size=4096"``),
     `devices` become extra ``-device`` arguments, `extra_args` are passed
     verbatim.  `timeout` bounds start-up and every qtest reply.  Starts
@@ -235,6 +270,9 @@ class QemuMachine:
         extra_args: Sequence[str] = (),
         qemu_binary: str = DEFAULT_BINARY,
         timeout: float = DEFAULT_TIMEOUT,
+        extra_images: Sequence[str | os.PathLike[str]] = (),
+        namespaces: int = 1,
+        lba_size: int | None = None,
     ) -> None:
         if ram_size <= 0 or ram_size % MiB:
             raise MachineError(f"QEMU RAM size must be a positive number of MiB, got {ram_size}")
@@ -246,8 +284,13 @@ class QemuMachine:
         self._ram_size = ram_size
         self.timeout = timeout
         path = None if image is None else Path(image).absolute()
-        if image is not None:  # the built-in machine's checks, before QEMU sees the image
-            check_image(image, read_only=read_only, lba_size=_lba_size(nvme_options))
+        block = lba_size if lba_size is not None else _lba_size(nvme_options)
+        for each in [] if image is None else [image, *extra_images]:
+            # the built-in machine's checks, before QEMU sees the image
+            if namespaces == 1:
+                check_image(each, read_only=read_only, lba_size=block)
+            else:
+                namespace_ranges(each, namespaces, block)
         args = qemu_args(
             path,
             ram_size=ram_size,
@@ -256,6 +299,9 @@ class QemuMachine:
             nvme_options=nvme_options,
             devices=devices,
             extra_args=extra_args,
+            extra_images=[Path(p).absolute() for p in extra_images],
+            namespaces=namespaces,
+            lba_size=lba_size,
         )
         self._process = _Process(Path(tempfile.mkdtemp(prefix="qrv-qemu-")))
         self._finalizer = weakref.finalize(self, self._process.reap)

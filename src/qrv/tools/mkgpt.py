@@ -135,9 +135,11 @@ def create_seed_image(
     path: str | os.PathLike[str],
     size_mib: int = SEED_IMAGE_MIB,
     part_mib: Sequence[int] = SEED_PART_MIB,
+    *,
+    lba_size: int = 512,
 ) -> GptTable:
     """The seed's NVMe image: a new ``size_mib`` file, as `qrv mkgpt IMAGE 16 16`."""
-    return write_gpt(path, list(part_mib), size_bytes=size_mib * MIB)
+    return write_gpt(path, list(part_mib), size_bytes=size_mib * MIB, lba_size=lba_size)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -2,6 +2,11 @@
 
 Usage: ``devb-nvme [timeout=SECONDS] [depth=ENTRIES] [verbose] [rw]``
 
+Every NVMe controller pci-server knows is brought up, in bus order; controller c's
+namespace n is ``/dev/nvme<c>n<n>`` and its GPT partition in slot k
+``/dev/nvme<c>n<n>p<k>`` (Linux's naming).  A controller that fails is logged and
+left out; the driver exits 1 only when none came up and one failed.
+
 ``rw`` serves the nodes writable (``brw-r--r--``); without it they are read-only and
 an open for writing gets EROFS.
 """
@@ -99,8 +104,9 @@ def hexdump_lines(data: bytes) -> list[str]:
 class Driver:
     """One controller: brought up, then served as block paths."""
 
-    def __init__(self, opts: Options) -> None:
+    def __init__(self, opts: Options, index: int = 0) -> None:
         self.opts = opts
+        self.index = index
         self.ctrl: Controller | None = None
         self.regions: list[tuple[str, NvmeRegion]] = []
         self.dpp: Dispatch | None = None
@@ -210,9 +216,9 @@ class Driver:
 
     # -- Phase D: paths -------------------------------------------------------------------
 
-    @staticmethod
-    def base_path(ns: Namespace) -> str:
-        return f"/dev/nvme0n{ns.nsid}"
+    def base_path(self, ns: Namespace) -> str:
+        """Linux's naming: ``nvme<controller>n<nsid>`` (partitions add ``p<GPT slot>``)."""
+        return f"/dev/nvme{self.index}n{ns.nsid}"
 
     def plan_paths(self, namespaces: list[Namespace]) -> None:
         for ns in namespaces:
@@ -278,6 +284,35 @@ class Driver:
         )
 
 
+def bring_up_all(opts: Options) -> tuple[list[Driver], list[Namespace], bool]:
+    """Every NVMe controller pci-server knows, in bus order: the drivers that came up,
+    the namespaces of the first, and whether one failed (each failure is logged)."""
+    drivers: list[Driver] = []
+    first: list[Namespace] = []
+    failed = False
+    index = 0
+    while True:
+        driver = Driver(opts, index)
+        try:
+            found = find_controller(index)
+            if found is None:
+                break
+            log(
+                f"{PROG}: controller at {found.location} BAR0 {found.bar0:#x} "
+                f"({size_text(found.bar0_size)})"
+            )
+            namespaces = driver.bring_up(found)
+            driver.plan_paths(namespaces)
+        except (NvmeError, PciError, OSError) as exc:
+            log(f"{PROG}: {exc}")
+            failed = True
+        else:
+            drivers.append(driver)
+            first = first or namespaces
+        index += 1
+    return drivers, first, failed
+
+
 def main(argv: list[str]) -> int:
     try:
         opts = parse_options(argv)
@@ -288,28 +323,20 @@ def main(argv: list[str]) -> int:
     # before any /dev/pci traffic.
     dpp = dispatch_create()
     resmgr_attach(dpp, None, None, FileType.ANY, 0, None, None, None)
-    driver = Driver(opts)
-    try:
-        found = find_controller()
-        if found is None:
+    drivers, namespaces, failed = bring_up_all(opts)
+    if not drivers:
+        if not failed:
             log(f"{PROG}: no NVMe controller found")
-            return 0
-        log(
-            f"{PROG}: controller at {found.location} BAR0 {found.bar0:#x} "
-            f"({size_text(found.bar0_size)})"
-        )
-        namespaces = driver.bring_up(found)
-        driver.plan_paths(namespaces)
-    except (NvmeError, PciError, OSError) as exc:
-        log(f"{PROG}: {exc}")
-        return 1
-    driver.attach_paths(dpp)
+        return 1 if failed else 0
+    for driver in drivers:
+        driver.attach_paths(dpp)
     first = (
         f"first NS {size_text(namespaces[0].size_bytes)} {namespaces[0].lba_size} B/LBA"
         if namespaces
         else "no active namespace"
     )
-    log(f"{PROG}: ready ({len(driver.regions)} path(s), {first})")
+    paths = sum(len(driver.regions) for driver in drivers)
+    log(f"{PROG}: ready ({paths} path(s), {first})")
     procmgr_ready()
     dispatch_loop(dpp)
     return 0

@@ -7,7 +7,15 @@ command set), ``namespace`` (storage), ``logs`` (error/SMART logs, async events)
 """
 
 from qrv.hw.nvme.controller import NvmeController
-from qrv.hw.nvme.namespace import Namespace, NamespaceError
+from qrv.hw.nvme.namespace import Namespace, NamespaceError, namespace_ranges
 from qrv.hw.nvme.state import Faults, NvmeConfig, PowerCut
 
-__all__ = ["Faults", "Namespace", "NamespaceError", "NvmeConfig", "NvmeController", "PowerCut"]
+__all__ = [
+    "Faults",
+    "Namespace",
+    "NamespaceError",
+    "NvmeConfig",
+    "NvmeController",
+    "PowerCut",
+    "namespace_ranges",
+]

@@ -157,9 +157,22 @@ class NvmeController(PciFunction):
         with self._lock:
             self._cut_after, self._cut_seed, self._on_cut = writes, seed, on_cut
 
+    def cut_power(self, *, seed: int = 0) -> PowerCut:
+        """Cut the power now (as :meth:`power_cut_after` does when its count is reached);
+        the :class:`PowerCut`.  Idempotent."""
+        with self._lock:
+            self._cut_seed = seed
+            return self._cut()
+
     def _maybe_cut(self) -> None:
-        if self._cut_after is None or self.state.writes < self._cut_after:
-            return
+        if self._cut_after is not None and self.state.writes >= self._cut_after:
+            cut = self._cut()
+            if self._on_cut is not None:
+                self._on_cut(cut)
+
+    def _cut(self) -> PowerCut:
+        if self.power_cut is not None:
+            return self.power_cut
         try:
             lost = self.state.cache.power_loss(random.Random(self._cut_seed))
         except OSError as e:
@@ -168,8 +181,7 @@ class NvmeController(PciFunction):
         self.power_cut = PowerCut(self.state.writes, lost)
         self._cut_after = None
         log.info("%s", self.power_cut.message)
-        if self._on_cut is not None:
-            self._on_cut(self.power_cut)
+        return self.power_cut
 
     # -- PCI face ---------------------------------------------------------------------------
 

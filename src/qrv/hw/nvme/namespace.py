@@ -84,6 +84,27 @@ def _image_size(path: str, fd: int) -> int:
         raise NamespaceError(f"{path}: cannot find the device's size: {e.strerror}") from None
 
 
+def namespace_ranges(
+    path: str | os.PathLike[str], count: int, lba_size: int
+) -> list[tuple[int, int]]:
+    """(offset, size) of `count` equal namespaces over the image at `path`, each a whole
+    number of `lba_size` blocks; NamespaceError when the image does not split so."""
+    if count < 1:
+        raise NamespaceError(f"a controller needs at least 1 namespace, got {count}")
+    fd = _open_image(os.fspath(path), read_only=True)
+    try:
+        total = _image_size(os.fspath(path), fd)
+    finally:
+        os.close(fd)
+    part = total // count
+    if total % count or part % lba_size or part < lba_size:
+        raise NamespaceError(
+            f"{os.fspath(path)}: {total} bytes do not split into {count} namespaces of "
+            f"whole {lba_size}-byte LBAs"
+        )
+    return [(i * part, part) for i in range(count)]
+
+
 class Namespace:
     """LBAs over `path` (from byte `offset`, `size` bytes or to the end of the file)."""
 
