@@ -30,6 +30,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "emu": ("qrv.emu", "boot the system and run its shell (--nvme attaches an NVMe drive)"),
     "mkgpt": ("qrv.tools.mkgpt", "write a GPT partition table to an image file"),
     "gpt": ("qrv.tools.gpt", "print and verify the GPT of an image or block device"),
+    "mkfs": ("qrv.tools.mkfs", "format an image or GPT partition with qrvfs (fs-qrv's format)"),
+    "fsck": ("qrv.tools.fsck", "check (and repair) the qrvfs of an image or GPT partition"),
+    "fs": ("qrv.tools.fs", "ls, cat, get, put, mkdir, rm on a qrvfs image without booting"),
 }
 
 EXIT_INTERRUPTED = 128 + 2

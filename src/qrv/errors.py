@@ -40,3 +40,8 @@ class NvmeError(QrvError):
 
 class OutputError(QrvError):
     """stdout cannot be written (a full disk, a closed descriptor): ``write error: ...``."""
+
+
+class QrvfsError(QrvError):
+    """A qrvfs filesystem that cannot be used, or an operation on it that failed
+    (the filesystem core refines it with an errno)."""
