@@ -67,40 +67,45 @@ def _prepare(path: Path, size_mib: int | None, partition: int | None) -> None:
 
 
 def populate(fs: Filesystem, src: Path, dest: bytes = b"/") -> list[str]:
-    """Copy the tree under ``src`` into ``dest``; returns notes on skipped entries."""
+    """Copy the tree under ``src`` into ``dest`` (entries in the host's readdir
+    order); returns notes on skipped entries.  Directory times are set last,
+    once nothing more is added to them."""
     notes: list[str] = []
     stack = [(src, dest)]
+    dir_times: list[tuple[bytes, os.stat_result]] = []
     while stack:
         host_dir, fs_dir = stack.pop()
         with os.scandir(host_dir) as it:
             for entry in it:
+                host = Path(entry.path)
                 target = fs_dir.rstrip(b"/") + b"/" + os.fsencode(entry.name)
-                notes += _copy_entry(fs, Path(entry.path), target, stack)
+                st = host.lstat()
+                if stat.S_ISDIR(st.st_mode):
+                    fs.mkdir(target, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+                    stack.append((host, target))
+                    dir_times.append((target, st))
+                elif not _copy_leaf(fs, host, target, st):
+                    notes.append(f"{host}: skipped (not a regular file, directory or symlink)")
+    for target, st in reversed(dir_times):
+        fs.utime(target, int(st.st_atime), int(st.st_mtime))
     return notes
 
 
-def _copy_entry(
-    fs: Filesystem, host: Path, target: bytes, stack: list[tuple[Path, bytes]]
-) -> list[str]:
-    st = host.lstat()
-    mode = stat.S_IMODE(st.st_mode)
-    if stat.S_ISDIR(st.st_mode):
-        fs.mkdir(target, mode, st.st_uid, st.st_gid)
-        stack.append((host, target))
-    elif stat.S_ISREG(st.st_mode):
-        inum = fs.create(target, mode, st.st_uid, st.st_gid, exclusive=True)
+def _copy_leaf(fs: Filesystem, host: Path, target: bytes, st: os.stat_result) -> bool:
+    """Copy a regular file or symbolic link; False for anything else."""
+    if stat.S_ISREG(st.st_mode):
+        inum = fs.create(target, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, exclusive=True)
         with open(host, "rb") as f:
             offset = 0
             while chunk := f.read(MIB):
                 fs.write(inum, offset, chunk)
                 offset += len(chunk)
-    elif stat.S_ISLNK(st.st_mode):
-        fs.symlink(os.fsencode(os.readlink(host)), target, st.st_uid, st.st_gid)
-    else:
-        return [f"{host}: skipped (not a regular file, directory or symbolic link)"]
-    if not stat.S_ISLNK(st.st_mode):
         fs.utime(target, int(st.st_atime), int(st.st_mtime))
-    return []
+        return True
+    if stat.S_ISLNK(st.st_mode):
+        fs.symlink(os.fsencode(os.readlink(host)), target, st.st_uid, st.st_gid)
+        return True
+    return False
 
 
 def make_filesystem(

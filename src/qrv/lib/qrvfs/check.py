@@ -37,6 +37,7 @@ from qrv.spec.qrvfs import (
     InodeType,
     Superblock,
     inode_location,
+    pack_dirent,
 )
 
 MAX_LISTED = 20  # per kind of block-level problem; the rest are counted
@@ -67,6 +68,7 @@ class _Checker:
         self.mapped_end: dict[int, int] = {}  # inum -> highest mapped file block + 1
         self.refs: dict[int, int] = {}
         self.parent: dict[int, int] = {ROOT_INUM: ROOT_INUM}
+        self.entry_of: dict[int, tuple[int, int]] = {}  # directory -> (parent, slot)
 
     def problem(self, message: str) -> None:
         self.problems.append(message)
@@ -112,10 +114,28 @@ class _Checker:
                 self.problem(f"inode {inum}: {bad}" + (": cleared" if self.repair else ""))
                 if self.repair:
                     self._put_inode(inum, Inode())
+                    del self.inodes[inum]
                 continue
             self.inodes[inum] = ino
             self.owned[inum] = set()
             self._walk_blocks(inum, ino)
+            if inum not in self.inodes:
+                continue
+            ino = self.inodes[inum]
+            if ino.type == InodeType.SYMLINK and ino.size and ino.addrs[0] == 0:
+                self.problem(
+                    f"inode {inum}: symbolic link without its target block"
+                    + (": cleared" if self.repair else "")
+                )
+                if self.repair:
+                    self._forget(inum)
+
+    def _forget(self, inum: int) -> None:
+        """Free ``inum`` (repair): its blocks become unclaimed, the slot type 0."""
+        for block in self.owned.pop(inum, set()):
+            del self.claimed[block]
+        self._put_inode(inum, Inode())
+        del self.inodes[inum]
 
     def _claim(self, inum: int, block: int, where: Where, what: str) -> bool:
         sb = self.sb
@@ -148,7 +168,15 @@ class _Checker:
                 end = max(end, self._walk_index(inum, root, depth, first))
         self.mapped_end[inum] = end
         if end > limit:
-            self.problem(f"inode {inum}: maps file block {end - 1}, beyond its size {ino.size}")
+            grow = self.repair and ino.type != InodeType.SYMLINK
+            self.problem(
+                f"inode {inum}: maps file block {end - 1}, beyond its size {ino.size}"
+                + (f": size set to {end * BLOCK_SIZE}" if grow else "")
+            )
+            if grow:  # as e2fsck does: the size follows the blocks
+                self._put_inode(inum, replace(self.inodes[inum], size=end * BLOCK_SIZE))
+            elif self.repair:
+                self._forget(inum)
 
     def _walk_index(self, inum: int, block: int, depth: int, first: int) -> int:
         """Claim what index ``block`` maps; returns the highest mapped file block + 1."""
@@ -185,33 +213,74 @@ class _Checker:
         offset = (slot % DIRENTS_PER_BLOCK) * DIRENT_SIZE
         self._rw(block)[offset : offset + DIRENT_SIZE] = bytes(DIRENT_SIZE)
 
+    def _set_entry(self, dinum: int, slot: int, inum: int, name: bytes) -> None:
+        block = lookup(self.vol, self.inodes[dinum], slot // DIRENTS_PER_BLOCK)
+        offset = (slot % DIRENTS_PER_BLOCK) * DIRENT_SIZE
+        self._rw(block)[offset : offset + DIRENT_SIZE] = pack_dirent(inum, name)
+
     def walk_tree(self) -> None:
         root = self.inodes.get(ROOT_INUM)
-        if root is None or root.type != InodeType.DIR:
-            self.problem(f"root inode {ROOT_INUM} is not a directory")
-            return
+        slots = None
+        if root is not None and root.type == InodeType.DIR:
+            slots = self._dir_slots(ROOT_INUM, root)
+        if slots is None:
+            self.problem(
+                f"root inode {ROOT_INUM} is not a readable directory"
+                + (": recreated empty" if self.repair else "")
+            )
+            if not self.repair or not self._new_root():
+                return
         queue = deque([ROOT_INUM])
         while queue:
             dinum = queue.popleft()
             slots = self._dir_slots(dinum, self.inodes[dinum])
-            if slots is None:
+            if slots is not None and self._check_dir(dinum, slots, queue):
                 continue
-            self._check_dir(dinum, slots, queue)
+            if self.repair and dinum in self.entry_of:
+                # an unreadable directory is cut off; what it held is freed as unreachable
+                parent, slot = self.entry_of[dinum]
+                self._clear_entry(parent, slot)
+                self.refs[dinum] -= 1
+
+    def _new_root(self) -> bool:
+        """Repair: an empty root directory in a fresh block (everything else
+        becomes unreachable and is freed)."""
+        if ROOT_INUM in self.inodes:
+            self._forget(ROOT_INUM)
+        sb = self.sb
+        block = next((b for b in range(sb.datastart, sb.size) if b not in self.claimed), None)
+        if block is None:
+            self.problem("no free block for a new root directory")
+            return False
+        now = self.vol.now()
+        root = Inode(InodeType.DIR, 2, 0o755, 0, 0, 2 * DIRENT_SIZE, now, now, now)
+        self._put_inode(ROOT_INUM, root.with_addr(0, block))
+        entries = pack_dirent(ROOT_INUM, b".") + pack_dirent(ROOT_INUM, b"..")
+        self._rw(block)[:] = entries.ljust(BLOCK_SIZE, b"\x00")
+        self.claimed[block] = ROOT_INUM
+        self.owned[ROOT_INUM] = {block}
+        return True
 
     def _check_dir(
         self, dinum: int, slots: list[tuple[int, int, bytes]], queue: deque[int]
-    ) -> None:
+    ) -> bool:
+        """Check one directory's entries; False when it cannot be repaired in place."""
         by_slot = {slot: (inum, name) for slot, inum, name in slots}
         expect = {0: (dinum, b"."), 1: (self.parent[dinum], b"..")}
         for slot, (inum, name) in expect.items():
-            if by_slot.get(slot) != (inum, name):
-                got = by_slot.get(slot)
+            got = by_slot.get(slot)
+            if got != (inum, name):
                 self.problem(
-                    f"directory {dinum}: entry {slot} should be {name.decode()!r} -> "
-                    f"{inum}, is {got!r}"
+                    f"directory {dinum}: entry {slot} should be {name.decode()!r} -> {inum}, "
+                    f"is {got!r}" + (": rewritten" if self.repair else "")
                 )
+                if self.repair:
+                    if self.inodes[dinum].size < (slot + 1) * DIRENT_SIZE:
+                        return False
+                    self._set_entry(dinum, slot, inum, name)
+                    by_slot[slot] = (inum, name)
         seen: set[bytes] = set()
-        for slot, inum, name in slots:
+        for slot, (inum, name) in sorted(by_slot.items()):
             where = f"directory {dinum}: entry {name!r}"
             if slot in expect and by_slot[slot] == expect[slot]:
                 self.refs[inum] = self.refs.get(inum, 0) + 1
@@ -235,27 +304,25 @@ class _Checker:
             self.refs[inum] = self.refs.get(inum, 0) + 1
             if self.inodes[inum].type == InodeType.DIR:
                 self.parent[inum] = dinum
+                self.entry_of[inum] = (dinum, slot)
                 queue.append(inum)
+        return True
 
     # --- summaries --------------------------------------------------------------------
 
     def check_links(self) -> None:
-        for inum, ino in sorted(self.inodes.items()):
+        for inum, ino in sorted(list(self.inodes.items())):
             refs = self.refs.get(inum, 0)
             if refs == 0:
                 kind = "orphan (unlinked, not freed)" if ino.nlink == 0 else "not in any directory"
                 self.problem(f"inode {inum}: {kind}" + (": freed" if self.repair else ""))
                 if self.repair:
-                    for block in self.owned.pop(inum, set()):
-                        del self.claimed[block]
-                    self._put_inode(inum, Inode())
+                    self._forget(inum)
                 continue
             if refs != ino.nlink:
                 self.problem(f"inode {inum}: link count {ino.nlink}, {refs} entries name it")
                 if self.repair:
                     self._put_inode(inum, replace(self.inodes[inum], nlink=refs))
-            if ino.type == InodeType.SYMLINK and ino.size and ino.addrs[0] == 0:
-                self.problem(f"inode {inum}: symbolic link without its target block")
 
     def check_bitmap(self) -> None:
         sb = self.sb

@@ -289,21 +289,33 @@ class Filesystem:
     # --- writing --------------------------------------------------------------------
 
     def write(self, inum: int, offset: int, data: bytes) -> int:
-        """Write ``data`` at ``offset`` in operations of at most WRITE_CHUNK bytes."""
+        """Write ``data`` at ``offset`` in operations of at most WRITE_CHUNK bytes.
+
+        Returns the bytes written: short when the disk fills part way (each
+        operation is all or nothing; near the end it goes a block at a time),
+        ENOSPC only when nothing could be written."""
         ino = self.vol.read_inode(inum)
         if ino.type == InodeType.DIR:
             raise FsError.of(errno.EISDIR, f"inode {inum}")
-        done = 0
-        while done < len(data) or not data:
-            with self._op(f"inode {inum}") as vol:
-                piece = data[done : done + WRITE_CHUNK - (offset + done) % BLOCK_SIZE]
-                ino = write_data(vol, vol.read_inode(inum), offset + done, piece)
-                now = vol.now()
-                vol.write_inode(inum, replace(ino, mtime=now, ctime=now))
+        done, limit = 0, WRITE_CHUNK
+        while True:
+            pos = offset + done
+            piece = data[done : done + limit - pos % BLOCK_SIZE]
+            try:
+                with self._op(f"inode {inum}") as vol:
+                    ino = write_data(vol, vol.read_inode(inum), pos, piece)
+                    now = vol.now()
+                    vol.write_inode(inum, replace(ino, mtime=now, ctime=now))
+            except FsError as exc:
+                if exc.errno != errno.ENOSPC or len(piece) <= BLOCK_SIZE - pos % BLOCK_SIZE:
+                    if done and exc.errno == errno.ENOSPC:
+                        return done
+                    raise
+                limit = BLOCK_SIZE
+                continue
             done += len(piece)
-            if not data:
-                break
-        return done
+            if done >= len(data):
+                return done
 
     def truncate(self, inum: int, size: int) -> None:
         ino = self.vol.read_inode(inum)
