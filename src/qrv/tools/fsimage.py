@@ -5,6 +5,7 @@ that keeps `qrv mkfs` from overwriting a filesystem or partition table."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -12,7 +13,7 @@ from types import TracebackType
 
 from qrv.errors import UsageError
 from qrv.lib.gpt import GptTable
-from qrv.lib.qrvfs import BlockDevice
+from qrv.lib.qrvfs import BlockDevice, FsDeviceError
 from qrv.spec.gpt import GPT_SIGNATURE, MBR_SIGNATURE, mbr_signature
 from qrv.spec.qrvfs import BLOCK_SIZE, MAGIC, SUPERBLOCK_BLOCK
 from qrv.tools.gpt import read_table
@@ -66,16 +67,29 @@ class FsImage:
             raise UsageError(f"{self.path}: no partition {index} (partitions: {have})")
         return part.start_lba * table.lba_size, part.num_lbas * table.lba_size
 
+    def _failed(self, what: str, exc: OSError) -> FsDeviceError:
+        return FsDeviceError(exc.errno or errno.EIO, f"{self.path}: {what}: {exc.strerror or exc}")
+
     def _pread(self, offset: int, length: int) -> bytes:
         if offset + length > self.size_bytes:
             return b""
-        return os.pread(self._fd, length, self.offset + offset)
+        try:
+            return os.pread(self._fd, length, self.offset + offset)
+        except OSError as exc:
+            raise self._failed("read", exc) from None
 
     def _pwrite(self, offset: int, data: bytes) -> None:
-        os.pwrite(self._fd, data, self.offset + offset)
+        try:
+            if os.pwrite(self._fd, data, self.offset + offset) != len(data):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError as exc:
+            raise self._failed("write", exc) from None
 
     def _flush(self) -> None:
-        os.fsync(self._fd)
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise self._failed("fsync", exc) from None
 
     def read_bytes(self, offset: int, length: int) -> bytes:
         if offset >= self.size_bytes:

@@ -138,7 +138,10 @@ def make_filesystem(
         if source is not None:
             fs = Filesystem.mount(image.device)
             notes += [n for n in fs.notes if "not crash-safe" not in n]
-            notes += populate(fs, source)
+            try:
+                notes += populate(fs, source)
+            except OSError as exc:
+                raise UsageError(f"{exc.filename or source}: {exc.strerror or exc}") from None
             fs.unmount()
         return sb, notes
 
