@@ -3,7 +3,7 @@
 Issue 10: a message shorter than its header, a non-UTF-8 path or a short
 read/lseek/devctl killed the thread, and every later open of ``/`` or
 ``/dev`` blocked forever.  Each case checks the errno and then that a
-second request is answered.
+second request is answered; the fuzzing covers every node procnto serves.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ from __future__ import annotations
 import errno
 
 from hypothesis import given
+from hypothesis import strategies as st
 
 from qrv.kernel import Kernel
-from qrv.lib.c import ipc, listdir
+from qrv.lib.c import close, ipc, listdir, open, read
+from qrv.spec.iomsg import O_RDONLY, O_RDWR
 from tests.lib.c import rawmsg as rm
 from tests.lib.c.rawmsg import FEW, MANY, any_message, slow
 
@@ -77,28 +79,41 @@ def test_short_read_lseek_devctl(sysk) -> None:
         assert_alive(k)
 
 
-def _fuzz(k: Kernel, raw: bytes) -> None:
-    coid = opened_dev(k)
+NODES = ("/", "/dev", "/dev/null", "/dev/zero")
+"""procnto's own nodes: the synthesised directories and its devices."""
+
+
+def _fuzz(k: Kernel, node: str, raw: bytes) -> None:
+    fd = open(node, O_RDWR if node.startswith("/dev/") else O_RDONLY)
     try:
-        rm.check_shape(raw, rm.send(coid, raw))
-        assert rm.send(coid, rm.read(4096, 0)).err in (0, errno.EBADF)  # EBADF: it was a close
+        rm.check_shape(raw, rm.send(fd, raw))
+        assert rm.send(fd, rm.read(4096, 0)).err in (0, errno.EBADF)  # EBADF: it was a close
     finally:
-        ipc.ConnectDetach(coid)
+        close(fd)
     assert_alive(k)
+    assert read_zero(16) == bytes(16)
+
+
+def read_zero(n: int) -> bytes:
+    fd = open("/dev/zero")
+    try:
+        return read(fd, n)
+    finally:
+        close(fd)
 
 
 @FEW
-@given(raw=any_message)
-def test_arbitrary_messages(sysk, raw: bytes) -> None:
+@given(node=st.sampled_from(NODES), raw=any_message)
+def test_arbitrary_messages(sysk, node: str, raw: bytes) -> None:
     k, _ = sysk
     with k.adopt("fuzz"):
-        _fuzz(k, raw)
+        _fuzz(k, node, raw)
 
 
 @slow
 @MANY
-@given(raw=any_message)
-def test_arbitrary_messages_many(sysk, raw: bytes) -> None:
+@given(node=st.sampled_from(NODES), raw=any_message)
+def test_arbitrary_messages_many(sysk, node: str, raw: bytes) -> None:
     k, _ = sysk
     with k.adopt("fuzz"):
-        _fuzz(k, raw)
+        _fuzz(k, node, raw)
