@@ -78,34 +78,40 @@ def bench_machine(name: str, image: Path, seconds: float) -> None:
     stdio = Stdio(io.BytesIO(), io.BytesIO(), io.BytesIO())
     kernel = Kernel(machine, stdio)
     fd_img = os.open(image, os.O_RDONLY)
+
+    def workload(argv: list[str]) -> int:
+        """The client: a process of the system, as every program is."""
+        fd = open("/dev/nvme0n1p1")
+        try:
+
+            def stack_read(n: int, off: int) -> bytes:
+                return pread(fd, n, off)
+
+            def raw_read(n: int, off: int) -> bytes:
+                return os.pread(fd_img, n, P1_START + off)
+
+            if stack_read(4096, 0) != raw_read(4096, 0):
+                raise SystemExit("the stack and the image disagree: not benchmarking")
+            print(f"\n== {name} machine: /dev/nvme0n1p1 vs os.pread of {image.name}")
+            print(f"{'workload':<22}{'qrv stack':>16}{'os.pread':>16}{'ratio':>10}")
+            for size in SEQ_SIZES:
+                _, b1, t1 = timed(sequential(stack_read, size), seconds)
+                _, b0, t0 = timed(sequential(raw_read, size), seconds / 4)
+                s1, s0 = b1 / t1 / MiB, b0 / t0 / MiB
+                label = f"seq read {size // KiB} KiB"
+                print(f"{label:<22}{s1:>11.1f} MiB/s{s0:>11.1f} MiB/s{s0 / s1:>9.0f}x")
+            c1, _, t1 = timed(random_reads(stack_read, random.Random(1)), seconds)
+            c0, _, t0 = timed(random_reads(raw_read, random.Random(1)), seconds / 4)
+            r1, r0 = c1 / t1, c0 / t0
+            print(f"{'random read 4 KiB':<22}{r1:>12.0f} IOPS{r0:>12.0f} IOPS{r0 / r1:>9.0f}x")
+        finally:
+            close(fd)
+        return 0
+
     try:
         boot(kernel, BOOT_PROGRAMS, stdio.stderr)  # type: ignore[arg-type]
-        with kernel.adopt("bench"):
-            fd = open("/dev/nvme0n1p1")
-            try:
-
-                def stack_read(n: int, off: int) -> bytes:
-                    return pread(fd, n, off)
-
-                def raw_read(n: int, off: int) -> bytes:
-                    return os.pread(fd_img, n, P1_START + off)
-
-                if stack_read(4096, 0) != raw_read(4096, 0):
-                    raise SystemExit("the stack and the image disagree: not benchmarking")
-                print(f"\n== {name} machine: /dev/nvme0n1p1 vs os.pread of {image.name}")
-                print(f"{'workload':<22}{'qrv stack':>16}{'os.pread':>16}{'ratio':>10}")
-                for size in SEQ_SIZES:
-                    _, b1, t1 = timed(sequential(stack_read, size), seconds)
-                    _, b0, t0 = timed(sequential(raw_read, size), seconds / 4)
-                    s1, s0 = b1 / t1 / MiB, b0 / t0 / MiB
-                    label = f"seq read {size // KiB} KiB"
-                    print(f"{label:<22}{s1:>11.1f} MiB/s{s0:>11.1f} MiB/s{s0 / s1:>9.0f}x")
-                c1, _, t1 = timed(random_reads(stack_read, random.Random(1)), seconds)
-                c0, _, t0 = timed(random_reads(raw_read, random.Random(1)), seconds / 4)
-                r1, r0 = c1 / t1, c0 / t0
-                print(f"{'random read 4 KiB':<22}{r1:>12.0f} IOPS{r0:>12.0f} IOPS{r0 / r1:>9.0f}x")
-            finally:
-                close(fd)
+        if kernel.waitpid(kernel.spawn(workload, ["bench"]), 600) != 0:
+            raise SystemExit(stdio.stderr.getvalue().decode())  # type: ignore[attr-defined]
     finally:
         os.close(fd_img)
         kernel.shutdown()

@@ -2,7 +2,7 @@
 
 ``qrv emu [-c 'cmd; cmd'] [--nvme] [--image PATH] [--machine builtin|qemu] [--rw]
 [--power-cut-after N] [--seed S] [--lba-size 512|4096] [--drive IMAGE]...
-[--namespaces N]``
+[--namespaces N] [--trace FILE]``
 
 Boot and driver log lines go to stderr; what shell commands print goes to
 stdout, so ``qrv emu -c 'cat FILE' > out.bin`` captures exactly the bytes.
@@ -16,7 +16,11 @@ after one line ``power cut after N writes (M unflushed writes lost)``.
 :data:`BOOT_PROGRAMS` is the ordered list of programs started before the
 shell (pci-server, then devb-nvme); each is waited for until it calls
 ``procmgr_ready()``, its ``waitfor`` path appears, or it exits — bounded by
-its timeout, as a QNX buildfile's ``waitfor``.
+its timeout on the kernel's clock, as a QNX buildfile's ``waitfor``.  The
+boot script runs inside the system, as a thread of procnto, and starts the
+shell last; so a run is a function of its inputs and ``--seed`` (which
+also picks among equal-priority READY threads), and ``--trace FILE`` writes
+the same lines for the same seed.
 
 Ctrl-C (SIGINT) is taken by the main thread only, at safe points: while the
 system runs, the SIGINT handler just counts (:class:`SigintLatch`) and the
@@ -36,24 +40,26 @@ shutdown.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, BinaryIO, NoReturn
+from typing import Any, BinaryIO, NoReturn, TextIO
 
 from qrv.drivers.devb_nvme.main import main as devb_nvme_main
 from qrv.errors import FdtError, QrvError, UsageError
 from qrv.hw.board import VirtBoard
 from qrv.hw.bus import Machine, PhysicalBus
+from qrv.hw.clock import VirtualClock
 from qrv.hw.nvme import Namespace, NvmeController, PowerCut, namespace_ranges
 from qrv.kernel import SIGINT, ConsoleInput, Kernel, Stdio, host_console
+from qrv.lib.c.proc import procmgr_waitfor, spawn
 from qrv.servers.pci.main import main as pci_server_main
 from qrv.tools.mkgpt import create_seed_image
 from qrv.userland import sh
@@ -97,6 +103,7 @@ class EmuOptions:
     lba_size: int = 512
     drives: tuple[str, ...] = ()
     namespaces: int = 1
+    trace: str | None = None
 
     @property
     def images(self) -> list[str]:
@@ -207,7 +214,11 @@ class BuiltinMachine:
                         path, read_only=not writable, lba_size=lba_size, offset=offset, size=size
                     )
                 )
-            args = {"serial": controller_serial(index), **controller_args}
+            args = {
+                "serial": controller_serial(index),
+                "clock": self.board.clock,
+                **controller_args,
+            }
             ctrl = NvmeController(nss, **args)
         except BaseException:
             for ns in nss:
@@ -238,6 +249,11 @@ class BuiltinMachine:
     @property
     def ram_size(self) -> int:
         return self.board.ram_size
+
+    @property
+    def clock(self) -> VirtualClock:
+        """The board's virtual clock: the kernel runs it (and jumps it to deadlines)."""
+        return self.board.clock
 
     def device_tree(self) -> bytes:
         return self.board.device_tree()
@@ -317,7 +333,13 @@ def parse_args(argv: list[str]) -> EmuOptions:
         metavar="N",
         help="cut the power after the NVMe device's N-th write (built-in machine)",
     )
-    p.add_argument("--seed", type=int, default=0, help="which unflushed writes a cut loses")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="picks among equal-priority READY threads, and what a power cut loses",
+    )
+    p.add_argument("--trace", metavar="FILE", help="write one line per kernel event to FILE")
     p.add_argument(
         "--lba-size", type=int, choices=(512, 4096), default=DEFAULT_LBA_SIZE, help="default 512"
     )
@@ -350,6 +372,7 @@ def parse_args(argv: list[str]) -> EmuOptions:
         ns.lba_size,
         tuple(ns.drive),
         ns.namespaces,
+        ns.trace,
     )
 
 
@@ -413,23 +436,34 @@ def boot(
     programs: list[BootProgram],
     stderr: BinaryIO | None = None,
     sigint: SigintLatch | None = None,
-) -> None:
-    """Load hwinfo and start the boot programs in order, waiting for each."""
+    shell: list[str] | None = None,
+) -> int | None:
+    """Load hwinfo, then run the boot script (in procnto) to its end; the shell's pid.
+
+    The script starts the boot programs in order, waiting for each, then
+    `shell` (the argv of sh) if given.
+    """
     try:
         kernel.load_hwinfo()
     except FdtError as exc:
         raise FdtError(f"cannot boot: the machine's device tree is malformed: {exc}") from None
-    for prog in programs:
-        pid = kernel.spawn(prog.entry, [prog.name, *prog.argv], name=prog.name)
-        deadline = time.monotonic() + prog.timeout
-        while not kernel.wait_ready(pid, prog.waitfor, min(POLL, prog.timeout)):
-            if sigint is not None:
-                sigint.check()
-            if time.monotonic() >= deadline:
+
+    def script() -> int | None:
+        for prog in programs:
+            pid = spawn(prog.entry, [prog.name, *prog.argv], name=prog.name)
+            if not procmgr_waitfor(pid, prog.waitfor, prog.timeout):
                 log(
                     f"procnto: {prog.name} (pid {pid}) not ready after {prog.timeout:.0f} s", stderr
                 )
-                break
+        return None if shell is None else spawn(sh.main, shell)
+
+    done = kernel.procnto_thread(script, "boot")
+    while True:
+        try:
+            return done.result(POLL)
+        except concurrent.futures.TimeoutError:
+            if sigint is not None:
+                sigint.check()
 
 
 def interrupt_foreground(kernel: Kernel, shell: int, console: ConsoleInput) -> None:
@@ -450,6 +484,10 @@ def power_probe(machine: Machine) -> PowerProbe | None:
     return None
 
 
+def shell_argv(command: str | None) -> list[str]:
+    return ["sh"] if command is None else ["sh", "-c", command]
+
+
 def run_shell(
     kernel: Kernel,
     command: str | None,
@@ -457,16 +495,19 @@ def run_shell(
     sigint: SigintLatch | None = None,
     console: ConsoleInput | None = None,
     power: PowerProbe | None = None,
+    pid: int | None = None,
 ) -> int:
     """Run sh (``-c command``, or reading stdin) and return its status.
+
+    `pid`: the shell the boot script already started (else one is started here).
 
     With `sigint`, the wait looks for ^C every :data:`POLL` s: with a
     `console` (an interactive shell) it is passed on by
     :func:`interrupt_foreground`; without one it raises KeyboardInterrupt.
     With `power`, a cut seen at one of those looks raises :class:`PowerLost`.
     """
-    argv = ["sh"] if command is None else ["sh", "-c", command]
-    pid = kernel.spawn(sh.main, argv)
+    if pid is None:
+        pid = kernel.spawn(sh.main, shell_argv(command))
     polled = sigint is not None or power is not None
     while True:
         try:
@@ -491,18 +532,21 @@ def run(
     *,
     sigint: SigintLatch | None = None,
     console: ConsoleInput | None = None,
+    seed: int = 0,
+    trace: TextIO | None = None,
 ) -> int:
     """Boot `machine` (kernel, boot programs), run the shell, tear down; the shell's status.
 
     `sigint` and `console` as for :func:`run_shell`; a KeyboardInterrupt
     still tears the kernel down before it propagates.
     """
-    kernel = Kernel(machine, stdio)
+    kernel = Kernel(machine, stdio, seed=seed, trace=trace)
     log(f"procnto: up, RAM {machine.ram_size // MiB} MiB at {machine.ram_base:#x}", stdio.stderr)
     try:
-        boot(kernel, BOOT_PROGRAMS if programs is None else programs, stdio.stderr, sigint)
+        progs = BOOT_PROGRAMS if programs is None else programs
+        pid = boot(kernel, progs, stdio.stderr, sigint, shell_argv(command))
         return run_shell(
-            kernel, command, sigint=sigint, console=console, power=power_probe(machine)
+            kernel, command, sigint=sigint, console=console, power=power_probe(machine), pid=pid
         )
     finally:
         kernel.shutdown()
@@ -511,8 +555,11 @@ def run(
 def main(argv: list[str]) -> int:
     opts = parse_args(argv)
     machine = make_machine(opts)
-    with SigintLatch() as sigint:
+    with SigintLatch() as sigint, contextlib.ExitStack() as files:
         try:
+            trace = None
+            if opts.trace is not None:
+                trace = files.enter_context(open_trace(opts.trace))
             stdio, stdin = host_console()
             interactive = opts.command is None and stdin.isatty()
             return run(
@@ -522,6 +569,8 @@ def main(argv: list[str]) -> int:
                 boot_programs(opts.writable),
                 sigint=sigint,
                 console=stdin if interactive else None,
+                seed=opts.seed,
+                trace=trace,
             )
         except PowerLost as lost:
             log(lost.cut.message)
@@ -529,3 +578,11 @@ def main(argv: list[str]) -> int:
         finally:
             with contextlib.suppress(QrvError):
                 machine.close()
+
+
+def open_trace(path: str) -> TextIO:
+    """The --trace file, or one clear error (a UsageError) if it cannot be written."""
+    try:
+        return open(path, "w", encoding="ascii", newline="\n")
+    except OSError as exc:
+        raise UsageError(f"--trace {path}: {exc.strerror}") from None

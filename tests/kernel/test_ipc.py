@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import queue
-import threading
 import time
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from qrv.kernel import EXIT_CRASHED, Kernel
 from qrv.lib.c import ipc, proc
 from qrv.spec.iomsg import _NTO_SIDE_CHANNEL, ChannelFlag, Pulse, PulseCode
-from tests.kernel.system import Console
+from tests.kernel.system import Console, KEvent, pause
 
 T = 5.0  # every wait in these tests is bounded
 
@@ -26,7 +25,7 @@ def wait_for(pred, timeout: float = T) -> None:
     while not pred():
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached")
-        time.sleep(0.002)
+        pause(0.002)
 
 
 def thread_state(k: Kernel, pid: int, tid: int = 1) -> tuple[str, str]:
@@ -106,7 +105,7 @@ def test_reply_buffer_is_filled_by_writes_and_replies_in_any_order(sysk) -> None
 def test_messages_are_received_in_send_order(sysk) -> None:
     k, _ = sysk
     order: list[bytes] = []
-    release = threading.Event()
+    release = KEvent()
 
     def server(chid: int) -> int:
         release.wait(T)  # let every client queue up first (SEND-blocked)
@@ -136,7 +135,7 @@ def test_messages_are_received_in_send_order(sysk) -> None:
 def test_states_send_reply_ready_and_truncation(sysk) -> None:
     k, _ = sysk
     received: queue.Queue[tuple[int, bytes, object]] = queue.Queue()
-    go = threading.Event()
+    go = KEvent()
 
     def server(chid: int) -> int:
         go.wait(T)
@@ -249,7 +248,7 @@ def test_bad_coid_and_bad_connect_attach(sysk) -> None:
         assert side >= _NTO_SIDE_CHANNEL
 
 
-def _crash_after(event: threading.Event, receive: bool):
+def _crash_after(event: KEvent, receive: bool):
     def body(chid: int) -> int:
         if receive:
             ipc.MsgReceive(chid)  # the client is now REPLY-blocked
@@ -262,7 +261,7 @@ def _crash_after(event: threading.Event, receive: bool):
 @pytest.mark.parametrize("receive", [False, True], ids=["send-blocked", "reply-blocked"])
 def test_server_crash_unblocks_clients_with_esrch_then_ebadf(sysk, receive: bool) -> None:
     k, console = sysk
-    crash = threading.Event()
+    crash = KEvent()
     pid, chid = start_server(k, _crash_after(crash, receive))
     outcome: queue.Queue[object] = queue.Queue()
 
@@ -314,7 +313,7 @@ def test_channel_destroy_wakes_receivers_with_esrch(sysk) -> None:
 
 def test_connect_detach_unblocks_own_threads_with_ebadf(sysk) -> None:
     k, _ = sysk
-    never = threading.Event()
+    never = KEvent()
     pid, chid = start_server(k, lambda chid: int(never.wait(T)))
     seen: queue.Queue[int] = queue.Queue()
 
@@ -340,7 +339,7 @@ def test_connect_detach_unblocks_own_threads_with_ebadf(sysk) -> None:
 
 def test_timeouts(sysk) -> None:
     k, _ = sysk
-    never = threading.Event()
+    never = KEvent()
     pid, chid = start_server(k, lambda chid: int(never.wait(T)))
     with k.adopt("client"):
         mine = ipc.ChannelCreate()
@@ -428,7 +427,7 @@ def test_reply_to_a_client_that_died_is_esrch(sysk) -> None:
     k, _ = sysk
     got: queue.Queue[int] = queue.Queue()
     result: queue.Queue[int] = queue.Queue()
-    go = threading.Event()
+    go = KEvent()
 
     def body(chid: int) -> int:
         rcvid, _msg, _ = ipc.MsgReceive(chid)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from qrv.errors import MachineError
 from qrv.hw.bus import AddressSpace, PhysicalBus, Region
+from qrv.hw.clock import VirtualClock
 from qrv.hw.fdt import EMPTY, Node, build_dtb, cells, pairs, split, strings
 from qrv.hw.memory import GuestRam
 from qrv.hw.pcidev import BarKind, PciFunction, PciIdentity
@@ -98,6 +99,8 @@ class VirtBoard:
                 f"RAM size {ram_size:#x}: expected a positive multiple of {PAGE_SIZE} "
                 f"up to {MAX_RAM_SIZE:#x}"
             )
+        self.clock = VirtualClock()
+        """The board's time: virtual, advanced by the kernel that runs on it."""
         self.space = AddressSpace()
         self.ram = GuestRam(ram_size)
         self.space.add(Region("ram", RAM_BASE, ram_size, ram=self.ram))

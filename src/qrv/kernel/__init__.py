@@ -14,12 +14,14 @@ from qrv.kernel.proc import (
     EXIT_KILLED,
     SIGINT,
     KThread,
+    Policy,
     ProcessExit,
     ProcessKilled,
     ProcInfo,
     Stdio,
     ThreadInfo,
     current,
+    current_or_none,
 )
 
 __all__ = [
@@ -35,11 +37,13 @@ __all__ = [
     "Kernel",
     "MsgInfo",
     "PhysMapping",
+    "Policy",
     "ProcInfo",
     "ProcessExit",
     "ProcessKilled",
     "Stdio",
     "ThreadInfo",
     "current",
+    "current_or_none",
     "host_console",
 ]

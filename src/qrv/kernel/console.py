@@ -36,9 +36,10 @@ import os
 import select
 import stat
 import threading
-from typing import BinaryIO
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, BinaryIO
 
-from qrv.kernel.proc import ProcessKilled, Stdio, current_or_none
+from qrv.kernel.proc import KThread, ProcessKilled, Stdio, current_or_none
 
 SLICE = 0.05
 """Seconds between checks for teardown / interrupts while a console wait blocks."""
@@ -50,10 +51,25 @@ EOF_ERRNOS = (errno.EIO, errno.EBADF)
 """A hung-up terminal (EIO) or a closed fd reads as end of file, as a shell takes it."""
 
 
-def _check_killed() -> None:
-    """ProcessKilled if the caller is a thread of a process being torn down."""
+def _modelled() -> KThread | None:
+    """The calling modelled thread (on the CPU thread), or None on a host thread."""
     t = current_or_none()
-    if t is not None and t.process.dying:
+    return t if t is not None and t.proxy is None else None
+
+
+def _check_killed() -> None:
+    """ProcessKilled if the caller is a thread of a process being torn down.
+
+    On the CPU thread a console wait is host I/O inside a kernel call: it
+    first runs what the host posted (a kill, an interrupt), which nothing
+    else could while it waits.
+    """
+    t = current_or_none()
+    if t is None:
+        return
+    if t.proxy is None:
+        t.process.kernel.sched.poll_host()
+    if t.process.dying:
         raise ProcessKilled
 
 
@@ -98,6 +114,12 @@ class ConsoleInput(_ConsoleFd):
         self._gate = _Gate()
         self._interrupts = 0
         self._flush = False
+        self._sched: Any = None
+        """The scheduler of the kernel whose thread reads (modelled readers only)."""
+        self._reader: threading.Thread | None = None
+        self._want = threading.Event()
+        self._got = False
+        self._waiters: list[KThread] = []
 
     # -- the SIGINT side ------------------------------------------------------------------
 
@@ -109,6 +131,8 @@ class ConsoleInput(_ConsoleFd):
         """
         self._flush = True
         self._interrupts += 1
+        if self._sched is not None:
+            self._sched.post(self._wake_readers)
 
     # -- io.RawIOBase / BinaryIO ----------------------------------------------------------
 
@@ -117,7 +141,7 @@ class ConsoleInput(_ConsoleFd):
 
     def readline(self, size: int | None = -1) -> bytes:
         limit = -1 if size is None else size
-        with self._gate:
+        with self._enter():
             seen = self._interrupts
             while True:
                 self._drop_if_flushed()
@@ -131,7 +155,7 @@ class ConsoleInput(_ConsoleFd):
 
     def read1(self, size: int = -1) -> bytes:
         """What is there (at least one byte unless at end of file), as read(2) on a tty."""
-        with self._gate:
+        with self._enter():
             seen = self._interrupts
             self._drop_if_flushed()
             if not self._buf and not self._eof:
@@ -139,7 +163,7 @@ class ConsoleInput(_ConsoleFd):
             return self._take(len(self._buf) if size is None or size < 0 else size)
 
     def read(self, size: int | None = -1) -> bytes:
-        with self._gate:
+        with self._enter():
             seen = self._interrupts
             while True:
                 self._drop_if_flushed()
@@ -155,6 +179,10 @@ class ConsoleInput(_ConsoleFd):
 
     # -- internals (called with the gate held) ----------------------------------------------
 
+    def _enter(self) -> AbstractContextManager[None]:
+        """The gate for host readers; a modelled reader needs none (one thread runs at a time)."""
+        return self._gate if _modelled() is None else nullcontext()
+
     def _take(self, n: int) -> bytes:
         data, self._buf = self._buf[:n], self._buf[n:]
         if not self._buf:
@@ -168,6 +196,10 @@ class ConsoleInput(_ConsoleFd):
 
     def _fill(self, seen: int) -> None:
         """Wait for input and append one read's worth; EINTR if interrupted since `seen`."""
+        t = _modelled()
+        if t is not None:
+            self._kfill(t, seen)
+            return
         while True:
             _check_killed()
             if self._interrupts != seen:
@@ -190,6 +222,65 @@ class ConsoleInput(_ConsoleFd):
             self._buf += data
         else:
             self._eof = True
+
+    # -- a modelled reader: blocked in the kernel, a host thread reads the fd ---------------
+
+    def _kfill(self, t: KThread, seen: int) -> None:
+        """Block `t` until the reader thread brings one read's worth (or EOF, or ^C)."""
+        sched = self._sched = t.process.kernel.sched
+        if self._reader is None:
+            self._reader = threading.Thread(
+                target=self._read_for_kernel, name="qrv-console-in", daemon=True
+            )
+            self._reader.start()
+        self._got = False
+        self._want.set()
+        self._waiters.append(t)
+        sched.external += 1
+        try:
+            while True:
+                if t.process.dying:
+                    raise ProcessKilled
+                if self._interrupts != seen:
+                    self._drop_if_flushed()
+                    raise InterruptedError(errno.EINTR, os.strerror(errno.EINTR))
+                if self._got:
+                    return
+                sched.block(t)
+        finally:
+            sched.external -= 1
+            self._waiters.remove(t)
+
+    def _read_for_kernel(self) -> None:
+        """Host thread: when a modelled reader wants input, read the fd and post it."""
+        while True:
+            if not self._want.wait(SLICE):
+                continue
+            try:
+                ready, _, _ = select.select([self.fd], [], [], SLICE)
+            except (OSError, ValueError):
+                ready = [self.fd]
+            if not ready:
+                continue
+            try:
+                data = os.read(self.fd, CHUNK)
+            except OSError:
+                data = b""  # a hung-up or unreadable console reads as end of file
+            self._want.clear()
+            self._sched.post(lambda data=data: self._arrive(data))
+
+    def _arrive(self, data: bytes) -> None:
+        """On the CPU thread: what the reader thread read."""
+        if data:
+            self._buf += data
+        else:
+            self._eof = True
+        self._got = True
+        self._wake_readers()
+
+    def _wake_readers(self) -> None:
+        for w in self._waiters:
+            self._sched.make_ready(w)
 
 
 class ConsoleOutput(_ConsoleFd):

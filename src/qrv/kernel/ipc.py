@@ -10,20 +10,34 @@ Error behaviour follows the QNX kernel (``ker_fastmsg.c``, ``ker_channel.c``,
 * ConnectDetach while other threads of the process are blocked on the coid → EBADF;
 * MsgReply/MsgError/MsgRead/MsgWrite on an rcvid that is not REPLY-blocked → ESRCH.
 
-All state is guarded by the one kernel lock; every blocked thread waits on
-its own condition (bound to that lock) with a deadline and is woken by
-teardown.
+Scheduling (QNX): a channel queues SEND-blocked clients and pulses by
+priority, then arrival; the thread that receives a message or pulse runs
+at its priority until its next MsgReceive (priority inheritance), unless
+the channel was created with ``_NTO_CHF_FIXED_PRIORITY``.  Kernel state
+is touched only on the CPU thread (:mod:`qrv.kernel.sched`); a blocked
+thread is off the ready list, woken by the event, its timeout or teardown.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from qrv.kernel.proc import DEFAULT_PRIORITY, FIRST_FD, KThread, Process, ProcessKilled
+from qrv.kernel.proc import (
+    DEFAULT_PRIORITY,
+    FIRST_FD,
+    PRIO_MAX,
+    PRIO_MIN,
+    Channel,
+    Connection,
+    KThread,
+    PendingPulse,
+    Process,
+    ProcessKilled,
+    Transaction,
+    enqueue_by_prio,
+)
+from qrv.kernel.sched import Scheduler, kcall
 from qrv.spec.iomsg import (
     _NTO_SIDE_CHANNEL,
     EBADF,
@@ -40,8 +54,7 @@ from qrv.spec.iomsg import (
     oserror,
 )
 
-WAIT_SLICE = 1.0
-"""Longest single condition wait; the loop re-checks its predicate after it."""
+__all__ = ["Channel", "Connection", "Ipc", "MsgInfo", "Transaction"]
 
 
 @dataclass(frozen=True)
@@ -62,53 +75,11 @@ class MsgInfo:
     gid: int = 0
 
 
-@dataclass(eq=False)
-class Channel:
-    chid: int
-    owner: Process
-    flags: ChannelFlag
-    sendq: deque[Transaction] = field(default_factory=deque)
-    receivers: deque[KThread] = field(default_factory=deque)
-    pulses: deque[bytes] = field(default_factory=deque)
-    replyq: dict[int, Transaction] = field(default_factory=dict)
-    connections: set[Connection] = field(default_factory=set)
-    scoids: dict[int, list[int]] = field(default_factory=dict)
-    """client pid -> [scoid, number of connections]."""
-    destroyed: bool = False
-
-
-@dataclass(eq=False)
-class Connection:
-    coid: int
-    owner: Process
-    channel: Channel | None
-    server_pid: int
-    chid: int
-    scoid: int
-
-
-@dataclass(eq=False)
-class Transaction:
-    """One MsgSend in flight: the client's message and its reply buffer."""
-
-    client: KThread
-    conn: Connection
-    channel: Channel
-    data: bytes
-    rmax: int
-    rcvid: int = 0
-    reply: bytes | bytearray = b""
-    """Written by MsgReply/MsgWrite; a whole reply at offset 0 is kept as the bytes given."""
-    status: int = 0
-    err: int = 0
-    done: bool = False
-
-
 class Ipc:
     """Message-passing kernel calls; every method takes the calling thread."""
 
-    def __init__(self, lock: threading.Lock, procs: dict[int, Process]) -> None:
-        self._lock = lock
+    def __init__(self, sched: Scheduler, procs: dict[int, Process]) -> None:
+        self.sched = sched
         self._procs = procs
         self._rcvids: dict[int, Transaction] = {}
         self._next_rcvid = 1
@@ -116,54 +87,59 @@ class Ipc:
 
     # -- blocking helper ---------------------------------------------------------
 
-    @staticmethod
-    def block(t: KThread, done: Callable[[], bool], timeout: float | None) -> bool:
-        """Wait (kernel lock held) until `done()`; False on timeout.
+    def wait(self, t: KThread, done: Callable[[], bool], timeout: float | None) -> bool:
+        """Block `t` until `done()`; False on timeout (kernel clock).
 
         Raises :class:`ProcessKilled` when the caller's process is torn down.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
+        clock = self.sched.clock
+        deadline = None if timeout is None else clock.now() + timeout
         while not done():
             if t.process.dying:
                 raise ProcessKilled
-            wait = WAIT_SLICE
+            remaining = None
             if deadline is not None:
-                remaining = deadline - time.monotonic()
+                remaining = deadline - clock.now()
                 if remaining <= 0:
                     return False
-                wait = min(wait, remaining)
-            t.cond.wait(wait)
+            self.sched.block(t, remaining)
         if t.process.dying:
             raise ProcessKilled  # woken by our own teardown, not by the event
         return True
 
-    @staticmethod
-    def enter(t: KThread) -> None:
-        """Every kernel call starts here: a dying process makes no more calls."""
+    def enter(self, t: KThread) -> None:
+        """Every kernel call starts here: a scheduling point; a dying process makes no more."""
         if t.process.dying:
             raise ProcessKilled
+        self.sched.tick(t)
+
+    def _trace(self, event: str) -> None:
+        if self.sched.trace is not None:
+            self.sched.trace.emit(event)
 
     # -- channels and connections ---------------------------------------------------
 
+    @kcall
     def channel_create(self, t: KThread, flags: int) -> int:
-        with self._lock:
-            self.enter(t)
-            proc = t.process
-            chid = proc.next_chid
-            proc.next_chid += 1
-            proc.channels[chid] = Channel(chid, proc, ChannelFlag(flags))
-            return chid
+        self.enter(t)
+        proc = t.process
+        chid = proc.next_chid
+        proc.next_chid += 1
+        proc.channels[chid] = Channel(chid, proc, ChannelFlag(flags))
+        self._trace(f"channel_create chid={chid} flags={flags:#x}")
+        return chid
 
+    @kcall
     def channel_destroy(self, t: KThread, chid: int) -> None:
-        with self._lock:
-            self.enter(t)
-            ch = t.process.channels.get(chid)
-            if ch is None:
-                raise oserror(EINVAL)
-            self.destroy_channel(ch)
+        self.enter(t)
+        ch = t.process.channels.get(chid)
+        if ch is None:
+            raise oserror(EINVAL)
+        self.destroy_channel(ch)
 
     def destroy_channel(self, ch: Channel) -> None:
-        """Kernel lock held.  ``ker_channel.c``: ESRCH to everyone blocked, stale coids."""
+        """``ker_channel.c``: ESRCH to everyone blocked, stale coids."""
+        self._trace(f"channel_destroy {ch.owner.pid}/{ch.chid}")
         ch.destroyed = True
         ch.owner.channels.pop(ch.chid, None)
         for tx in list(ch.sendq) + list(ch.replyq.values()):
@@ -171,7 +147,7 @@ class Ipc:
         ch.sendq.clear()
         ch.replyq.clear()
         for r in ch.receivers:
-            r.cond.notify_all()
+            self.sched.make_ready(r)
         ch.receivers.clear()
         ch.pulses.clear()
         for conn in ch.connections:
@@ -179,45 +155,47 @@ class Ipc:
         ch.connections.clear()
         ch.scoids.clear()
 
+    @kcall
     def connect_attach(self, t: KThread, pid: int, chid: int, index: int, flags: int) -> int:
-        with self._lock:
-            self.enter(t)
-            proc = self._procs.get(pid)
-            if proc is None:
-                raise oserror(ESRCH)
-            if proc.dying:
-                raise oserror(ENXIO)
-            ch = proc.channels.get(chid)
-            if ch is None:
-                raise oserror(ESRCH)
-            table = t.process.connections
-            coid = max(index, FIRST_FD) if not index & _NTO_SIDE_CHANNEL else index
-            while coid in table:
-                coid += 1
-            entry = ch.scoids.get(t.process.pid)
-            if entry is None:
-                entry = ch.scoids[t.process.pid] = [self._next_scoid, 0]
-                self._next_scoid += 1
-            entry[1] += 1
-            conn = Connection(coid, t.process, ch, pid, chid, entry[0])
-            ch.connections.add(conn)
-            table[coid] = conn
-            return coid
+        self.enter(t)
+        proc = self._procs.get(pid)
+        if proc is None:
+            raise oserror(ESRCH)
+        if proc.dying:
+            raise oserror(ENXIO)
+        ch = proc.channels.get(chid)
+        if ch is None:
+            raise oserror(ESRCH)
+        table = t.process.connections
+        coid = max(index, FIRST_FD) if not index & _NTO_SIDE_CHANNEL else index
+        while coid in table:
+            coid += 1
+        entry = ch.scoids.get(t.process.pid)
+        if entry is None:
+            entry = ch.scoids[t.process.pid] = [self._next_scoid, 0]
+            self._next_scoid += 1
+        entry[1] += 1
+        conn = Connection(coid, t.process, ch, pid, chid, entry[0])
+        ch.connections.add(conn)
+        table[coid] = conn
+        self._trace(f"connect coid={coid} -> {pid}/{chid}")
+        return coid
 
+    @kcall
     def connect_detach(self, t: KThread, coid: int) -> None:
-        with self._lock:
-            self.enter(t)
-            conn = t.process.connections.get(coid)
-            if conn is None:
-                raise oserror(EBADF)
-            self.detach(conn)
+        self.enter(t)
+        conn = t.process.connections.get(coid)
+        if conn is None:
+            raise oserror(EBADF)
+        self.detach(conn, t.prio)
 
-    def detach(self, conn: Connection) -> None:
-        """Kernel lock held: drop a connection; its in-flight sends get EBADF."""
+    def detach(self, conn: Connection, prio: int = DEFAULT_PRIORITY) -> None:
+        """Drop a connection; its in-flight sends get EBADF."""
         conn.owner.connections.pop(conn.coid, None)
         ch = conn.channel
         if ch is None:
             return
+        self._trace(f"detach coid={conn.coid}")
         for tx in [tx for tx in ch.sendq if tx.conn is conn]:
             ch.sendq.remove(tx)
             self._finish(tx, err=EBADF)
@@ -235,87 +213,105 @@ class Ipc:
             del ch.scoids[conn.owner.pid]
             if ch.flags & ChannelFlag.DISCONNECT:
                 # nano_connect.c: value = scoid | _NTO_SIDE_CHANNEL
-                self._post_pulse(
-                    ch, Pulse(PulseCode.DISCONNECT, entry[0] | _NTO_SIDE_CHANNEL, entry[0])
-                )
+                pulse = Pulse(PulseCode.DISCONNECT, entry[0] | _NTO_SIDE_CHANNEL, entry[0])
+                self._post_pulse(ch, pulse, prio)
 
     # -- send / receive / reply ---------------------------------------------------------
 
+    @kcall
     def msg_sendv(
         self, t: KThread, coid: int, parts: Sequence[bytes], rmax: int, timeout: float | None
     ) -> tuple[int, bytes]:
-        with self._lock:
-            self.enter(t)
-            conn = t.process.connections.get(coid)
-            if conn is None or conn.channel is None:
-                raise oserror(EBADF)
-            ch = conn.channel
-            if ch.owner.dying:
-                raise oserror(ENXIO)
-            tx = Transaction(t, conn, ch, b"".join(parts), max(rmax, 0))
-            t.blocked_on = ch.owner.pid
-            if ch.receivers:
-                self._deliver(tx, ch.receivers.popleft())
-            else:
-                ch.sendq.append(tx)
-                t.state = ThreadState.SEND
-            try:
-                finished = self.block(t, lambda: tx.done, timeout)
-            finally:
-                if not tx.done:
-                    self._abandon(tx)
-                t.state = ThreadState.READY
-            if not finished:
-                raise oserror(ETIMEDOUT)
-            if tx.err != EOK:
-                raise oserror(tx.err)
-            return tx.status, bytes(tx.reply)
+        self.enter(t)
+        conn = t.process.connections.get(coid)
+        if conn is None or conn.channel is None:
+            raise oserror(EBADF)
+        ch = conn.channel
+        if ch.owner.dying:
+            raise oserror(ENXIO)
+        data = parts[0] if len(parts) == 1 and type(parts[0]) is bytes else b"".join(parts)
+        tx = Transaction(t, conn, ch, data, max(rmax, 0), t.prio)
+        if self.sched.trace is not None:
+            self._trace(f"send coid={coid} -> {ch.owner.pid}/{ch.chid} len={len(data)}")
+        t.blocked_on = ch.owner.pid
+        if ch.receivers:
+            self._deliver(tx, ch.receivers.popleft())
+        else:
+            enqueue_by_prio(ch.sendq, tx)
+            t.state = ThreadState.SEND
+        try:
+            finished = self.wait(t, lambda: tx.done, timeout)
+        finally:
+            if not tx.done:
+                self._abandon(tx)
+            t.state = ThreadState.READY
+        if not finished:
+            raise oserror(ETIMEDOUT)
+        if tx.err != EOK:
+            raise oserror(tx.err)
+        return tx.status, bytes(tx.reply)
 
+    @kcall
     def msg_receive(
         self, t: KThread, chid: int, rmax: int, timeout: float | None
     ) -> tuple[int, bytes, MsgInfo | None]:
-        with self._lock:
-            self.enter(t)
-            ch = t.process.channels.get(chid)
-            if ch is None:
-                raise oserror(ESRCH)
-            got: Transaction | bytes | None = None
-            if ch.pulses:
-                got = ch.pulses.popleft()
-            elif ch.sendq:
-                got = ch.sendq.popleft()
-                self._deliver(got, None)
-            else:
-                t.handoff = None
-                ch.receivers.append(t)
-                t.state, t.blocked_on = ThreadState.RECEIVE, chid
-                try:
-                    self.block(t, lambda: t.handoff is not None or ch.destroyed, timeout)
-                finally:
-                    if t in ch.receivers:
-                        ch.receivers.remove(t)
-                    t.state = ThreadState.READY
-                got, t.handoff = t.handoff, None
-                if got is None:
-                    raise oserror(ESRCH if ch.destroyed else ETIMEDOUT)
-            if isinstance(got, bytes):
-                if rmax < Pulse.FMT.size:
-                    raise oserror(EFAULT)  # the pulse is lost, as QNX documents
-                return 0, got, None
-            client = got.client
-            info = MsgInfo(
-                pid=client.process.pid,
-                tid=client.tid,
-                chid=chid,
-                scoid=got.conn.scoid,
-                coid=got.conn.coid,
-                msglen=min(len(got.data), rmax),
-                srcmsglen=len(got.data),
-                dstmsglen=got.rmax,
-                uid=client.process.uid,
-                gid=client.process.gid,
+        self.enter(t)
+        ch = t.process.channels.get(chid)
+        if ch is None:
+            raise oserror(ESRCH)
+        t.prio = t.base_prio  # the transaction before this one is over
+        got: Transaction | PendingPulse | None = None
+        if ch.pulses and (not ch.sendq or ch.pulses[0].prio >= ch.sendq[0].prio):
+            got = ch.pulses.pop(0)
+            self._inherit(t, ch, got.prio)
+        elif ch.sendq:
+            got = ch.sendq.pop(0)
+            self._deliver(got, None)
+            self._inherit(t, ch, got.prio)
+        else:
+            t.handoff = None
+            ch.receivers.append(t)
+            t.state, t.blocked_on = ThreadState.RECEIVE, chid
+            try:
+                self.wait(t, lambda: t.handoff is not None or ch.destroyed, timeout)
+            finally:
+                if t in ch.receivers:
+                    ch.receivers.remove(t)
+                t.state = ThreadState.READY
+            got, t.handoff = t.handoff, None
+            if got is None:
+                raise oserror(ESRCH if ch.destroyed else ETIMEDOUT)
+        if isinstance(got, PendingPulse):
+            self._trace(f"receive pulse chid={chid} prio={got.prio}")
+            if rmax < Pulse.FMT.size:
+                raise oserror(EFAULT)  # the pulse is lost, as QNX documents
+            return 0, got.data, None
+        client = got.client
+        if self.sched.trace is not None:
+            self._trace(
+                f"receive rcvid={got.rcvid} from {client.process.pid}.{client.tid} "
+                f"prio={got.prio} len={len(got.data)}"
             )
-            return got.rcvid, got.data[:rmax], info
+        info = MsgInfo(
+            pid=client.process.pid,
+            tid=client.tid,
+            chid=chid,
+            scoid=got.conn.scoid,
+            coid=got.conn.coid,
+            msglen=min(len(got.data), rmax),
+            srcmsglen=len(got.data),
+            dstmsglen=got.rmax,
+            priority=got.prio,
+            uid=client.process.uid,
+            gid=client.process.gid,
+        )
+        return got.rcvid, got.data if rmax >= len(got.data) else got.data[:rmax], info
+
+    @staticmethod
+    def _inherit(t: KThread, ch: Channel, prio: int) -> None:
+        """The receiver runs at the sender's priority (not on a fixed-priority channel)."""
+        if not ch.flags & ChannelFlag.FIXED_PRIORITY:
+            t.prio = prio
 
     def _deliver(self, tx: Transaction, receiver: KThread | None) -> None:
         """Hand `tx` to a server thread: the client becomes REPLY-blocked."""
@@ -326,7 +322,8 @@ class Ipc:
         tx.client.state = ThreadState.REPLY
         if receiver is not None:
             receiver.handoff = tx
-            receiver.cond.notify_all()
+            self._inherit(receiver, tx.channel, tx.prio)
+            self.sched.make_ready(receiver)
 
     def _lookup(self, t: KThread, rcvid: int) -> Transaction:
         tx = self._rcvids.get(rcvid)
@@ -334,33 +331,40 @@ class Ipc:
             raise oserror(ESRCH)
         return tx
 
+    @kcall
     def msg_reply(self, t: KThread, rcvid: int, status: int, parts: Sequence[bytes]) -> None:
-        with self._lock:
-            self.enter(t)
-            tx = self._lookup(t, rcvid)
-            self._write_reply(tx, b"".join(parts), 0)
-            self._finish(tx, status=status)
+        self.enter(t)
+        tx = self._lookup(t, rcvid)
+        self._write_reply(tx, parts[0] if len(parts) == 1 else b"".join(parts), 0)
+        self._trace(f"reply rcvid={rcvid} status={status}")
+        self._finish(tx, status=status)
+        if self.sched.ready:
+            self.sched.preempt(t)
 
+    @kcall
     def msg_error(self, t: KThread, rcvid: int, err: int) -> None:
-        with self._lock:
-            self.enter(t)
-            self._finish(self._lookup(t, rcvid), err=err)
+        self.enter(t)
+        tx = self._lookup(t, rcvid)
+        self._trace(f"error rcvid={rcvid} errno={err}")
+        self._finish(tx, err=err)
+        if self.sched.ready:
+            self.sched.preempt(t)
 
+    @kcall
     def msg_read(self, t: KThread, rcvid: int, nbytes: int, offset: int) -> bytes:
-        with self._lock:
-            self.enter(t)
-            tx = self._lookup(t, rcvid)
-            if offset < 0 or nbytes < 0:
-                raise oserror(EINVAL)
-            return tx.data[offset : offset + nbytes]
+        self.enter(t)
+        tx = self._lookup(t, rcvid)
+        if offset < 0 or nbytes < 0:
+            raise oserror(EINVAL)
+        return tx.data[offset : offset + nbytes]
 
+    @kcall
     def msg_write(self, t: KThread, rcvid: int, data: bytes, offset: int) -> int:
-        with self._lock:
-            self.enter(t)
-            tx = self._lookup(t, rcvid)
-            if offset < 0:
-                raise oserror(EINVAL)
-            return self._write_reply(tx, data, offset)
+        self.enter(t)
+        tx = self._lookup(t, rcvid)
+        if offset < 0:
+            raise oserror(EINVAL)
+        return self._write_reply(tx, data, offset)
 
     @staticmethod
     def _write_reply(tx: Transaction, data: bytes, offset: int) -> int:
@@ -387,7 +391,7 @@ class Ipc:
         tx.status, tx.err, tx.done = status, err, True
         self._rcvids.pop(tx.rcvid, None)
         tx.channel.replyq.pop(tx.rcvid, None)
-        tx.client.cond.notify_all()
+        self.sched.make_ready(tx.client)
 
     def _abandon(self, tx: Transaction) -> None:
         """The client gave up (timeout or its own teardown): forget the message."""
@@ -399,22 +403,29 @@ class Ipc:
 
     # -- pulses --------------------------------------------------------------------
 
+    @kcall
     def msg_send_pulse(self, t: KThread, coid: int, priority: int, code: int, value: int) -> None:
-        del priority  # pulses are queued FIFO; priority is accepted for the API
-        with self._lock:
-            self.enter(t)
-            conn = t.process.connections.get(coid)
-            if conn is None or conn.channel is None:
-                raise oserror(EBADF)
-            if not PulseCode.MINAVAIL <= code <= PulseCode.MAXAVAIL:
-                raise oserror(EINVAL)
-            self._post_pulse(conn.channel, Pulse(code, value, conn.scoid))
+        """A pulse at `priority` (-1: the caller's), queued by priority on the channel."""
+        self.enter(t)
+        conn = t.process.connections.get(coid)
+        if conn is None or conn.channel is None:
+            raise oserror(EBADF)
+        if not PulseCode.MINAVAIL <= code <= PulseCode.MAXAVAIL:
+            raise oserror(EINVAL)
+        prio = t.prio if priority == -1 else priority
+        if not PRIO_MIN <= prio <= PRIO_MAX:
+            raise oserror(EINVAL)
+        self._post_pulse(conn.channel, Pulse(code, value, conn.scoid), prio)
+        if self.sched.ready:
+            self.sched.preempt(t)
 
-    def _post_pulse(self, ch: Channel, pulse: Pulse) -> None:
-        data = pulse.pack()
+    def _post_pulse(self, ch: Channel, pulse: Pulse, prio: int) -> None:
+        self._trace(f"pulse -> {ch.owner.pid}/{ch.chid} code={pulse.code} prio={prio}")
+        item = PendingPulse(pulse.pack(), prio)
         if ch.receivers:
             r = ch.receivers.popleft()
-            r.handoff = data
-            r.cond.notify_all()
+            r.handoff = item
+            self._inherit(r, ch, prio)
+            self.sched.make_ready(r)
         else:
-            ch.pulses.append(data)
+            enqueue_by_prio(ch.pulses, item)

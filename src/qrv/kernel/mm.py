@@ -11,6 +11,7 @@ a DMA-capable device.
 from __future__ import annotations
 
 from qrv.hw.bus import Machine, PhysicalBus
+from qrv.kernel.trace import Tracer, TracingBus
 from qrv.spec.iomsg import EFAULT, EINVAL, ENOMEM, oserror
 
 PAGE_SIZE = 4096
@@ -107,10 +108,11 @@ class PageAllocator:
 
 
 class MemoryManager:
-    """Creates and releases mappings; called with the kernel lock held."""
+    """Creates and releases mappings (on the CPU thread); traced loads/stores with a tracer."""
 
-    def __init__(self, machine: Machine | None) -> None:
+    def __init__(self, machine: Machine | None, tracer: Tracer | None = None) -> None:
         self._machine = machine
+        self._tracer = tracer
         self.pages = (
             PageAllocator(machine.ram_base, machine.ram_size)
             if machine is not None
@@ -120,6 +122,8 @@ class MemoryManager:
     def _bus(self) -> PhysicalBus:
         if self._machine is None:
             raise oserror(ENOMEM, "no machine")
+        if self._tracer is not None:
+            return TracingBus(self._machine.bus, self._tracer)
         return self._machine.bus
 
     def map_phys(self, paddr: int, length: int) -> PhysMapping:

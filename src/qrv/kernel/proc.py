@@ -1,27 +1,28 @@
-"""Processes and threads: the objects, the per-thread "current" context, pidin data.
+"""The kernel's objects: processes, threads, channels, connections, messages in flight.
 
 A process is a pid, a name, credentials, stdio streams and tables of
-channels, connections and mappings; it runs as one or more host threads,
-each a :class:`KThread`.  The kernel sets a thread-local "current thread"
-so libc-style calls act on the calling process.
+channels, connections and mappings; it runs as one or more
+:class:`KThread`, each a greenlet the scheduler (:mod:`qrv.kernel.sched`)
+switches to.  "The current thread" is what libc-style calls act on.
 
-Teardown (``Kernel.exit_process``) marks the process dying; its other
-threads raise :class:`ProcessKilled` at their next kernel entry or when a
-blocking wait wakes, so no thread stays blocked in the kernel.
+Teardown (``Kernel.exit_process``) marks the process dying and readies
+its blocked threads; each raises :class:`ProcessKilled` when it runs
+again, so no thread stays blocked in the kernel.
+
+This module imports no other kernel module but :mod:`qrv.kernel.mm`
+(the mapping type): every other one builds on it.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
+from enum import IntEnum
+from typing import Any, BinaryIO
 
-from qrv.spec.iomsg import ESRCH, ThreadState, oserror
-
-if TYPE_CHECKING:
-    from qrv.kernel.ipc import Channel, Connection, Transaction
-    from qrv.kernel.kernel import Kernel
-    from qrv.kernel.mm import Mapping
+from qrv.kernel.mm import PhysMapping
+from qrv.spec.iomsg import ESRCH, ChannelFlag, ThreadState, oserror
 
 EXIT_CRASHED = -11
 """Exit status of a process torn down by an uncaught exception ("SIGSEGV")."""
@@ -32,9 +33,26 @@ SIGINT = 2
 EXIT_INTERRUPTED = -SIGINT
 """Exit status of a process ended by SIGINT (a shell shows 128 + 2 = 130)."""
 
+PRIO_MIN = 1
+PRIO_MAX = 255
+"""QNX's range of thread priorities for non-idle threads (0 is the idle thread's)."""
 DEFAULT_PRIORITY = 10
-DEFAULT_POLICY = "r"
-"""pidin prints the priority with the policy letter: ``10r`` (round robin)."""
+"""What a process's first thread starts at (QNX's default for programs)."""
+
+
+class Policy(IntEnum):
+    """Scheduling policies (``<sched.h>``: SCHED_FIFO 1, SCHED_RR 2)."""
+
+    FIFO = 1
+    RR = 2
+
+    @property
+    def letter(self) -> str:
+        """pidin's suffix: ``10r``, ``21f``."""
+        return "f" if self is Policy.FIFO else "r"
+
+
+DEFAULT_POLICY = Policy.RR
 
 FIRST_FD = 3
 """fds 0..2 are the process's console streams (stdin, stdout, stderr)."""
@@ -67,28 +85,41 @@ class Stdio:
 
 @dataclass(eq=False)
 class KThread:
-    """A kernel thread: state for pidin and the slot a receive is handed."""
+    """A kernel thread: scheduling parameters, its state for pidin, what it was handed."""
 
     tid: int
     process: Process
-    cond: threading.Condition
+    name: str = ""
     state: ThreadState = ThreadState.READY
     blocked_on: int = 0
-    """Server pid when SEND/REPLY-blocked, chid when RECEIVE-blocked."""
-    handoff: Transaction | bytes | None = None
-    """What a RECEIVE-blocked thread was given: a message or a packed pulse."""
-    finished: threading.Event = field(default_factory=threading.Event)
-
-    @property
-    def kernel(self) -> Kernel:
-        return self.process.kernel
+    """Server pid when SEND/REPLY-blocked, chid when RECEIVE-blocked, tid when JOIN."""
+    handoff: Transaction | PendingPulse | None = None
+    """What a RECEIVE-blocked thread was given: a message or a pulse."""
+    prio: int = DEFAULT_PRIORITY
+    """Effective priority: `base_prio`, or a client's while serving it (inheritance)."""
+    base_prio: int = DEFAULT_PRIORITY
+    policy: Policy = DEFAULT_POLICY
+    budget: int = 0
+    """Kernel calls left in a SCHED_RR thread's time slice."""
+    glet: Any = None
+    """The greenlet that runs the thread."""
+    proxy: Any = None
+    """For a host thread adopted as a process (tests): the bridge its calls go over."""
+    blocked: bool = False
+    """Off the ready list, waiting to be woken (by an event, a timeout or teardown)."""
+    timed_out: bool = False
+    wait_seq: int = 0
+    """Bumped at every block, so a stale timer cannot wake a later wait."""
+    done: bool = False
+    joiners: list[KThread] = field(default_factory=list)
 
 
 @dataclass(eq=False)
 class Process:
     """A process: ids, credentials, stdio and its kernel object tables."""
 
-    kernel: Kernel
+    kernel: Any
+    """The :class:`~qrv.kernel.kernel.Kernel` it runs on (typed where used)."""
     pid: int
     name: str
     uid: int
@@ -98,7 +129,7 @@ class Process:
     threads: dict[int, KThread] = field(default_factory=dict)
     channels: dict[int, Channel] = field(default_factory=dict)
     connections: dict[int, Connection] = field(default_factory=dict)
-    mappings: list[Mapping] = field(default_factory=list)
+    mappings: list[PhysMapping] = field(default_factory=list)
     next_tid: int = 1
     next_chid: int = 1
     dying: bool = False
@@ -106,6 +137,70 @@ class Process:
     status: int | None = None
     crashed: bool = False
     exited: threading.Event = field(default_factory=threading.Event)
+    """Set at teardown (host threads wait on it)."""
+    waiters: list[KThread] = field(default_factory=list)
+    """Threads blocked in waitpid on this process."""
+
+
+@dataclass(eq=False)
+class PendingPulse:
+    """A pulse queued on a channel (or handed to a receiver), with its priority."""
+
+    data: bytes
+    prio: int
+
+
+@dataclass(eq=False)
+class Channel:
+    chid: int
+    owner: Process
+    flags: ChannelFlag
+    sendq: list[Transaction] = field(default_factory=list)
+    """SEND-blocked clients, by priority then arrival."""
+    receivers: deque[KThread] = field(default_factory=deque)
+    pulses: list[PendingPulse] = field(default_factory=list)
+    """Queued pulses, by priority then arrival."""
+    replyq: dict[int, Transaction] = field(default_factory=dict)
+    connections: set[Connection] = field(default_factory=set)
+    scoids: dict[int, list[int]] = field(default_factory=dict)
+    """client pid -> [scoid, number of connections]."""
+    destroyed: bool = False
+
+
+@dataclass(eq=False)
+class Connection:
+    coid: int
+    owner: Process
+    channel: Channel | None
+    server_pid: int
+    chid: int
+    scoid: int
+
+
+@dataclass(eq=False)
+class Transaction:
+    """One MsgSend in flight: the client's message and its reply buffer."""
+
+    client: KThread
+    conn: Connection
+    channel: Channel
+    data: bytes
+    rmax: int
+    prio: int
+    rcvid: int = 0
+    reply: bytes | bytearray = b""
+    """Written by MsgReply/MsgWrite; a whole reply at offset 0 is kept as the bytes given."""
+    status: int = 0
+    err: int = 0
+    done: bool = False
+
+
+def enqueue_by_prio(queue: list[Any], item: Any) -> None:
+    """Insert `item` (with ``.prio``) after every entry of the same or higher priority."""
+    i = len(queue)
+    while i and queue[i - 1].prio < item.prio:
+        i -= 1
+    queue.insert(i, item)
 
 
 @dataclass(frozen=True)
@@ -116,7 +211,7 @@ class ThreadInfo:
     state: str
     blocked: str
     prio: int = DEFAULT_PRIORITY
-    policy: str = DEFAULT_POLICY
+    policy: str = DEFAULT_POLICY.letter
 
 
 @dataclass(frozen=True)

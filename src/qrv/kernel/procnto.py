@@ -20,9 +20,9 @@ at 0; fsync succeeds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from qrv.kernel.pathmgr import normalize
+from qrv.kernel.ipc import Ipc
+from qrv.kernel.pathmgr import PathManager, normalize
 from qrv.kernel.proc import KThread, ProcessKilled
 from qrv.spec.iomsg import (
     _IO_FLAG_WR,
@@ -59,9 +59,6 @@ from qrv.spec.messages import (
     decode,
 )
 
-if TYPE_CHECKING:
-    from qrv.kernel.kernel import Kernel
-
 DIR_MODE = S_IFDIR | 0o555
 DIR_NLINK = 2
 CHAR_MODE = S_IFCHR | 0o666
@@ -87,14 +84,15 @@ class DevOcb:
 class ProcServer:
     """The dispatch loop of procnto's path-manager channel."""
 
-    def __init__(self, kernel: Kernel, thread: KThread, chid: int) -> None:
-        self._k = kernel
+    def __init__(self, ipc: Ipc, paths: PathManager, thread: KThread, chid: int) -> None:
+        self._ipc = ipc
+        self._paths = paths
         self._t = thread
         self._chid = chid
         self._ocbs: dict[tuple[int, int], DirOcb | DevOcb] = {}
 
     def run(self) -> None:
-        ipc = self._k.ipc
+        ipc = self._ipc
         while True:
             try:
                 rcvid, msg, info = ipc.msg_receive(self._t, self._chid, RECEIVE_BYTES, None)
@@ -150,8 +148,7 @@ class ProcServer:
             self._ocbs[key] = DevOcb(msg.handle)
             return 0, b"", EOK
         path, _ = normalize(msg.path)
-        with self._k.lock:
-            is_dir = self._k.paths.is_dir(path)
+        is_dir = self._paths.is_dir(path)
         if not is_dir:
             return 0, b"", ENOENT
         if msg.ioflag & _IO_FLAG_WR:
@@ -160,8 +157,7 @@ class ProcServer:
         return 0, b"", EOK
 
     def _read(self, ocb: DirOcb, msg: IoRead) -> tuple[int, bytes, int]:
-        with self._k.lock:
-            names = self._k.paths.children(ocb.path)
+        names = self._paths.children(ocb.path)
         out = b""
         while ocb.index < len(names):
             rec = pack_dirent(ocb.index + 1, ocb.index + 1, names[ocb.index])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import queue
 import time
 
 import pytest
@@ -51,6 +50,7 @@ from qrv.spec.iomsg import (
     SEEK_SET,
     dcmd,
 )
+from tests.kernel.system import KQueue
 from tests.lib.c.memfs import BLOCK_RO, memfs
 
 T = 5.0
@@ -188,7 +188,7 @@ def test_names_vanish_when_the_server_dies_and_clients_get_errors(sysk) -> None:
 
 def test_handler_results_noreply_oserror_and_empty_slot(sysk) -> None:
     k, _ = sysk
-    pending: queue.Queue[int] = queue.Queue()
+    pending: KQueue[int] = KQueue()
 
     def late_read(ctp, msg, ocb):
         pending.put(ctp.rcvid)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import io
-import threading
 
 import pytest
 
@@ -14,6 +13,7 @@ from qrv.kernel import Kernel, Stdio
 from qrv.lib import pci
 from qrv.servers.pci import main as pci_server
 from qrv.spec.pci import Cfg, Command, Type1
+from tests.kernel.system import KEvent
 from tests.servers.pci.pcibus import (
     IO_WINDOW,
     MARK,
@@ -153,8 +153,8 @@ class Holder:
     """A client process that attaches, then stays alive (holding the attach) until released."""
 
     def __init__(self, kernel: Kernel, bdf: int, flags: int) -> None:
-        self.attached = threading.Event()
-        self.release = threading.Event()
+        self.attached = KEvent()
+        self.release = KEvent()
         self.result: tuple[object, pci.PciErr] | None = None
         self.bdf, self.flags = bdf, flags
         self.pid = kernel.spawn(self.run, ["holder"])

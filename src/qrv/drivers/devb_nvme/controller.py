@@ -7,7 +7,6 @@ DMA memory comes from an allocator the caller supplies (in the driver:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -15,6 +14,7 @@ from qrv.drivers.devb_nvme.errors import CommandFailed
 from qrv.drivers.devb_nvme.queues import DmaMemory, QueuePair
 from qrv.drivers.devb_nvme.regs import ControllerRegs, Mmio
 from qrv.errors import NvmeError
+from qrv.lib.c.proc import ClockTime, delay
 from qrv.spec.nvme import (
     CQE_SIZE,
     CQES_LOG2,
@@ -206,11 +206,11 @@ class Controller:
         """Normal shutdown notification, bounded by CAP.TO (NVMe 1.4 §7.6.2).  True if complete."""
         cc = Cc.decode(self.r.read32(Reg.CC))
         self.r.write32(Reg.CC, replace(cc, shn=Shn.NORMAL).encode())
-        deadline = time.monotonic() + self.r.ready_timeout_s
-        while time.monotonic() < deadline:
+        deadline = ClockTime() + self.r.ready_timeout_s
+        while ClockTime() < deadline:
             if CSTS_SHST.get(self.r.read32(Reg.CSTS)) == Shst.COMPLETE:
                 return True
-            time.sleep(SHUTDOWN_POLL_S)
+            delay(SHUTDOWN_POLL_S)
         return False
 
     # -- I/O -------------------------------------------------------------------------------

@@ -8,11 +8,11 @@ and flips each time the CQ head wraps (NVMe 1.4 §4.6).
 
 from __future__ import annotations
 
-import time
 from typing import Protocol
 
 from qrv.drivers.devb_nvme.errors import BadCompletion, ControllerFatal, ControllerTimeout
 from qrv.drivers.devb_nvme.regs import ControllerRegs
+from qrv.lib.c.proc import ClockTime, delay
 from qrv.spec.nvme import CQE_SIZE, PHASE_BIT, SQE_SIZE, Command, Completion, Csts
 
 CQE_STATUS_OFFSET = 14  # the status half-word (phase in bit 0) of a CQE
@@ -96,15 +96,15 @@ class QueuePair:
 
     def wait(self, cid: int, what: str) -> Completion:
         """Poll for the next CQE, bounded by the queue's timeout; it must carry `cid`."""
-        deadline = time.monotonic() + self.timeout_s
+        deadline = ClockTime() + self.timeout_s
         off = self.cq_head * CQE_SIZE
         polls = 0
         while self.cq.read16(off + CQE_STATUS_OFFSET) & PHASE_BIT != self.phase:
             polls += 1
             if polls > SPIN_POLLS:
-                if time.monotonic() >= deadline:
+                if ClockTime() >= deadline:
                     raise self._timeout(what)
-                time.sleep(POLL_SLEEP_S)
+                delay(POLL_SLEEP_S)
         dma_rmb()
         cqe = Completion.unpack(self.cq.read(off, CQE_SIZE))
         self._consume(cqe)

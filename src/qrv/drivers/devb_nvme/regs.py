@@ -8,10 +8,10 @@ CSTS.RDY (NVMe 1.4 §3.1.1).
 
 from __future__ import annotations
 
-import time
 from typing import Protocol
 
 from qrv.drivers.devb_nvme.errors import ControllerFatal, ControllerTimeout
+from qrv.lib.c.proc import ClockTime, delay
 from qrv.spec.nvme import TIMEOUT_UNIT_MS, Cap, Csts, Reg, cq_head_doorbell, sq_tail_doorbell
 
 POLL_SLEEP_S = 0.0005  # between CSTS polls once a wait is not immediately satisfied
@@ -67,7 +67,7 @@ class ControllerRegs:
         :class:`ControllerFatal`.  While disabling, CFS is expected to be
         possibly set (a reset clears it), so `allow_fatal` ignores it.
         """
-        deadline = time.monotonic() + self.ready_timeout_s
+        deadline = ClockTime() + self.ready_timeout_s
         while True:
             raw = self.read32(Reg.CSTS)
             if raw == CSTS_ABSENT:
@@ -77,12 +77,12 @@ class ControllerRegs:
                 raise ControllerFatal("CSTS.CFS set while enabling the controller")
             if bool(csts & Csts.RDY) == ready:
                 return
-            if time.monotonic() >= deadline:
+            if ClockTime() >= deadline:
                 want = 1 if ready else 0
                 raise ControllerTimeout(
                     f"CSTS.RDY did not become {want} within CAP.TO = {self.ready_timeout_s:g} s"
                 )
-            time.sleep(POLL_SLEEP_S)
+            delay(POLL_SLEEP_S)
 
     def sq_doorbell(self, qid: int) -> int:
         return sq_tail_doorbell(qid, self.cap.dstrd)

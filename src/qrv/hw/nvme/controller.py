@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections.abc import Callable, Sequence
 
+from qrv.hw.clock import Clock, HostClock
 from qrv.hw.nvme import pci
 from qrv.hw.nvme.admin import AdminCommands
 from qrv.hw.nvme.cache import DEFAULT_CACHE_BYTES, WriteCache
@@ -73,6 +73,7 @@ class NvmeController(PciFunction):
         timeout: int = 0x0F,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         faults: Faults | None = None,
+        clock: Clock | None = None,
     ) -> None:
         cfg = NvmeConfig(
             serial=serial,
@@ -110,6 +111,8 @@ class NvmeController(PciFunction):
         )
         self.params = cfg
         self.faults = faults if faults is not None else Faults()
+        self.clock: Clock = clock if clock is not None else HostClock()
+        """What CSTS.RDY's delay is measured on (the board's clock when plugged in one)."""
         self._lock = threading.Lock()
         self.regs = RegisterFile(cap=cap.encode())
         for nsid, ns in enumerate(namespaces, start=1):
@@ -244,7 +247,7 @@ class NvmeController(PciFunction):
     # -- registers ----------------------------------------------------------------------------
 
     def _csts(self) -> int:
-        if self._ready_at is not None and time.monotonic() >= self._ready_at:
+        if self._ready_at is not None and self.clock.now() >= self._ready_at:
             self._ready, self._ready_at = True, None
         csts = Csts.RDY if self._ready else Csts(0)
         if self._cfs or self.faults.fatal:
@@ -303,7 +306,7 @@ class NvmeController(PciFunction):
         if self.params.ready_delay <= 0:
             self._ready = True
         else:
-            self._ready_at = time.monotonic() + self.params.ready_delay
+            self._ready_at = self.clock.now() + self.params.ready_delay
 
     def _controller_reset(self) -> None:
         """Controller Level Reset (NVMe 1.4 §7.3.2): queues deleted, state back to defaults."""

@@ -43,6 +43,12 @@ from qrv.lib.c.posix import (
     write,
 )
 from qrv.lib.c.proc import (
+    SCHED_FIFO,
+    SCHED_RR,
+    ClockTime,
+    SchedGet,
+    SchedSet,
+    ThreadCtl,
     delay,
     exit,
     getpid,
@@ -51,6 +57,7 @@ from qrv.lib.c.proc import (
     procmgr_ready,
     pthread_create,
     pthread_join,
+    sched_yield,
     spawn,
     system_hwinfo,
     waitpid,
@@ -58,8 +65,11 @@ from qrv.lib.c.proc import (
 from qrv.spec.iomsg import Stat, strerror
 
 __all__ = [
+    "SCHED_FIFO",
+    "SCHED_RR",
     "ChannelCreate",
     "ChannelDestroy",
+    "ClockTime",
     "ConnectAttach",
     "ConnectDetach",
     "DmaMapping",
@@ -74,7 +84,10 @@ __all__ = [
     "MsgSendv",
     "MsgWrite",
     "PhysMapping",
+    "SchedGet",
+    "SchedSet",
     "Stat",
+    "ThreadCtl",
     "close",
     "closedir",
     "delay",
@@ -102,6 +115,7 @@ __all__ = [
     "pwrite",
     "read",
     "readdir",
+    "sched_yield",
     "spawn",
     "stat",
     "strerror",

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from qrv.kernel import KThread, current
+from qrv.kernel import Kernel, KThread, current
 
 
 def cur() -> KThread:
     """The calling kernel thread; OSError(ESRCH) outside a qrv process."""
     return current()
+
+
+def K(t: KThread) -> Kernel:
+    """The kernel `t` runs on (the one every call of `t` goes to)."""
+    kernel: Kernel = t.process.kernel
+    return kernel

@@ -17,10 +17,10 @@ block devices too (QNX reports 512-byte blocks there) because the seed's
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from qrv.kernel import MsgInfo
 from qrv.lib.c._sys import cur
+from qrv.lib.c.iofunc_types import DEFAULT_BLKSIZE, IofuncAttr, IofuncOcb
 from qrv.lib.c.msg import IoDevctl, IoLseek, IoOpen, IoRead, IoStat, IoWrite
 from qrv.lib.c.resmgr import (
     RESMGR_DEFAULT,
@@ -64,44 +64,36 @@ from qrv.spec.iomsg import (
     oflag_from_ioflag,
 )
 
+__all__ = [
+    "DEFAULT_BLKSIZE",
+    "IOFUNC_ATTR_ATIME",
+    "IOFUNC_ATTR_CTIME",
+    "IOFUNC_ATTR_MTIME",
+    "IofuncAttr",
+    "IofuncOcb",
+    "devctl_reply",
+    "iofunc_attr_init",
+    "iofunc_check_access",
+    "iofunc_close_ocb_default",
+    "iofunc_devctl_default",
+    "iofunc_func_init",
+    "iofunc_lseek_default",
+    "iofunc_ocb_attach",
+    "iofunc_open",
+    "iofunc_open_default",
+    "iofunc_read_default",
+    "iofunc_read_verify",
+    "iofunc_stat",
+    "iofunc_stat_default",
+    "iofunc_write_default",
+    "iofunc_write_verify",
+]
+
 IOFUNC_ATTR_MTIME = 0x1
 IOFUNC_ATTR_ATIME = 0x2
 IOFUNC_ATTR_CTIME = 0x4
-DEFAULT_BLKSIZE = 512
 _INT = 4
 _GROUP_SHIFT, _OTHER_SHIFT = 3, 6
-
-
-@dataclass(eq=False)
-class IofuncAttr:
-    """``iofunc_attr_t``; subclass it to carry per-path state (as ``nvme_region_t``)."""
-
-    mode: int = 0
-    uid: int = 0
-    gid: int = 0
-    nlink: int = 1
-    nbytes: int = 0
-    inode: int = 0
-    rdev: int = 0
-    mtime: int = 0
-    atime: int = 0
-    ctime: int = 0
-    flags: int = 0
-    count: int = 0
-    rcount: int = 0
-    wcount: int = 0
-    blocksize: int = DEFAULT_BLKSIZE
-
-
-@dataclass(eq=False)
-class IofuncOcb:
-    """``iofunc_ocb_t``: one open: its attr, access flags and file offset."""
-
-    attr: IofuncAttr
-    ioflag: int
-    offset: int = 0
-    sflag: int = 0
-    flags: int = 0
 
 
 def iofunc_attr_init(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from qrv.kernel import MsgInfo
-from qrv.lib.c._sys import cur
+from qrv.lib.c._sys import K, cur
 from qrv.spec.iomsg import _NTO_SIDE_CHANNEL, ChannelFlag, Pulse, PulseCode
 
 __all__ = [
@@ -40,24 +40,24 @@ DEFAULT_RBYTES = 65536
 
 def ChannelCreate(flags: int = 0) -> int:
     t = cur()
-    return t.kernel.ipc.channel_create(t, flags)
+    return K(t).ipc.channel_create(t, flags)
 
 
 def ChannelDestroy(chid: int) -> None:
     t = cur()
-    t.kernel.ipc.channel_destroy(t, chid)
+    K(t).ipc.channel_destroy(t, chid)
 
 
 def ConnectAttach(nd: int, pid: int, chid: int, index: int = 0, flags: int = 0) -> int:
     """A connection to channel `chid` of process `pid` (node `nd` must be 0, the local node)."""
     del nd, flags
     t = cur()
-    return t.kernel.ipc.connect_attach(t, pid, chid, index, 0)
+    return K(t).ipc.connect_attach(t, pid, chid, index, 0)
 
 
 def ConnectDetach(coid: int) -> None:
     t = cur()
-    t.kernel.ipc.connect_detach(t, coid)
+    K(t).ipc.connect_detach(t, coid)
 
 
 def MsgSend(
@@ -65,7 +65,7 @@ def MsgSend(
 ) -> tuple[int, bytes]:
     """Send and block until replied: (status, reply of at most `rbytes` bytes)."""
     t = cur()
-    return t.kernel.ipc.msg_sendv(t, coid, [smsg], rbytes, timeout)
+    return K(t).ipc.msg_sendv(t, coid, [smsg], rbytes, timeout)
 
 
 def MsgSendv(
@@ -73,7 +73,7 @@ def MsgSendv(
 ) -> tuple[int, bytes]:
     """Gathered send: the parts are sent as one message."""
     t = cur()
-    return t.kernel.ipc.msg_sendv(t, coid, siov, rbytes, timeout)
+    return K(t).ipc.msg_sendv(t, coid, siov, rbytes, timeout)
 
 
 def MsgReceive(
@@ -81,34 +81,34 @@ def MsgReceive(
 ) -> tuple[int, bytes, MsgInfo | None]:
     """(rcvid, message, info); rcvid 0 and info None for a pulse (bytes = packed _pulse)."""
     t = cur()
-    return t.kernel.ipc.msg_receive(t, chid, rbytes, timeout)
+    return K(t).ipc.msg_receive(t, chid, rbytes, timeout)
 
 
 def MsgReply(rcvid: int, status: int = 0, msg: bytes = b"") -> None:
     t = cur()
-    t.kernel.ipc.msg_reply(t, rcvid, status, [msg])
+    K(t).ipc.msg_reply(t, rcvid, status, [msg])
 
 
 def MsgReplyv(rcvid: int, status: int, parts: Sequence[bytes]) -> None:
     t = cur()
-    t.kernel.ipc.msg_reply(t, rcvid, status, parts)
+    K(t).ipc.msg_reply(t, rcvid, status, parts)
 
 
 def MsgError(rcvid: int, err: int) -> None:
     t = cur()
-    t.kernel.ipc.msg_error(t, rcvid, err)
+    K(t).ipc.msg_error(t, rcvid, err)
 
 
 def MsgRead(rcvid: int, nbytes: int, offset: int) -> bytes:
     t = cur()
-    return t.kernel.ipc.msg_read(t, rcvid, nbytes, offset)
+    return K(t).ipc.msg_read(t, rcvid, nbytes, offset)
 
 
 def MsgWrite(rcvid: int, data: bytes, offset: int) -> int:
     t = cur()
-    return t.kernel.ipc.msg_write(t, rcvid, data, offset)
+    return K(t).ipc.msg_write(t, rcvid, data, offset)
 
 
 def MsgSendPulse(coid: int, priority: int, code: int, value: int) -> None:
     t = cur()
-    t.kernel.ipc.msg_send_pulse(t, coid, priority, code, value)
+    K(t).ipc.msg_send_pulse(t, coid, priority, code, value)

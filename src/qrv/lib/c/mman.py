@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qrv.kernel import PAGE_SIZE, DmaMapping, PhysMapping
-from qrv.lib.c._sys import cur
+from qrv.lib.c._sys import K, cur
 from qrv.spec.iomsg import EINVAL, oserror
 
 __all__ = [
@@ -20,13 +20,13 @@ __all__ = [
 def mmap_phys(paddr: int, length: int) -> PhysMapping:
     """Map ``[paddr, paddr+length)`` of the physical address space (device registers)."""
     t = cur()
-    return t.kernel.mmap_phys(t, paddr, length)
+    return K(t).mmap_phys(t, paddr, length)
 
 
 def mmap_anon(length: int) -> DmaMapping:
     """Zeroed, page-aligned, physically contiguous RAM for DMA."""
     t = cur()
-    return t.kernel.mmap_anon(t, length)
+    return K(t).mmap_anon(t, length)
 
 
 def mem_offset(mapping: PhysMapping, offset: int = 0) -> int:
@@ -38,4 +38,4 @@ def mem_offset(mapping: PhysMapping, offset: int = 0) -> int:
 
 def munmap(mapping: PhysMapping) -> None:
     t = cur()
-    t.kernel.munmap(t, mapping)
+    K(t).munmap(t, mapping)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from qrv.lib.c import ipc
-from qrv.lib.c._sys import cur
+from qrv.lib.c._sys import K, cur
 from qrv.lib.c.msg import (
     IoClose,
     IoDevctl,
@@ -114,7 +114,7 @@ def _connect(path: str, ioflag: int, mode: int, subtype: int) -> int:
     except OSError as exc:
         raise oserror(exc.errno or EINVAL, path) from None
     try:
-        entries = t.kernel.path_resolve(t, full)
+        entries = K(t).path_resolve(t, full)
     except OSError as exc:
         raise oserror(exc.errno or ENOENT, path) from None
     last = ENOENT

@@ -1,4 +1,4 @@
-"""Process calls: spawn, waitpid, threads, exit, readiness, pidin data."""
+"""Process calls: spawn, waitpid, threads, exit, readiness, scheduling, time, pidin data."""
 
 from __future__ import annotations
 
@@ -6,30 +6,43 @@ import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from qrv.kernel import ProcessExit, ProcessKilled, ProcInfo, ThreadInfo
-from qrv.lib.c._sys import cur
-from qrv.spec.iomsg import ESRCH, ETIMEDOUT, ThreadState, oserror
+from qrv.kernel import Policy, ProcessExit, ProcInfo, ThreadInfo, current_or_none
+from qrv.lib.c._sys import K, cur
+from qrv.spec.iomsg import EINVAL, EPERM, oserror
 
 __all__ = [
+    "SCHED_FIFO",
+    "SCHED_RR",
+    "ClockTime",
     "ProcInfo",
+    "SchedGet",
+    "SchedSet",
+    "ThreadCtl",
     "ThreadInfo",
+    "clock_monotonic",
     "delay",
     "exit",
     "getgid",
     "getpid",
+    "getprio",
     "gettid",
     "getuid",
     "proc_snapshot",
     "procmgr_ready",
+    "procmgr_waitfor",
     "pthread_create",
     "pthread_join",
+    "sched_yield",
+    "setprio",
     "spawn",
     "system_hwinfo",
     "waitpid",
 ]
 
-_SLICE = 0.05
-PROCNTO_PID = 1
+SCHED_FIFO = int(Policy.FIFO)
+SCHED_RR = int(Policy.RR)
+_NTO_TCTL_RUNMASK = 4
+"""ThreadCtl commands that the model accepts and ignores (one CPU)."""
 
 
 def spawn(
@@ -40,31 +53,18 @@ def spawn(
     uid: int | None = None,
     gid: int | None = None,
 ) -> int:
-    """Start `entry(argv)` as a child process (inherits stdio and credentials)."""
+    """Start `entry(argv)` as a child process (inherits stdio, credentials and priority)."""
     t = cur()
     p = t.process
-    # spawn is a message to procnto in QNX; a caller that goes on to waitpid()
-    # stays shown as REPLY-blocked on procnto (pid 1) until the child is reaped.
-    t.state, t.blocked_on = ThreadState.REPLY, PROCNTO_PID
-    try:
-        return t.kernel.spawn(
-            entry,
-            argv,
-            name=name,
-            uid=p.uid if uid is None else uid,
-            gid=p.gid if gid is None else gid,
-            stdio=p.stdio,
-            parent=p.pid,
-        )
-    except BaseException:
-        t.state = ThreadState.READY
-        raise
+    return K(t).spawn_child(
+        t, entry, argv, name, p.uid if uid is None else uid, p.gid if gid is None else gid
+    )
 
 
 def waitpid(pid: int, timeout: float | None = None) -> int:
     """Wait for process `pid` to exit; its status."""
     t = cur()
-    return t.kernel.waitpid(pid, timeout, t)
+    return K(t).waitpid(pid, timeout, t)
 
 
 def getpid() -> int:
@@ -85,26 +85,12 @@ def getgid() -> int:
 
 def pthread_create(fn: Callable[[], object], name: str | None = None) -> int:
     t = cur()
-    return t.kernel.thread_create(t, fn, name)
+    return K(t).thread_create(t, fn, name)
 
 
 def pthread_join(tid: int, timeout: float | None = None) -> None:
     t = cur()
-    other = t.process.threads.get(tid)
-    if other is None:
-        return  # already finished (or never existed: QNX says ESRCH; finished is the common case)
-    if other is t:
-        raise oserror(ESRCH)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    t.state, t.blocked_on = ThreadState.JOIN, tid
-    try:
-        while not other.finished.wait(_SLICE):
-            if t.process.dying:
-                raise ProcessKilled
-            if deadline is not None and time.monotonic() >= deadline:
-                raise oserror(ETIMEDOUT)
-    finally:
-        t.state = ThreadState.READY
+    K(t).pthread_join(t, tid, timeout)
 
 
 def exit(status: int) -> NoReturn:
@@ -114,29 +100,94 @@ def exit(status: int) -> NoReturn:
 
 def procmgr_ready() -> None:
     """Tell the boot this program is up (it may go on serving)."""
-    cur().process.ready = True
+    t = cur()
+    K(t).procmgr_ready(t)
+
+
+def procmgr_waitfor(pid: int, path: str | None, timeout: float) -> bool:
+    """The boot script's ``waitfor``: `pid` ready, `path` present, or `pid` gone (kernel clock)."""
+    t = cur()
+    return K(t).waitfor(t, pid, path, timeout)
 
 
 def proc_snapshot() -> list[ProcInfo]:
     """Every live process and its threads (what pidin prints)."""
     t = cur()
-    return t.kernel.snapshot(t)
+    return K(t).snapshot(t)
 
 
 def delay(seconds: float) -> None:
-    """Sleep (NANOSLEEP state); a teardown of the caller ends it."""
+    """Sleep on the kernel's clock (NANOSLEEP state); a teardown of the caller ends it.
+
+    Outside a qrv process (a driver layer tested on its own) it is the host's sleep.
+    """
+    t = current_or_none()
+    if t is None:
+        time.sleep(seconds)
+        return
+    K(t).delay(t, seconds)
+
+
+def ClockTime() -> float:
+    """The kernel's monotonic clock in seconds (the host's outside a qrv process)."""
+    t = current_or_none()
+    if t is None:
+        return time.monotonic()
+    return K(t).clock_time(t)
+
+
+clock_monotonic = ClockTime
+
+
+def sched_yield() -> None:
+    """Let another READY thread of the same priority run."""
     t = cur()
-    deadline = time.monotonic() + seconds
-    t.state = ThreadState.NANOSLEEP
-    try:
-        while (remaining := deadline - time.monotonic()) > 0:
-            if t.process.dying:
-                raise ProcessKilled
-            time.sleep(min(remaining, _SLICE))
-    finally:
-        t.state = ThreadState.READY
+    K(t).sched_yield(t)
+
+
+def SchedGet(pid: int = 0, tid: int = 0) -> tuple[int, int, int]:
+    """(priority, policy, effective priority) of thread `tid` of the caller (0: itself).
+
+    Only the calling process (`pid` 0 or its own) is reachable, as QNX needs
+    privileges otherwise.
+    """
+    t = cur()
+    _check_pid(t.process.pid, pid)
+    prio, policy, eff = K(t).sched_get(t, tid)
+    return prio, int(policy), eff
+
+
+def SchedSet(pid: int, tid: int, policy: int | None, prio: int) -> None:
+    """Set a thread's priority (1-255) and policy (SCHED_FIFO, SCHED_RR; None keeps it)."""
+    t = cur()
+    _check_pid(t.process.pid, pid)
+    K(t).sched_set(t, tid, prio, policy)
+
+
+def getprio(pid: int = 0) -> int:
+    """The calling thread's priority (QNX ``getprio``)."""
+    return SchedGet(pid, 0)[0]
+
+
+def setprio(pid: int, prio: int) -> None:
+    """Set the calling thread's priority, keeping its policy (QNX ``setprio``)."""
+    SchedSet(pid, 0, None, prio)
+
+
+def ThreadCtl(cmd: int, data: Any = None) -> int:
+    """``ThreadCtl``: _NTO_TCTL_RUNMASK is accepted (one CPU); others are EINVAL."""
+    del data
+    if cmd == _NTO_TCTL_RUNMASK:
+        cur()
+        return 0
+    raise oserror(EINVAL)
+
+
+def _check_pid(own: int, pid: int) -> None:
+    if pid not in (0, own):
+        raise oserror(EPERM)
 
 
 def system_hwinfo() -> Any:
     """The syspage hwinfo the kernel built from the device tree (None if none)."""
-    return cur().kernel.hwinfo
+    return K(cur()).hwinfo

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from qrv.kernel import MsgInfo
 from qrv.lib.c import ipc
-from qrv.lib.c._sys import cur
+from qrv.lib.c._sys import K, cur
+from qrv.lib.c.iofunc_types import IofuncAttr, IofuncOcb
 from qrv.lib.c.msg import (
     IoClose,
     IoDevctl,
@@ -52,9 +52,6 @@ from qrv.spec.iomsg import (
     PulseCode,
     oserror,
 )
-
-if TYPE_CHECKING:
-    from qrv.lib.c.iofunc import IofuncAttr, IofuncOcb
 
 RESMGR_NOREPLY = _RESMGR_NOREPLY
 RESMGR_DEFAULT = _RESMGR_DEFAULT
@@ -182,7 +179,7 @@ def resmgr_attach(  # noqa: PLR0917 - QNX's signature
         raise oserror(EINVAL, path)
     t = cur()
     rid = dpp.next_id
-    link = t.kernel.path_link(t, path, chid, rid, file_type, flags & _RESMGR_FLAG_MASK)
+    link = K(t).path_link(t, path, chid, rid, file_type, flags & _RESMGR_FLAG_MASK)
     dpp.next_id += 1
     dpp.attachments[rid] = Attachment(path, handle, connect_funcs, io_funcs, link)
     return rid
@@ -195,7 +192,7 @@ def resmgr_detach(dpp: Dispatch, id: int, flags: int = 0) -> None:
     if att is None:
         raise oserror(EINVAL)
     t = cur()
-    t.kernel.path_unlink(t, att.kernel_link)
+    K(t).path_unlink(t, att.kernel_link)
 
 
 def handle_message(ctp: ResmgrContext) -> None:

@@ -1,0 +1,48 @@
+"""Boot wall time: ``qrv emu --nvme -c 'exit 0'``, beside a same-run bare interpreter start.
+
+Each run is a fresh process (as a user types it); the figure is the median
+of several.  The baseline is ``python -c pass`` (interpreter start-up), so
+the difference is what the boot itself costs.
+
+    python bench/bench_boot.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def wall(argv: list[str], runs: int) -> float:
+    """Median wall seconds of `runs` runs of `argv` (each must succeed)."""
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(argv, check=True, capture_output=True)
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--runs", type=int, default=5)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        image = str(Path(tmp) / "nvme.img")
+        emu = [sys.executable, "-m", "qrv", "emu", "--nvme", "--image", image, "-c", "exit 0"]
+        subprocess.run(emu, check=True, capture_output=True)  # creates the image once
+        boot = wall(emu, args.runs)
+        bare = wall([sys.executable, "-c", "pass"], args.runs)
+    print(f"qrv emu --nvme -c 'exit 0'           median {boot * 1000:9.0f} ms")
+    print(f"baseline: python -c pass             median {bare * 1000:9.0f} ms")
+    print(f"boot itself (difference)                    {(boot - bare) * 1000:9.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

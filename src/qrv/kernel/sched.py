@@ -1,0 +1,343 @@
+"""The scheduler: one modelled thread runs at a time, the highest-priority READY one.
+
+Every :class:`~qrv.kernel.proc.KThread` is a greenlet of one host thread,
+the *CPU thread*.  A thread runs until it makes a kernel call that blocks
+it (MsgSend, MsgReceive, waits, sleeps), yields, exits, or finds at a
+kernel call's entry (:meth:`Scheduler.tick`) that a higher-priority thread
+is READY, or, for SCHED_RR, that its time slice (:data:`RR_SLICE` kernel
+calls) is used up and another thread of its priority is READY.  At each
+such scheduling point the next thread is the highest-priority READY one;
+among several of that priority a ``random.Random(seed)`` chooses.  So a
+run is a function of its inputs and its seed.
+
+Time is the kernel's clock (:class:`~qrv.hw.clock.VirtualClock`): each
+kernel call costs :data:`KCALL_COST` seconds; when every thread is
+blocked, the clock jumps to the next deadline (*jump* mode: the built-in
+board), or follows the host's clock until it (a machine without a
+virtual clock).  In jump mode the clock still follows the host while a
+thread waits on something only the host can bring (console input, an
+adopted host thread's next call), since that may come before the deadline.
+
+Host threads never touch kernel state: they :meth:`post` callbacks (or
+:meth:`call` and wait for the result), which the CPU thread runs at its
+next scheduling point, or at once when it is idle.
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from greenlet import greenlet
+
+from qrv.hw.clock import VirtualClock
+from qrv.kernel.proc import KThread, Policy, ProcessKilled, set_current
+from qrv.kernel.trace import Tracer
+
+R = TypeVar("R")
+
+DEFAULT_SEED = 0
+"""The seed of a plain run: two runs without ``--seed`` schedule alike."""
+RR_SLICE = 8
+"""A SCHED_RR thread's time slice, in kernel calls."""
+KCALL_COST = 1e-6
+"""Virtual seconds one kernel call takes."""
+HOST_POLL = 0.5
+"""Longest idle wait of the CPU thread between looks at its stop flag (s)."""
+
+
+@dataclass
+class _Box:
+    """A host caller's slot for the result of a callback run on the CPU thread."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+    value: Any = None
+    error: BaseException | None = None
+
+
+@dataclass
+class HostProxy:
+    """An adopted host thread's bridge: its kernel calls run in its greenlet."""
+
+    requests: deque[tuple[Callable[[], Any], _Box]] = field(default_factory=deque)
+    closed: bool = False
+
+
+class Scheduler:
+    """Ready list, timers, the CPU thread's idle loop and the host inbox."""
+
+    def __init__(self, clock: VirtualClock, *, jump: bool, seed: int = DEFAULT_SEED) -> None:
+        self.clock = clock
+        self.jump = jump
+        self.rng = random.Random(seed)
+        self.ready: list[KThread] = []
+        self.current: KThread | None = None
+        self.trace: Tracer | None = None
+        self.external = 0
+        """Threads waiting on something only the host brings (console input, a host call)."""
+        self._timers: list[tuple[float, int, KThread, int]] = []
+        self._seq = 0
+        self._inbox: deque[Callable[[], None]] = deque()
+        self._wakeup = threading.Event()
+        self._live = 0
+        self._stopping = False
+        self._idle: Any = None
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="qrv-cpu", daemon=True)
+        self._thread.start()
+        self._started.wait()
+
+    # -- the CPU thread -------------------------------------------------------------------
+
+    def on_cpu(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def _main(self) -> None:
+        self._idle = greenlet.getcurrent()
+        self._started.set()
+        while True:
+            nxt = self._pick()
+            if nxt is not None:
+                self._run(nxt)
+                continue
+            if self._stopping and not self._live:
+                return
+            if self._timers and self.jump and not self.external:
+                self.clock.advance_to(self._timers[0][0])
+                continue
+            wait = HOST_POLL
+            if self._timers:
+                wait = min(wait, max(0.0, self._timers[0][0] - self.clock.now()))
+            t0 = time.monotonic()
+            self._wakeup.wait(wait)
+            self._wakeup.clear()
+            if not self.jump or self.external:
+                self.clock.advance(time.monotonic() - t0)
+
+    def _run(self, nxt: KThread) -> None:
+        """From the idle loop: run `nxt` until every thread is blocked again."""
+        self.current = nxt
+        set_current(nxt)
+        if self.trace is not None:
+            self.trace.emit("schedule")
+        nxt.glet.switch()
+        self.current = None
+        set_current(None)
+
+    def _switch(self, t: KThread, nxt: KThread | None) -> None:
+        """`t` (running) gives the CPU to `nxt`, or to the idle loop; returns when resumed."""
+        if nxt is t:
+            return
+        if nxt is None:
+            self._idle.switch()
+            return
+        self.current = nxt
+        set_current(nxt)
+        if self.trace is not None:
+            self.trace.emit("schedule")
+        nxt.glet.switch()
+
+    def _pick(self) -> KThread | None:
+        """The next thread to run, off the ready list (None: nothing is READY)."""
+        if self._inbox:
+            self._drain()
+        if self._timers and self._timers[0][0] <= self.clock.now():
+            self._expire()
+        ready = self.ready
+        if not ready:
+            return None
+        if len(ready) == 1:
+            return ready.pop()
+        top = max(t.prio for t in ready)
+        cands = [t for t in ready if t.prio == top]
+        t = cands[0] if len(cands) == 1 else cands[self.rng.randrange(len(cands))]
+        ready.remove(t)
+        return t
+
+    def _drain(self) -> None:
+        while self._inbox:
+            self._inbox.popleft()()
+
+    def _expire(self) -> None:
+        now = self.clock.now()
+        while self._timers and self._timers[0][0] <= now:
+            _when, _seq, t, token = heapq.heappop(self._timers)
+            if t.blocked and t.wait_seq == token:
+                t.timed_out = True
+                self.make_ready(t)
+
+    # -- threads ------------------------------------------------------------------------
+
+    def start(self, t: KThread, body: Callable[[], None]) -> None:
+        """Make `t` a greenlet that runs `body` and put it on the ready list."""
+
+        def run() -> None:
+            try:
+                body()
+            except BaseException:  # body reports its own end; nothing may reach the idle loop
+                pass
+            finally:
+                self._live -= 1
+
+        t.glet = greenlet(run, parent=self._idle)
+        t.budget = RR_SLICE
+        self._live += 1
+        self.ready.append(t)
+
+    def make_ready(self, t: KThread) -> None:
+        """Wake a blocked thread (an event, its timeout or its teardown)."""
+        if t.blocked:
+            t.blocked = False
+            self.ready.append(t)
+
+    def block(self, t: KThread, timeout: float | None = None) -> bool:
+        """Block the running thread `t` until woken; False if `timeout` (s) passed first."""
+        t.blocked = True
+        t.timed_out = False
+        t.wait_seq += 1
+        if timeout is not None:
+            self._seq += 1
+            when = self.clock.now() + max(timeout, 0.0)
+            heapq.heappush(self._timers, (when, self._seq, t, t.wait_seq))
+        self._switch(t, self._pick())
+        return not t.timed_out
+
+    def tick(self, t: KThread) -> None:
+        """A kernel call's entry: charge its time; preempt `t` if another thread should run."""
+        clock = self.clock
+        clock.advance(KCALL_COST)
+        t.budget -= 1
+        if self._inbox or (self._timers and self._timers[0][0] <= clock.now()):
+            if self._inbox:
+                self._drain()
+            self._expire()
+        if self.ready:
+            self.preempt(t)
+        if t.process.dying:
+            raise ProcessKilled
+
+    def preempt(self, t: KThread) -> None:
+        """Give the CPU away if a READY thread outranks `t` or `t`'s RR slice is used up.
+
+        A SCHED_FIFO thread's budget runs down too but is only ever renewed:
+        FIFO yields to a higher priority only.
+        """
+        top = 0
+        for r in self.ready:
+            if r.prio > top:  # noqa: PLR1730 - on every kernel call: no max() call
+                top = r.prio
+        if top > t.prio or (top == t.prio and t.budget <= 0 and t.policy is Policy.RR):
+            self.yield_(t)
+        elif t.budget <= 0:
+            t.budget = RR_SLICE
+
+    def yield_(self, t: KThread) -> None:
+        """``sched_yield``: `t` goes READY and the scheduler chooses (maybe `t` again)."""
+        t.budget = RR_SLICE
+        self.ready.append(t)
+        self._switch(t, self._pick())
+
+    # -- the host side ------------------------------------------------------------------
+
+    def post(self, fn: Callable[[], None]) -> None:
+        """Run `fn` on the CPU thread at its next scheduling point (from any thread)."""
+        self._inbox.append(fn)
+        self._wakeup.set()
+
+    def poll_host(self) -> None:
+        """Run what the host posted, from inside a kernel call that waits on the host."""
+        if self._inbox:
+            self._drain()
+
+    def call(self, fn: Callable[[], R]) -> R:
+        """Run `fn` on the CPU thread and return its result (raising what it raised)."""
+        if self.on_cpu() or not self._thread.is_alive():
+            return fn()  # stopped: nothing else runs, the caller may act itself
+        box = _Box()
+
+        def run() -> None:
+            try:
+                box.value = fn()
+            except BaseException as exc:  # handed to the caller
+                box.error = exc
+            box.event.set()
+
+        self.post(run)
+        self._await(box)
+        return box.value  # type: ignore[no-any-return]
+
+    def _await(self, box: _Box) -> None:
+        while not box.event.wait(HOST_POLL):
+            if not self._thread.is_alive():
+                self._drain()  # it stopped before running what was posted: run it here
+                if not box.event.is_set():
+                    raise ProcessKilled
+        if box.error is not None:
+            raise box.error
+
+    def call_as(self, t: KThread, fn: Callable[[], R]) -> R:
+        """An adopted host thread's kernel call: run `fn` in `t`'s greenlet, wait for it."""
+        if self.on_cpu():
+            return fn()
+        proxy: HostProxy = t.proxy
+        box = _Box()
+        proxy.requests.append((fn, box))
+        self.post(lambda: self.make_ready(t))
+        self._await(box)
+        return box.value  # type: ignore[no-any-return]
+
+    def proxy_body(self, t: KThread, proxy: HostProxy) -> Callable[[], None]:
+        """The greenlet of an adopted host thread: run its calls as they come."""
+
+        def body() -> None:
+            while True:
+                while proxy.requests:
+                    fn, box = proxy.requests.popleft()
+                    try:
+                        box.value = fn()
+                    except BaseException as exc:  # handed to the host thread
+                        box.error = exc
+                    box.event.set()
+                if proxy.closed:
+                    return
+                self.external += 1
+                try:
+                    self.block(t)
+                finally:
+                    self.external -= 1
+
+        return body
+
+    def stop(self, timeout: float) -> None:
+        """End the CPU thread once every thread has finished (bounded by `timeout`)."""
+
+        def flag() -> None:
+            self._stopping = True
+
+        self.post(flag)
+        if not self.on_cpu():
+            self._thread.join(timeout)
+
+
+S = TypeVar("S")
+P = ParamSpec("P")
+
+
+def kcall(fn: Callable[Concatenate[S, KThread, P], R]) -> Callable[Concatenate[S, KThread, P], R]:
+    """A kernel call: run on the CPU thread (an adopted host thread's goes over its proxy)."""
+
+    @functools.wraps(fn)
+    def call(self: S, t: KThread, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if t.proxy is not None:
+            sched: Scheduler = t.process.kernel.sched
+            return sched.call_as(t, lambda: fn(self, t, *args, **kwargs))
+        return fn(self, t, *args, **kwargs)
+
+    return call
