@@ -118,8 +118,10 @@ def bench_machine(name: str, image: Path, seconds: float) -> None:
         machine.close()
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def machine_args(doc: str | None) -> tuple[list[str], float]:
+    """``--machine`` and ``--seconds`` of a stack benchmark: the machines to run (QEMU
+    left out, with a note, when it is not installed) and the time per workload."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
     p.add_argument("--machine", choices=("builtin", "qemu", "both"), default="both")
     p.add_argument("--seconds", type=float, default=1.0, help="time per stack workload")
     args = p.parse_args()
@@ -127,13 +129,18 @@ def main() -> int:
     if "qemu" in machines and shutil.which("qemu-system-riscv64") is None:
         print("qemu-system-riscv64 not installed (Debian qemu-system-misc): skipping QEMU")
         machines.remove("qemu")
+    return machines, args.seconds
+
+
+def main() -> int:
+    machines, seconds = machine_args(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
         image = Path(tmp) / "nvme.img"
         create_seed_image(image)
         with image.open("r+b") as f:
             os.pwrite(f.fileno(), os.urandom(P1_SIZE), P1_START)
         for name in machines:
-            bench_machine(name, image, args.seconds)
+            bench_machine(name, image, seconds)
     return 0
 
 

@@ -122,9 +122,15 @@ class WriteCache:
             start = end
 
     def _evict(self) -> None:
-        while self.used > self.capacity and self._lines:
-            oldest = next(iter(self._lines))
-            self._write_out([oldest])
+        """Write out the oldest lines until the cache fits again (adjacent ones together)."""
+        excess = self.used - self.capacity
+        victims: list[Key] = []
+        for key, (block, _) in self._lines.items():
+            if excess <= 0:
+                break
+            victims.append(key)
+            excess -= len(block)
+        self._write_out(sorted(victims))
 
     def _drop(self, key: Key) -> None:
         line = self._lines.pop(key, None)
