@@ -521,6 +521,9 @@ def run_shell(
                     raise KeyboardInterrupt from None
                 interrupt_foreground(kernel, pid, console)
             continue
+        cut = power() if power is not None else None
+        if cut is not None:  # the cut came with the shell's last command
+            raise PowerLost(cut)
         return SIGNAL_BASE - status if status < 0 else status
 
 

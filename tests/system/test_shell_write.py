@@ -148,3 +148,15 @@ def test_emu_without_rw_refuses_writes(image: Path, tmp_path: Path) -> None:
 def test_emu_power_cut_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
     r = emu(*args, "-c", "echo hi", cwd=tmp_path)
     assert (r.returncode, r.stderr.strip()) == (2, message)
+
+
+def test_emu_power_cut_at_the_last_write_of_the_last_command(image: Path, tmp_path: Path) -> None:
+    r = emu(
+        *("--nvme", "--image", str(image), "--rw", "--power-cut-after", "2"),
+        *("-c", "dd if=/dev/zero of=/dev/nvme0n1p1 bs=4096 count=2"),
+        cwd=tmp_path,
+    )
+    assert r.returncode == 3, r.stderr
+    assert re.fullmatch(
+        r"power cut after 2 writes \(\d unflushed writes lost\)", r.stderr.splitlines()[-1]
+    )
