@@ -61,10 +61,11 @@ class Layout(struct.Struct):
             raise MessageError(EOVERFLOW, f"{self.format}: {exc}") from None
 
     def unpack_from(self, buffer: ReadableBuffer, offset: int = 0) -> tuple[Any, ...]:
-        have = memoryview(buffer).nbytes - offset
-        if have < self.size:
-            raise MessageError(EBADMSG, f"{have} bytes where {self.size} are needed")
-        return super().unpack_from(buffer, offset)
+        try:
+            return super().unpack_from(buffer, offset)
+        except struct.error:
+            have = memoryview(buffer).nbytes - offset
+            raise MessageError(EBADMSG, f"{have} bytes where {self.size} are needed") from None
 
     def unpack(self, buffer: ReadableBuffer) -> tuple[Any, ...]:
         have = memoryview(buffer).nbytes

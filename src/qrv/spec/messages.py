@@ -298,15 +298,15 @@ IoMessage = (
 )
 
 _DECODERS: dict[int, Callable[[bytes, int | None], IoMessage]] = {
-    IoType.CONNECT: IoOpen.parse,
-    IoType.READ: IoRead.parse,
-    IoType.WRITE: IoWrite.parse,
-    IoType.STAT: IoStat.parse,
-    IoType.LSEEK: IoLseek.parse,
-    IoType.DEVCTL: IoDevctl.parse,
-    IoType.MSG: IoMsg.parse,
-    IoType.SYNC: IoSync.parse,
-    IoType.CLOSE: IoClose.parse,
+    int(IoType.CONNECT): IoOpen.parse,
+    int(IoType.READ): IoRead.parse,
+    int(IoType.WRITE): IoWrite.parse,
+    int(IoType.STAT): IoStat.parse,
+    int(IoType.LSEEK): IoLseek.parse,
+    int(IoType.DEVCTL): IoDevctl.parse,
+    int(IoType.MSG): IoMsg.parse,
+    int(IoType.SYNC): IoSync.parse,
+    int(IoType.CLOSE): IoClose.parse,
 }
 
 
@@ -315,8 +315,9 @@ def decode(raw: bytes, srcmsglen: int | None = None) -> IoMessage:
 
     MessageError (EBADMSG, EINVAL, ENAMETOOLONG) when it is malformed.
     """
-    (mtype,) = MSG_TYPE.unpack_from(raw)
-    parse = _DECODERS.get(mtype)
+    if len(raw) < MSG_TYPE.size:
+        raise MessageError(EBADMSG, f"{len(raw)} bytes: no message type")
+    parse = _DECODERS.get(mtype := raw[0] | raw[1] << 8)
     if parse is None:
         return IoOther(mtype)
     return parse(raw, srcmsglen)
