@@ -147,14 +147,32 @@ CACHE_OPS = st.lists(
 )
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(ops=CACHE_OPS, capacity=st.sampled_from([0, 3 * LBA, 16 * LBA, 1 << 20]))
+CAPACITIES = st.sampled_from([0, 3 * LBA, 16 * LBA, 1 << 20])
+FIXTURE_OK = [HealthCheck.function_scoped_fixture]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=FIXTURE_OK)
+@given(ops=CACHE_OPS, capacity=CAPACITIES)
 def test_cache_agrees_with_a_model(
     tmp_path: Path, ops: list[tuple[str, int, int, bytes]], capacity: int
 ) -> None:
-    img = make_image(tmp_path / "cache.img", 64 * LBA)
+    check_cache_model(tmp_path, ops, capacity)
+
+
+@pytest.mark.slow
+@settings(max_examples=500, deadline=None, suppress_health_check=FIXTURE_OK)
+@given(ops=CACHE_OPS, capacity=CAPACITIES)
+def test_cache_agrees_with_a_model_many(
+    tmp_path: Path, ops: list[tuple[str, int, int, bytes]], capacity: int
+) -> None:
+    check_cache_model(tmp_path, ops, capacity)
+
+
+def check_cache_model(
+    tmp_path: Path, ops: list[tuple[str, int, int, bytes]], capacity: int
+) -> None:
+    """Puts, discards and flushes against a bytearray; the image equals it at the end."""
+    img = make_image(tmp_path / f"cache-{os.urandom(4).hex()}.img", 64 * LBA)
     model = bytearray(img.read_bytes())
     ns = Namespace(img)
     ns.nsid = 1
@@ -181,6 +199,7 @@ def test_cache_agrees_with_a_model(
         assert img.read_bytes() == model
     finally:
         ns.close()
+        img.unlink()
 
 
 # -- power loss ----------------------------------------------------------------------------

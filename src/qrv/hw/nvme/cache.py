@@ -54,15 +54,23 @@ class WriteCache:
 
         Raises OSError if an eviction cannot write to the image."""
         self._namespaces[ns.nsid] = ns
-        size = ns.lba_size
-        view = memoryview(data)
+        size, nsid = ns.lba_size, ns.nsid
+        lines, pending = self._lines, self._pending
         count = len(data) // size
+        replaced = 0
         for i in range(count):
-            key = (ns.nsid, slba + i)
-            self._drop(key)
-            self._lines[key] = (bytes(view[i * size : (i + 1) * size]), write)
-        self.used += count * size
-        self._pending[write] = self._pending.get(write, 0) + count
+            key = (nsid, slba + i)
+            old = lines.pop(key, None)
+            if old is not None:  # _drop, inlined: this loop is the write path's hot spot
+                replaced += 1
+                left = pending[old[1]] - 1
+                if left:
+                    pending[old[1]] = left
+                else:
+                    del pending[old[1]]
+            lines[key] = (data[i * size : (i + 1) * size], write)
+        self.used += (count - replaced) * size
+        pending[write] = pending.get(write, 0) + count
         self._evict()
 
     def overlay(self, ns: Namespace, slba: int, nlb: int, data: bytearray) -> None:
