@@ -69,15 +69,22 @@ def _dispatch(args: list[str]) -> int:
         module = importlib.import_module(COMMANDS[name][0])
         entry: Callable[[list[str]], int] = module.main
         status = entry(rest)
-        if sys.stdout is not None:
-            sys.stdout.flush()
-        return status
     except KeyboardInterrupt:
         print(f"qrv {name}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    _flush_stdout()
+    return status
+
+
+def _flush_stdout() -> None:
+    """Flush what a command printed; a stdout that cannot take it is OutputError."""
+    if sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
     except BrokenPipeError:
         raise
-    except OSError as exc:  # the last flush of what the command printed
+    except OSError as exc:
         raise OutputError(f"write error: {exc.strerror or exc}") from None
 
 

@@ -53,7 +53,7 @@ from types import FrameType
 from typing import Any, BinaryIO, NoReturn, TextIO
 
 from qrv.drivers.devb_nvme.main import main as devb_nvme_main
-from qrv.errors import FdtError, QrvError, UsageError
+from qrv.errors import FdtError, MachineLost, QrvError, UsageError
 from qrv.hw.board import VirtBoard
 from qrv.hw.bus import Machine, PhysicalBus
 from qrv.hw.clock import VirtualClock
@@ -555,6 +555,15 @@ def run(
         kernel.shutdown()
 
 
+def machine_lost(machine: Machine) -> str | None:
+    """Why the machine went away while the system ran (QEMU exited), else None."""
+    if isinstance(machine, BuiltinMachine):
+        return None  # in-process: it cannot go away
+    from qrv.hw.qemu import QemuMachine
+
+    return machine.lost if isinstance(machine, QemuMachine) else None
+
+
 def main(argv: list[str]) -> int:
     opts = parse_args(argv)
     machine = make_machine(opts)
@@ -565,7 +574,7 @@ def main(argv: list[str]) -> int:
                 trace = files.enter_context(open_trace(opts.trace))
             stdio, stdin = host_console()
             interactive = opts.command is None and stdin.isatty()
-            return run(
+            status = run(
                 machine,
                 opts.command,
                 stdio,
@@ -575,6 +584,10 @@ def main(argv: list[str]) -> int:
                 seed=opts.seed,
                 trace=trace,
             )
+            reason = machine_lost(machine)
+            if reason is not None:
+                raise MachineLost(f"the machine was lost: {reason}", reason)
+            return status
         except PowerLost as lost:
             log(lost.cut.message)
             return EXIT_POWER_CUT

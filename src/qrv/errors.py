@@ -5,6 +5,8 @@ turns any ``QrvError`` into one line on stderr and a non-zero exit.  Anything
 else escaping is a bug in qrv and keeps its traceback.
 """
 
+import errno
+
 
 class QrvError(Exception):
     """Base of every error qrv reports to a user."""
@@ -16,6 +18,23 @@ class UsageError(QrvError):
 
 class MachineError(QrvError):
     """The machine (built-in board or QEMU) could not be built, started or reached."""
+
+
+class MachineLost(MachineError, OSError):
+    """The machine is gone (QEMU exited, or stopped answering): no access can be served.
+
+    Also an ``OSError`` with errno EIO, so a server whose handler touches the lost
+    machine answers its client EIO (the resource-manager framework replies a
+    handler's OSError with its errno) instead of dying.  ``reason`` says what
+    happened to the machine (e.g. "QEMU exited with status -9").
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        OSError.__init__(self, errno.EIO, message)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 class BusError(MachineError):

@@ -418,6 +418,22 @@ class QemuMachine:
     def closed(self) -> bool:
         return not self._finalizer.alive
 
+    @property
+    def lost(self) -> str | None:
+        """Why QEMU went away while in use (it exited or stopped answering), else None.
+
+        None after :meth:`close` too: stopping QEMU then is not a loss.
+        """
+        if self.closed:
+            return None
+        client = self._process.client
+        if client is not None and client.broken is not None:
+            return client.broken
+        proc = self._process.proc
+        if proc is not None and proc.poll() is not None:
+            return self._process.exit_description()
+        return None
+
     def device_tree(self) -> bytes:
         return self._dtb
 

@@ -10,7 +10,7 @@ reply.
 One command is one ``sendall`` and a read up to the newline.  Every read has
 a timeout; a closed connection, a timeout or an interrupted exchange leaves
 the client *broken* (the request/reply pairing is lost) and every later
-command raises :class:`~qrv.errors.MachineError` at once.  A lock makes each
+command raises :class:`~qrv.errors.MachineLost` (a MachineError) at once.  A lock makes each
 exchange atomic, since qrv's processes are threads sharing one machine.
 """
 
@@ -21,7 +21,7 @@ import socket
 import threading
 from collections.abc import Callable
 
-from qrv.errors import BusError, MachineError
+from qrv.errors import BusError, MachineLost
 
 RECV_SIZE = 1 << 16
 LOAD_COMMANDS = {1: "readb", 2: "readw", 4: "readl", 8: "readq"}
@@ -70,18 +70,20 @@ class QtestClient:
         """Send one command; return what follows ``OK `` in the reply (may be empty).
 
         ``FAIL``/``ERR`` replies raise :class:`BusError`; a lost or silent QEMU
-        raises :class:`MachineError`.
+        raises :class:`MachineLost`.
         """
         with self._lock:
             if self._broken is not None:
-                raise MachineError(f"qtest {_head(line)!r}: {self._broken}")
+                raise MachineLost(f"qtest {_head(line)!r}: {self._broken}", self._broken)
             try:
                 self._sock.sendall(line.encode("ascii") + b"\n")
                 reply = self._reply(line)
             except BaseException as exc:
                 self._broken = self._loss_reason(exc, line)
                 if isinstance(exc, OSError):
-                    raise MachineError(f"qtest {_head(line)!r}: {self._broken}") from exc
+                    raise MachineLost(
+                        f"qtest {_head(line)!r}: {self._broken}", self._broken
+                    ) from exc
                 raise
         if reply[:2] == REPLY_OK and (len(reply) == 2 or reply[2:3] == b" "):
             return reply[3:]

@@ -28,7 +28,7 @@ from qrv.drivers.devb_nvme.controller import (
 )
 from qrv.drivers.devb_nvme.partitions import Served
 from qrv.drivers.devb_nvme.pci import PciController, find_controller
-from qrv.errors import NvmeError, PciError, QrvError
+from qrv.errors import MachineLost, NvmeError, PciError, QrvError
 from qrv.lib.c.dispatch import dispatch_create, dispatch_loop
 from qrv.lib.c.mman import mmap_anon, mmap_phys
 from qrv.lib.c.proc import procmgr_ready
@@ -112,6 +112,8 @@ class Driver:
         self.dpp: Dispatch | None = None
         self.handlers = BlockHandlers(self, writable=opts.writable)
         self._links: dict[str, int] = {}  # path -> resmgr_attach id
+        self.lost: str | None = None
+        """Why the machine went away (QEMU exited): from then on every request is EIO."""
 
     # -- Phase A/B/C: the controller ------------------------------------------------------
 
@@ -174,13 +176,23 @@ class Driver:
     # -- the block device (what the resource manager's handlers call) ------------------
 
     def _command(self, what: Callable[[Controller], T]) -> T:
-        """Run a controller operation: NVMe errors become EIO, with the status logged."""
+        """Run a controller operation: NVMe errors become EIO, with the status logged.
+
+        A lost machine (:class:`MachineLost`: QEMU exited) is logged once; the
+        driver stays and answers every later request EIO without touching it.
+        """
         if self.ctrl is None:
             raise OSError(errno.EIO, "controller not up")
+        if self.lost is not None:
+            raise OSError(errno.EIO, f"the machine is lost ({self.lost})")
         try:
             return what(self.ctrl)
         except NvmeError as exc:
             log(f"{PROG}: {exc}")
+            raise OSError(errno.EIO, str(exc)) from None
+        except MachineLost as exc:
+            self.lost = exc.reason
+            log(f"{PROG}: the machine is lost ({exc.reason}): every request now fails with EIO")
             raise OSError(errno.EIO, str(exc)) from None
 
     def read_blocks(self, ns: Namespace, slba: int, nlb: int) -> bytes:
