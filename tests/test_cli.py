@@ -106,8 +106,52 @@ def test_emu_with_stdout_closed_is_a_write_error(tmp_path: Path) -> None:
         timeout=T,
         check=False,
         cwd=tmp_path,
-        preexec_fn=lambda: os.close(1),
+        preexec_fn=closed_stdout,
     )
     err = r.stderr.decode()
     assert "ls: write error: Bad file descriptor\n" in err
     assert r.returncode == 1 and "terminated" not in err
+
+
+def closed_stdout() -> None:
+    os.close(1)  # what the shell's `>&-` does
+
+
+def test_stdout_closed_at_start_is_a_write_error(seed_image: Path) -> None:
+    before = seed_image.read_bytes()
+    r = subprocess.run(
+        [sys.executable, "-m", "qrv", "gpt", str(seed_image)],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        timeout=T,
+        check=False,
+        preexec_fn=closed_stdout,
+    )
+    assert (r.returncode, r.stderr.decode()) == (2, "qrv gpt: write error: Bad file descriptor\n")
+    assert seed_image.read_bytes() == before
+
+
+@pytest.mark.parametrize("stdout", ["/dev/full", None])
+def test_bytes_written_to_stdout_buffer_fail_as_a_write_error(
+    tmp_path: Path, stdout: str | None
+) -> None:
+    # `qrv fs cat` writes through sys.stdout.buffer, not through qrv's print helper
+    image, text = tmp_path / "fs.img", tmp_path / "h.txt"
+    text.write_text("hello\n")
+    for args in (["mkfs", "--size", "16", str(image)], ["fs", str(image), "put", str(text), "/h"]):
+        subprocess.run([sys.executable, "-m", "qrv", *args], capture_output=True, check=True)
+    fd = os.open(stdout or os.devnull, os.O_WRONLY)
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "qrv", "fs", str(image), "cat", "/h"],
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=subprocess.PIPE,
+            timeout=T,
+            check=False,
+            preexec_fn=None if stdout else closed_stdout,
+        )
+    finally:
+        os.close(fd)
+    why = "No space left on device" if stdout else "Bad file descriptor"
+    assert (r.returncode, r.stderr.decode()) == (2, f"qrv fs: write error: {why}\n")

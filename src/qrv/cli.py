@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 
 from qrv import __version__
 from qrv.errors import OutputError, QrvError
-from qrv.tools.output import print_out
+from qrv.tools.output import StdoutWriteError, marked_stdout, print_out, write_error
 
 # name -> (module, one-line summary)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -66,13 +66,16 @@ def _dispatch(args: list[str]) -> int:
         print(f"qrv: unknown command '{name}' (try 'qrv --help')", file=sys.stderr)
         return EXIT_ERROR
     try:
-        module = importlib.import_module(COMMANDS[name][0])
-        entry: Callable[[list[str]], int] = module.main
-        status = entry(rest)
+        with marked_stdout():
+            module = importlib.import_module(COMMANDS[name][0])
+            entry: Callable[[list[str]], int] = module.main
+            status = entry(rest)
+            _flush_stdout()
     except KeyboardInterrupt:
         print(f"qrv {name}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    _flush_stdout()
+    except StdoutWriteError as exc:  # wherever the command wrote it
+        raise write_error(exc) from None
     return status
 
 
@@ -85,7 +88,7 @@ def _flush_stdout() -> None:
     except BrokenPipeError:
         raise
     except OSError as exc:
-        raise OutputError(f"write error: {exc.strerror or exc}") from None
+        raise write_error(exc) from None
 
 
 def _silence_stdout() -> None:
