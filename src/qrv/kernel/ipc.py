@@ -57,10 +57,11 @@ from qrv.spec.iomsg import (
 __all__ = ["Channel", "Connection", "Ipc", "MsgInfo", "Transaction"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class MsgInfo:
     """``struct _msg_info`` (plus the client's credentials, which QNX gives
-    through ConnectClientInfo)."""
+    through ConnectClientInfo).  A new one per receive; not frozen, because a
+    frozen dataclass costs several microseconds to build on every message."""
 
     pid: int
     tid: int
@@ -113,10 +114,6 @@ class Ipc:
             raise ProcessKilled
         self.sched.tick(t)
 
-    def _trace(self, event: str) -> None:
-        if self.sched.trace is not None:
-            self.sched.trace.emit(event)
-
     # -- channels and connections ---------------------------------------------------
 
     @kcall
@@ -126,7 +123,8 @@ class Ipc:
         chid = proc.next_chid
         proc.next_chid += 1
         proc.channels[chid] = Channel(chid, proc, ChannelFlag(flags))
-        self._trace(f"channel_create chid={chid} flags={flags:#x}")
+        if self.sched.trace is not None:
+            self.sched.trace.emit(f"channel_create chid={chid} flags={flags:#x}")
         return chid
 
     @kcall
@@ -139,7 +137,8 @@ class Ipc:
 
     def destroy_channel(self, ch: Channel) -> None:
         """``ker_channel.c``: ESRCH to everyone blocked, stale coids."""
-        self._trace(f"channel_destroy {ch.owner.pid}/{ch.chid}")
+        if self.sched.trace is not None:
+            self.sched.trace.emit(f"channel_destroy {ch.owner.pid}/{ch.chid}")
         ch.destroyed = True
         ch.owner.channels.pop(ch.chid, None)
         for tx in list(ch.sendq) + list(ch.replyq.values()):
@@ -178,7 +177,8 @@ class Ipc:
         conn = Connection(coid, t.process, ch, pid, chid, entry[0])
         ch.connections.add(conn)
         table[coid] = conn
-        self._trace(f"connect coid={coid} -> {pid}/{chid}")
+        if self.sched.trace is not None:
+            self.sched.trace.emit(f"connect coid={coid} -> {pid}/{chid}")
         return coid
 
     @kcall
@@ -195,7 +195,8 @@ class Ipc:
         ch = conn.channel
         if ch is None:
             return
-        self._trace(f"detach coid={conn.coid}")
+        if self.sched.trace is not None:
+            self.sched.trace.emit(f"detach coid={conn.coid}")
         for tx in [tx for tx in ch.sendq if tx.conn is conn]:
             ch.sendq.remove(tx)
             self._finish(tx, err=EBADF)
@@ -211,18 +212,19 @@ class Ipc:
         entry[1] -= 1
         if entry[1] == 0:
             del ch.scoids[conn.owner.pid]
-            if ch.flags & ChannelFlag.DISCONNECT:
+            if ch.disconnect:
                 # nano_connect.c: value = scoid | _NTO_SIDE_CHANNEL
                 pulse = Pulse(PulseCode.DISCONNECT, entry[0] | _NTO_SIDE_CHANNEL, entry[0])
                 self._post_pulse(ch, pulse, prio)
 
     # -- send / receive / reply ---------------------------------------------------------
 
-    @kcall
     def msg_sendv(
         self, t: KThread, coid: int, parts: Sequence[bytes], rmax: int, timeout: float | None
     ) -> tuple[int, bytes]:
-        self.enter(t)
+        if t.proxy is not None and not self.sched.on_cpu():  # kcall, inlined (hot path)
+            return self.sched.call_as(t, lambda: self.msg_sendv(t, coid, parts, rmax, timeout))
+        self.sched.tick(t)
         conn = t.process.connections.get(coid)
         if conn is None or conn.channel is None:
             raise oserror(EBADF)
@@ -232,7 +234,7 @@ class Ipc:
         data = parts[0] if len(parts) == 1 and type(parts[0]) is bytes else b"".join(parts)
         tx = Transaction(t, conn, ch, data, max(rmax, 0), t.prio)
         if self.sched.trace is not None:
-            self._trace(f"send coid={coid} -> {ch.owner.pid}/{ch.chid} len={len(data)}")
+            self.sched.trace.emit(f"send coid={coid} -> {ch.owner.pid}/{ch.chid} len={len(data)}")
         t.blocked_on = ch.owner.pid
         if ch.receivers:
             self._deliver(tx, ch.receivers.popleft())
@@ -240,7 +242,16 @@ class Ipc:
             enqueue_by_prio(ch.sendq, tx)
             t.state = ThreadState.SEND
         try:
-            finished = self.wait(t, lambda: tx.done, timeout)
+            if timeout is None:  # the usual case: block until replied (or torn down)
+                while not tx.done:
+                    if t.process.dying:
+                        raise ProcessKilled
+                    self.sched.block(t)
+                if t.process.dying:
+                    raise ProcessKilled
+                finished = True
+            else:
+                finished = self.wait(t, lambda: tx.done, timeout)
         finally:
             if not tx.done:
                 self._abandon(tx)
@@ -251,11 +262,12 @@ class Ipc:
             raise oserror(tx.err)
         return tx.status, bytes(tx.reply)
 
-    @kcall
     def msg_receive(
         self, t: KThread, chid: int, rmax: int, timeout: float | None
     ) -> tuple[int, bytes, MsgInfo | None]:
-        self.enter(t)
+        if t.proxy is not None and not self.sched.on_cpu():  # kcall, inlined (hot path)
+            return self.sched.call_as(t, lambda: self.msg_receive(t, chid, rmax, timeout))
+        self.sched.tick(t)
         ch = t.process.channels.get(chid)
         if ch is None:
             raise oserror(ESRCH)
@@ -282,35 +294,38 @@ class Ipc:
             if got is None:
                 raise oserror(ESRCH if ch.destroyed else ETIMEDOUT)
         if isinstance(got, PendingPulse):
-            self._trace(f"receive pulse chid={chid} prio={got.prio}")
+            if self.sched.trace is not None:
+                self.sched.trace.emit(f"receive pulse chid={chid} prio={got.prio}")
             if rmax < Pulse.FMT.size:
                 raise oserror(EFAULT)  # the pulse is lost, as QNX documents
             return 0, got.data, None
         client = got.client
         if self.sched.trace is not None:
-            self._trace(
+            self.sched.trace.emit(
                 f"receive rcvid={got.rcvid} from {client.process.pid}.{client.tid} "
                 f"prio={got.prio} len={len(got.data)}"
             )
-        info = MsgInfo(
-            pid=client.process.pid,
-            tid=client.tid,
-            chid=chid,
-            scoid=got.conn.scoid,
-            coid=got.conn.coid,
-            msglen=min(len(got.data), rmax),
-            srcmsglen=len(got.data),
-            dstmsglen=got.rmax,
-            priority=got.prio,
-            uid=client.process.uid,
-            gid=client.process.gid,
+        proc = client.process
+        size = len(got.data)
+        info = MsgInfo(  # positional: pid tid chid scoid coid msglen srclen dstlen prio uid gid
+            proc.pid,
+            client.tid,
+            chid,
+            got.conn.scoid,
+            got.conn.coid,
+            size if size < rmax else rmax,
+            size,
+            got.rmax,
+            got.prio,
+            proc.uid,
+            proc.gid,
         )
         return got.rcvid, got.data if rmax >= len(got.data) else got.data[:rmax], info
 
     @staticmethod
     def _inherit(t: KThread, ch: Channel, prio: int) -> None:
         """The receiver runs at the sender's priority (not on a fixed-priority channel)."""
-        if not ch.flags & ChannelFlag.FIXED_PRIORITY:
+        if ch.inherit:
             t.prio = prio
 
     def _deliver(self, tx: Transaction, receiver: KThread | None) -> None:
@@ -331,12 +346,15 @@ class Ipc:
             raise oserror(ESRCH)
         return tx
 
-    @kcall
     def msg_reply(self, t: KThread, rcvid: int, status: int, parts: Sequence[bytes]) -> None:
-        self.enter(t)
+        if t.proxy is not None and not self.sched.on_cpu():  # kcall, inlined (hot path)
+            self.sched.call_as(t, lambda: self.msg_reply(t, rcvid, status, parts))
+            return
+        self.sched.tick(t)
         tx = self._lookup(t, rcvid)
         self._write_reply(tx, parts[0] if len(parts) == 1 else b"".join(parts), 0)
-        self._trace(f"reply rcvid={rcvid} status={status}")
+        if self.sched.trace is not None:
+            self.sched.trace.emit(f"reply rcvid={rcvid} status={status}")
         self._finish(tx, status=status)
         if self.sched.ready:
             self.sched.preempt(t)
@@ -345,7 +363,8 @@ class Ipc:
     def msg_error(self, t: KThread, rcvid: int, err: int) -> None:
         self.enter(t)
         tx = self._lookup(t, rcvid)
-        self._trace(f"error rcvid={rcvid} errno={err}")
+        if self.sched.trace is not None:
+            self.sched.trace.emit(f"error rcvid={rcvid} errno={err}")
         self._finish(tx, err=err)
         if self.sched.ready:
             self.sched.preempt(t)
@@ -420,7 +439,10 @@ class Ipc:
             self.sched.preempt(t)
 
     def _post_pulse(self, ch: Channel, pulse: Pulse, prio: int) -> None:
-        self._trace(f"pulse -> {ch.owner.pid}/{ch.chid} code={pulse.code} prio={prio}")
+        if self.sched.trace is not None:
+            self.sched.trace.emit(
+                f"pulse -> {ch.owner.pid}/{ch.chid} code={pulse.code} prio={prio}"
+            )
         item = PendingPulse(pulse.pack(), prio)
         if ch.receivers:
             r = ch.receivers.popleft()

@@ -129,10 +129,6 @@ class Kernel:
 
     # -- processes and threads ---------------------------------------------------------
 
-    def _trace(self, event: str) -> None:
-        if self.tracer is not None:
-            self.tracer.emit(event)
-
     def _new_process(self, name: str, uid: int, gid: int, stdio: Stdio, parent: int) -> Process:
         pid = self._next_pid
         self._next_pid += 1
@@ -193,7 +189,8 @@ class Kernel:
         t = self._new_thread(proc, prio, policy)
         args = list(argv)
         self.sched.start(t, lambda: self._run(t, lambda: entry(args), main=True))
-        self._trace(f"spawn pid={proc.pid} name={pname}")
+        if self.tracer is not None:
+            self.tracer.emit(f"spawn pid={proc.pid} name={pname}")
         return proc.pid
 
     @kcall
@@ -202,7 +199,8 @@ class Kernel:
         self.ipc.enter(t)
         nt = self._new_thread(t.process, t.base_prio, t.policy, name or "thread")
         self.sched.start(nt, lambda: self._run(nt, fn, main=False))
-        self._trace(f"thread_create tid={nt.tid}")
+        if self.tracer is not None:
+            self.tracer.emit(f"thread_create tid={nt.tid}")
         return nt.tid
 
     def _run(self, t: KThread, body: Callable[[], object], main: bool) -> None:
@@ -229,7 +227,8 @@ class Kernel:
         for j in t.joiners:
             self.sched.make_ready(j)
         t.joiners.clear()
-        self._trace(f"thread_exit tid={t.tid}")
+        if self.tracer is not None:
+            self.tracer.emit(f"thread_exit tid={t.tid}")
 
     def crash(self, proc: Process, exc: BaseException) -> None:
         """An uncaught exception: log one line (traceback at the end) and tear down.
@@ -255,7 +254,8 @@ class Kernel:
             return
         proc.dying = True
         proc.status, proc.crashed = status, crashed
-        self._trace(f"exit pid={proc.pid} status={status}")
+        if self.tracer is not None:
+            self.tracer.emit(f"exit pid={proc.pid} status={status}")
         for ch in list(proc.channels.values()):
             self.ipc.destroy_channel(ch)
         for conn in list(proc.connections.values()):
@@ -392,12 +392,6 @@ class Kernel:
         self.sched.yield_(t)
 
     @kcall
-    def clock_time(self, t: KThread) -> float:
-        """The kernel's clock (s): ``ClockTime(CLOCK_MONOTONIC)``."""
-        self.ipc.enter(t)
-        return self.clock.now()
-
-    @kcall
     def sched_get(self, t: KThread, tid: int) -> tuple[int, Policy, int]:
         """(base priority, policy, effective priority) of thread `tid` (0: the caller)."""
         self.ipc.enter(t)
@@ -420,7 +414,8 @@ class Kernel:
         th.base_prio = th.prio = prio
         if policy is not None:
             th.policy = Policy(policy)
-        self._trace(f"sched_set tid={th.tid} prio={prio} policy={th.policy.letter}")
+        if self.tracer is not None:
+            self.tracer.emit(f"sched_set tid={th.tid} prio={prio} policy={th.policy.letter}")
         if self.sched.ready:
             self.sched.preempt(t)
 

@@ -23,6 +23,13 @@ from qrv.spec.iomsg import EINVAL, ENOENT, ENOTDIR, ResmgrFlag, oserror
 PERMANENT_DIRS = frozenset({"/", "/dev"})
 
 _ORDER_BEFORE, _ORDER_NORMAL, _ORDER_AFTER = 0, 1, 2
+_DIR, _BEFORE, _AFTER, _OPAQUE = (
+    int(ResmgrFlag.DIR),
+    int(ResmgrFlag.BEFORE),
+    int(ResmgrFlag.AFTER),
+    int(ResmgrFlag.OPAQUE),
+)
+"""The flags as plain ints: resolve runs on every open (IntFlag operators are slow)."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +134,7 @@ class PathManager:
         found: list[tuple[tuple[int, int, int], Link, str]] = []
         not_dir = False
         for lk in self._links.values():
-            is_dir_server = bool(lk.flags & ResmgrFlag.DIR)
+            is_dir_server = bool(lk.flags & _DIR)
             if lk.path == norm:
                 rest = ""
             elif is_dir_server and _below(norm, lk.path):
@@ -138,16 +145,16 @@ class PathManager:
                 not_dir = True
                 continue
             order = _ORDER_NORMAL
-            if lk.flags & ResmgrFlag.BEFORE:
+            if lk.flags & _BEFORE:
                 order = _ORDER_BEFORE
-            elif lk.flags & ResmgrFlag.AFTER:
+            elif lk.flags & _AFTER:
                 order = _ORDER_AFTER
             found.append(((-len(lk.path), order, -lk.seq), lk, rest))
         found.sort(key=lambda f: f[0])
         out: list[ResolveEntry] = []
         for _key, lk, rest in found:
             out.append(ResolveEntry(lk.pid, lk.chid, lk.handle, lk.file_type, len(lk.path), rest))
-            if lk.flags & ResmgrFlag.OPAQUE:
+            if lk.flags & _OPAQUE:
                 return out
         if self.is_dir(norm):
             pid, chid = self._procnto

@@ -165,6 +165,14 @@ class Channel:
     scoids: dict[int, list[int]] = field(default_factory=dict)
     """client pid -> [scoid, number of connections]."""
     destroyed: bool = False
+    inherit: bool = True
+    """Receivers run at the sender's priority (no ``_NTO_CHF_FIXED_PRIORITY``)."""
+    disconnect: bool = False
+    """``_NTO_CHF_DISCONNECT``: a client's last detach is a pulse."""
+
+    def __post_init__(self) -> None:
+        self.inherit = not self.flags & ChannelFlag.FIXED_PRIORITY
+        self.disconnect = bool(self.flags & ChannelFlag.DISCONNECT)
 
 
 @dataclass(eq=False)
