@@ -53,7 +53,7 @@ from types import FrameType
 from typing import Any, BinaryIO, NoReturn, TextIO
 
 from qrv.drivers.devb_nvme.main import main as devb_nvme_main
-from qrv.errors import FdtError, MachineLost, QrvError, UsageError
+from qrv.errors import FdtError, MachineLost, QrvError, TraceError, UsageError
 from qrv.hw.board import VirtBoard
 from qrv.hw.bus import Machine, PhysicalBus
 from qrv.hw.clock import VirtualClock
@@ -597,8 +597,8 @@ def main(argv: list[str]) -> int:
 
 
 def open_trace(path: str) -> TextIO:
-    """The --trace file, or one clear error (a UsageError) if it cannot be written."""
+    """The --trace file, or one clear error (TraceError) if it cannot be created."""
     try:
         return open(path, "w", encoding="ascii", newline="\n")
     except OSError as exc:
-        raise UsageError(f"--trace {path}: {exc.strerror}") from None
+        raise TraceError(f"--trace {path}: {exc.strerror}") from None

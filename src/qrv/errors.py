@@ -64,3 +64,7 @@ class OutputError(QrvError):
 class QrvfsError(QrvError):
     """A qrvfs filesystem that cannot be used, or an operation on it that failed
     (the filesystem core refines it with an errno)."""
+
+
+class TraceError(QrvError):
+    """The ``qrv emu --trace`` file cannot be created or written."""

@@ -213,3 +213,26 @@ def test_no_spawn_once_the_kernel_is_shut_down() -> None:
     with pytest.raises(OSError) as info:
         k.spawn(lambda argv: 0, ["late"])
     assert info.value.errno == errno.ESRCH
+
+
+def test_a_thread_blocked_on_console_input_lets_every_other_thread_run(pipe: Pipe) -> None:
+    """One CPU thread runs every modelled thread: a console read must block only its reader."""
+    console = Console()
+    k = _console_kernel(Stdio(ConsoleInput(pipe.r), console.stdout, console.stderr))  # type: ignore[arg-type]
+    try:
+        reader = k.spawn(lambda argv: len(stdio.stdin().readline()), ["reader"])
+
+        def worker(argv: list[str]) -> int:
+            for _ in range(100):
+                proc.sched_yield()
+            proc.delay(0.01)
+            return 7
+
+        # the worker runs to its end while the reader waits for a line nobody typed yet
+        assert k.waitpid(k.spawn(worker, ["worker"]), T) == 7
+        states = {p.name: p.threads[0].state for p in k.snapshot()}
+        assert states["reader"] != "DEAD" and k.process(reader).status is None
+        os.write(pipe.w, b"typed\n")
+        assert k.waitpid(reader, T) == len(b"typed\n")
+    finally:
+        k.shutdown()

@@ -7,6 +7,8 @@ is one line per kernel event, MMIO loads and stores included.
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -71,3 +73,15 @@ def test_controller_that_never_becomes_ready_fails_at_cap_to_in_virtual_time(
     assert "Traceback" not in log
     assert virtual >= CAP_TO_S  # the driver did wait its whole bound, on the board's clock
     assert wall < 2.0  # issue 11: in a fraction of the wall time
+
+
+def test_an_unwritable_trace_file_is_one_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir" / "trace.txt"
+    r = subprocess.run(
+        [sys.executable, "-m", "qrv", "emu", "--trace", str(missing), "-c", "exit 0"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert r.returncode == 2  # the CLI's status for an error it reports
+    assert r.stderr == f"qrv emu: --trace {missing}: No such file or directory\n"

@@ -285,7 +285,15 @@ class Ipc:
             ch.receivers.append(t)
             t.state, t.blocked_on = ThreadState.RECEIVE, chid
             try:
-                self.wait(t, lambda: t.handoff is not None or ch.destroyed, timeout)
+                if timeout is None:  # the usual case, without wait()'s deadline bookkeeping
+                    while t.handoff is None and not ch.destroyed:
+                        if t.process.dying:
+                            raise ProcessKilled
+                        self.sched.block(t)
+                    if t.process.dying:
+                        raise ProcessKilled
+                else:
+                    self.wait(t, lambda: t.handoff is not None or ch.destroyed, timeout)
             finally:
                 if t in ch.receivers:
                     ch.receivers.remove(t)
@@ -356,7 +364,7 @@ class Ipc:
         if self.sched.trace is not None:
             self.sched.trace.emit(f"reply rcvid={rcvid} status={status}")
         self._finish(tx, status=status)
-        if self.sched.ready:
+        if tx.client.prio > t.prio:  # the client outranks us: it runs now
             self.sched.preempt(t)
 
     @kcall
@@ -366,7 +374,7 @@ class Ipc:
         if self.sched.trace is not None:
             self.sched.trace.emit(f"error rcvid={rcvid} errno={err}")
         self._finish(tx, err=err)
-        if self.sched.ready:
+        if tx.client.prio > t.prio:
             self.sched.preempt(t)
 
     @kcall

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from qrv.kernel import Kernel, KThread, current
 
-
-def cur() -> KThread:
-    """The calling kernel thread; OSError(ESRCH) outside a qrv process."""
-    return current()
+cur: Callable[[], KThread] = current
+"""The calling kernel thread; OSError(ESRCH) outside a qrv process."""
 
 
 def K(t: KThread) -> Kernel:
