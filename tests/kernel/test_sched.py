@@ -189,3 +189,62 @@ def test_a_seed_decides_the_interleaving_of_racing_threads() -> None:
     assert len(set(runs.values())) > 1  # other seeds: other schedules
     for order in runs.values():
         assert sorted(order) == sorted("abc" * 6)
+
+
+def test_a_busy_server_runs_at_the_priority_of_a_client_queued_behind_it() -> None:
+    """Priority inheritance through the send queue: no inversion by a middle priority."""
+
+    def body() -> list[tuple[str, int]]:
+        seen: list[tuple[str, int]] = []
+        chid = ipc.ChannelCreate()
+        me = proc.getpid()
+
+        def server() -> None:
+            rcvid, _msg, _info = ipc.MsgReceive(chid)  # the prio-10 client's message
+            seen.append(("serving", proc.SchedGet()[2]))
+            proc.delay(0.01)  # meanwhile the prio-30 client queues up
+            seen.append(("after", proc.SchedGet()[2]))
+            ipc.MsgReply(rcvid)
+            rcvid, _msg, _info = ipc.MsgReceive(chid)
+            seen.append(("next", proc.SchedGet()[2]))
+            ipc.MsgReply(rcvid)
+
+        def client(prio: int) -> None:
+            proc.setprio(0, prio)
+            ipc.MsgSend(ipc.ConnectAttach(0, me, chid), b"x")
+
+        tids = [proc.pthread_create(server), proc.pthread_create(lambda: client(10))]
+        while not seen:
+            proc.sched_yield()
+        tids.append(proc.pthread_create(lambda: client(30)))
+        for tid in tids:
+            proc.pthread_join(tid, T)
+        return seen
+
+    assert run_main(body) == [("serving", 10), ("after", 30), ("next", 30)]
+
+
+def test_fixed_priority_channel_does_not_boost_a_busy_server() -> None:
+    def body() -> list[int]:
+        seen: list[int] = []
+        chid = ipc.ChannelCreate(ChannelFlag.FIXED_PRIORITY)
+        me = proc.getpid()
+
+        def server() -> None:
+            rcvid, _msg, _info = ipc.MsgReceive(chid)
+            proc.delay(0.01)
+            seen.append(proc.SchedGet()[2])
+            ipc.MsgReply(rcvid)
+            ipc.MsgReply(ipc.MsgReceive(chid)[0])
+
+        def client(prio: int) -> None:
+            proc.setprio(0, prio)
+            ipc.MsgSend(ipc.ConnectAttach(0, me, chid), b"x")
+
+        tids = [proc.pthread_create(server), proc.pthread_create(lambda: client(10))]
+        tids.append(proc.pthread_create(lambda: client(30)))
+        for tid in tids:
+            proc.pthread_join(tid, T)
+        return seen
+
+    assert run_main(body) == [10]

@@ -241,6 +241,8 @@ class Ipc:
         else:
             enqueue_by_prio(ch.sendq, tx)
             t.state = ThreadState.SEND
+            if ch.inherit and ch.replyq:
+                self._boost(ch, tx.prio)
         try:
             if timeout is None:  # the usual case: block until replied (or torn down)
                 while not tx.done:
@@ -279,6 +281,7 @@ class Ipc:
         elif ch.sendq:
             got = ch.sendq.pop(0)
             self._deliver(got, None)
+            got.server = t
             self._inherit(t, ch, got.prio)
         else:
             t.handoff = None
@@ -336,6 +339,16 @@ class Ipc:
         if ch.inherit:
             t.prio = prio
 
+    @staticmethod
+    def _boost(ch: Channel, prio: int) -> None:
+        """A client queues behind busy server threads: they run at its priority until their
+        next MsgReceive, so a thread of middling priority cannot hold it up (QNX's
+        priority inheritance through the send queue)."""
+        for held in ch.replyq.values():
+            server = held.server
+            if server is not None and server.prio < prio:
+                server.prio = prio
+
     def _deliver(self, tx: Transaction, receiver: KThread | None) -> None:
         """Hand `tx` to a server thread: the client becomes REPLY-blocked."""
         tx.rcvid = self._next_rcvid
@@ -344,6 +357,7 @@ class Ipc:
         tx.channel.replyq[tx.rcvid] = tx
         tx.client.state = ThreadState.REPLY
         if receiver is not None:
+            tx.server = receiver
             receiver.handoff = tx
             self._inherit(receiver, tx.channel, tx.prio)
             self.sched.make_ready(receiver)

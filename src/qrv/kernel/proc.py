@@ -201,6 +201,8 @@ class Transaction:
     status: int = 0
     err: int = 0
     done: bool = False
+    server: KThread | None = None
+    """The thread that received it (boosted while a higher-priority client waits)."""
 
 
 def enqueue_by_prio(queue: list[Any], item: Any) -> None:
