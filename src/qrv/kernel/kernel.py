@@ -514,7 +514,10 @@ class Kernel:
             for proc in sorted(self.procs.values(), key=lambda p: -p.pid):
                 self.exit_process(proc, EXIT_KILLED)
 
-        self.sched.call(down)
+        try:
+            self.sched.call(down, timeout)
+        except TimeoutError:
+            return  # a thread computes without kernel calls: the CPU thread is a daemon
         self.sched.stop(timeout)
         if self.tracer is not None:
             self.tracer.flush()

@@ -40,6 +40,7 @@ from greenlet import greenlet
 from qrv.hw.clock import VirtualClock
 from qrv.kernel.proc import KThread, Policy, ProcessKilled, set_current
 from qrv.kernel.trace import Tracer
+from qrv.spec.iomsg import ETIMEDOUT, oserror
 
 R = TypeVar("R")
 
@@ -256,8 +257,12 @@ class Scheduler:
         if self._inbox:
             self._drain()
 
-    def call(self, fn: Callable[[], R]) -> R:
-        """Run `fn` on the CPU thread and return its result (raising what it raised)."""
+    def call(self, fn: Callable[[], R], timeout: float | None = None) -> R:
+        """Run `fn` on the CPU thread and return its result (raising what it raised).
+
+        `timeout` (host seconds) bounds the wait for a CPU thread that runs no
+        kernel call for that long (a program computing): ETIMEDOUT.
+        """
         if self.on_cpu() or not self._thread.is_alive():
             return fn()  # stopped: nothing else runs, the caller may act itself
         box = _Box()
@@ -270,11 +275,14 @@ class Scheduler:
             box.event.set()
 
         self.post(run)
-        self._await(box)
+        self._await(box, timeout)
         return box.value  # type: ignore[no-any-return]
 
-    def _await(self, box: _Box) -> None:
+    def _await(self, box: _Box, timeout: float | None = None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
         while not box.event.wait(HOST_POLL):
+            if deadline is not None and time.monotonic() >= deadline:
+                raise oserror(ETIMEDOUT, "the CPU thread did not get to the request")
             if not self._thread.is_alive():
                 self._drain()  # it stopped before running what was posted: run it here
                 if not box.event.is_set():
