@@ -27,9 +27,10 @@ and ``pci_ba_t`` (its handle and BAR classes).
 from __future__ import annotations
 
 import errno
-import struct
 from enum import IntEnum, IntFlag
 from typing import TypeAlias
+
+from qrv.spec.iomsg import Layout
 
 # -- pci_bdf_t: xxxx xxxx xxxx xxxa bbbb bbbb dddd dfff ------------------------------------
 
@@ -225,36 +226,36 @@ READ_CONFIG_SUBTYPES = {
 }
 CONFIG_WIDTHS = {v: k for k, v in READ_CONFIG_SUBTYPES.items()}
 
-REPLY_HDR = struct.Struct("<iI")
+REPLY_HDR = Layout("<iI")
 """``_pci_reply_hdr``: status (PciErr), length of the payload that follows."""
 
-FIND = struct.Struct("<IHHI")
+FIND = Layout("<IHHI")
 """FIND_DEVICE / FIND_CLASS request: index, vid, did, ccode (wildcards allowed).
 Reply payload: :data:`BDF`."""
 
-BDF = struct.Struct("<I")
+BDF = Layout("<I")
 
-CONFIG_READ = struct.Struct("<IH2x")
+CONFIG_READ = Layout("<IH2x")
 """READ_CONFIG_*: bdf, offset.  The width is the subtype.  Reply payload: :data:`VALUE`."""
 
-CONFIG_WRITE = struct.Struct("<IHH4xQ")
+CONFIG_WRITE = Layout("<IHH4xQ")
 """WRITE_CONFIG_HANDLE: handle, offset, width (1/2/4/8), value.  Reply: :data:`VALUE`
 (the register read back after the write)."""
 
-VALUE = struct.Struct("<Q")
+VALUE = Layout("<Q")
 
-ATTACH = struct.Struct("<II")
+ATTACH = Layout("<II")
 """ATTACH_DEVICE request: bdf, flags.  Reply payload: :data:`HANDLE`."""
 
-HANDLE = struct.Struct("<I")
+HANDLE = Layout("<I")
 """DETACH_DEVICE / READ_BA / MAP_IRQ request: the server's handle."""
 
-BA = struct.Struct("<QQIIi4x")
+BA = Layout("<QQIIi4x")
 """One ``pci_ba_t``: addr, size, type, attr, bar_num (READ_BA reply: a u32 count, then these)."""
 
-COUNT = struct.Struct("<I")
+COUNT = Layout("<I")
 
-IRQ = struct.Struct("<i")
+IRQ = Layout("<i")
 """MAP_IRQ reply: a u32 count, then ``pci_irq_t`` values (negative: none).
 
 DEVICE_INFO (by :data:`BDF`, for listing tools, no attach needed): reply is an

@@ -59,6 +59,8 @@ REFUSED = MALFORMED | {
     errno.EEXIST,
     errno.ENAMETOOLONG,
     errno.ENOTDIR,
+    errno.ENOSPC,  # a write at or past the end of a block device
+    errno.EPERM,
 }
 """Every errno a server may answer an arbitrary message with."""
 
