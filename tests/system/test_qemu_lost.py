@@ -75,9 +75,11 @@ def test_qemu_killed_mid_read_is_eio_and_one_clear_line(tmp_path: Path) -> None:
     assert b"\nnvme0n1p1\n" in rest[-200:]  # ls /dev after the loss: the nodes are still there
     lost = [line for line in err.splitlines() if line.startswith("devb-nvme:") and "lost" in line]
     assert lost == [
-        "devb-nvme: the machine is lost (QEMU exited with status -9): every request now fails "
-        "with EIO"
+        "devb-nvme: the machine is lost (QEMU exited with status -9 (killed by SIGKILL)): "
+        "every request now fails with EIO"
     ], err
-    assert err.splitlines()[-1] == "qrv emu: the machine was lost: QEMU exited with status -9"
+    assert err.splitlines()[-1] == (
+        "qrv emu: the machine was lost: QEMU exited with status -9 (killed by SIGKILL)"
+    )
     assert status == 2
     assert "terminated" not in err and "Traceback" not in err

@@ -232,7 +232,13 @@ class _Process:
         except subprocess.TimeoutExpired:
             return "QEMU closed the qtest connection"
         line = self.stderr_line()
-        return f"QEMU exited with status {status}" + (f": {line}" if line else "")
+        how = f" (killed by {signal.Signals(-status).name})" if _is_signal(status) else ""
+        return f"QEMU exited with status {status}{how}" + (f": {line}" if line else "")
+
+
+def _is_signal(status: int) -> bool:
+    """A Popen status that means "killed by a signal" (-N for signal N)."""
+    return status < 0 and -status in {int(sig) for sig in signal.Signals}
 
 
 def _lba_size(nvme_options: Sequence[str]) -> int:
