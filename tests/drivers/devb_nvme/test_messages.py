@@ -189,3 +189,28 @@ def test_arbitrary_messages(stack, image, path: str, raw: bytes) -> None:
 def test_arbitrary_messages_many(stack, image, path: str, raw: bytes) -> None:
     with stack.kernel.adopt("fuzz"):
         _fuzz(stack, image, path, raw)
+
+
+def test_a_read_larger_than_the_cap_is_short_and_the_driver_lives(tmp_path) -> None:
+    """What a client asks for never sizes the driver's buffers: one read returns at most
+    MAX_READ_BYTES (a short count), and the rest follows on the next read."""
+    from qrv.drivers.devb_nvme.blockdev import MAX_READ_BYTES
+
+    path = tmp_path / "big.img"
+    size = 2 * MAX_READ_BYTES + 64 * MIB
+    create_seed_image(path, size_mib=size // MIB, part_mib=(PART // MIB, PART // MIB))
+    lo = size // 2
+    with path.open("r+b") as f:
+        os.pwrite(f.fileno(), pattern(lo, lo + MAX_READ_BYTES + LBA), lo)
+    with booted(BuiltinMachine(path)) as st, st.kernel.adopt("client"):
+        fd = open("/dev/nvme0n1")
+        try:
+            got = rm.send(fd, rm.read(2**31 - 1, lo), 2**31 - 1).data
+            assert len(got) == MAX_READ_BYTES
+            assert got == pattern(lo, lo + MAX_READ_BYTES)
+            assert pread(fd, LBA, lo + MAX_READ_BYTES) == pattern(
+                lo + MAX_READ_BYTES, lo + MAX_READ_BYTES + LBA
+            )
+        finally:
+            close(fd)
+        assert st.driver_status() is None, "devb-nvme exited"

@@ -16,6 +16,10 @@ size reads its first and last blocks and writes them back merged.  An fd opened
 ``O_SYNC`` or ``O_DSYNC`` writes with Force Unit Access.  ``fsync``/``fdatasync``
 (``_IO_SYNC``) flush the device's volatile write cache; closing does not (as
 on Linux).  The devctls are those of :mod:`qrv.spec.blk`.
+
+One read message moves at most :data:`MAX_READ_BYTES`; a larger request gets a
+short count (as POSIX allows, and as Linux caps one ``read`` at 2 GiB - 4 KiB),
+so what a client asks for never sizes the driver's buffers.
 """
 
 from __future__ import annotations
@@ -104,6 +108,10 @@ class NvmeRegion(IofuncAttr):
         return self.nlba * self.ns.lba_size
 
 
+MAX_READ_BYTES = 16 << 20
+"""The most one ``_IO_READ`` returns; the client reads on for the rest."""
+
+
 def make_region(
     ns: Namespace, start_lba: int, nlba: int, *, partition: int = 0, writable: bool = False
 ) -> NvmeRegion:
@@ -163,7 +171,7 @@ class BlockHandlers:
         """
         if offset < 0 or nbytes < 0:
             raise oserror(EINVAL, f"read of {nbytes} bytes at offset {offset}")
-        end = min(offset + nbytes, region.size_bytes)
+        end = min(offset + min(nbytes, MAX_READ_BYTES), region.size_bytes)
         if offset >= end:
             return b""
         lba_size = region.ns.lba_size
