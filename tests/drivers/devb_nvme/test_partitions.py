@@ -49,6 +49,8 @@ def test_invalid_entries_are_not_served_and_overruns_are_clipped(tmp_path: Path)
             f"devb-nvme: p3 runs past the last usable LBA {LAST_USABLE} (ends at LBA 10000000): "
             f"served as LBA 2034..{LAST_USABLE}"
         ) in log
+        assert "devb-nvme: GPT with problems, 2 partition(s) served" in log
+        assert not any("GPT OK" in line for line in log)
         status, out, _ = st.sh("ls /dev")
         assert status == 0
         assert [n for n in out.decode().split() if n.startswith("nvme")] == [
@@ -73,3 +75,15 @@ def test_invalid_entries_are_not_served_and_overruns_are_clipped(tmp_path: Path)
                 assert exc.errno == errno.ENOENT
             else:
                 raise AssertionError("p2 is served")
+
+
+def test_overlapping_partitions_are_not_called_ok(tmp_path: Path) -> None:
+    disk = make_disk(SIZES, num_lbas=NUM_LBAS)
+    disk.entry_set(2, "starting_lba", 1000)  # p2: 1000..2033, over p1's end
+    path = tmp_path / "overlap.img"
+    path.write_bytes(disk.buf)
+    with booted(BuiltinMachine(path)) as st:
+        log = st.log.splitlines()
+        assert any(line.startswith("devb-nvme: GPT problem: ") for line in log)
+        assert "devb-nvme: GPT with problems, 3 partition(s) served" in log
+        assert not any("GPT OK" in line for line in log)

@@ -34,7 +34,7 @@ from qrv.lib.c.mman import mmap_anon, mmap_phys
 from qrv.lib.c.proc import procmgr_ready
 from qrv.lib.c.resmgr import Dispatch, resmgr_attach, resmgr_detach
 from qrv.lib.c.stdio import eprintf
-from qrv.lib.gpt import GptParseError, gpt_parse
+from qrv.lib.gpt import GptErr, GptParseError, gpt_parse
 from qrv.spec.iomsg import FileType
 from qrv.spec.nvme import IdentifyController
 
@@ -274,7 +274,12 @@ class Driver:
         served, notes = partitions.plan(table)
         for note in notes:
             log(f"{PROG}: {note}")
-        log(f"{PROG}: GPT OK, {len(served)} partition(s)")
+        # A damaged copy of the header is recovered from (the seed says "GPT OK" then);
+        # partitions that overlap, or that the plan refused or clipped, are not OK.
+        if notes or any(i.code == GptErr.GPT_ERR_PART_OVERLAP for i in table.issues):
+            log(f"{PROG}: GPT with problems, {len(served)} partition(s) served")
+        else:
+            log(f"{PROG}: GPT OK, {len(served)} partition(s)")
         for s in served:
             part = s.part
             log(
