@@ -254,6 +254,9 @@ class ConsoleInput(_ConsoleFd):
     def _read_for_kernel(self) -> None:
         """Host thread: when a modelled reader wants input, read the fd and post it."""
         while True:
+            if not self._sched.alive:
+                self._reader = None  # that kernel is gone; a later reader starts another
+                return
             if not self._want.wait(SLICE):
                 continue
             try:

@@ -97,6 +97,11 @@ class Scheduler:
 
     # -- the CPU thread -------------------------------------------------------------------
 
+    @property
+    def alive(self) -> bool:
+        """Whether the CPU thread still runs (it ends after :meth:`stop`)."""
+        return self._thread.is_alive()
+
     def on_cpu(self) -> bool:
         return threading.current_thread() is self._thread
 
