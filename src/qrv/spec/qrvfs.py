@@ -302,3 +302,22 @@ class LogHeader:
 
 
 EMPTY_LOG_BLOCK = bytes(BLOCK_SIZE)
+
+
+# --- fs-qrv's own messages (an _IO_MSG with this mgrid) -------------------------------
+
+FSQRV_MGRID = 0x5146  # "FQ"
+MOUNT_TABLE_DIR = "/proc/mount"
+"""Each fs-qrv also serves ``/proc/mount/<pid>``: one line, ``DEVICE on DIR type qrv (rw)``."""
+
+
+class FsQrvMsg(IntEnum):
+    """``subtype`` of an _IO_MSG to fs-qrv (sent on any open of the mount)."""
+
+    UNMOUNT = 1  # commit, flush, detach and exit; EBUSY while other files are open
+    UNMOUNT_FORCE = 2  # the same, even with files open
+    STATVFS = 3  # reply: STATVFS
+    SYNC = 4  # commit and flush the whole filesystem
+
+
+STATVFS = struct.Struct("<QQQQQQ")  # bsize, blocks, bfree, files, ffree, namemax

@@ -38,9 +38,11 @@ COMMANDS: dict[str, str] = {
     "hexdump": "qrv.userland.hexdump",
     "ls": "qrv.userland.ls",
     "lspci": "qrv.userland.lspci",
+    "mount": "qrv.userland.mount",
     "pidin": "qrv.userland.pidin",
     "sh": "qrv.userland.sh",
     "sync": "qrv.userland.sync",
+    "umount": "qrv.userland.umount",
 }
 """Command name -> program module (a module with ``main(argv) -> int``)."""
 

@@ -45,7 +45,7 @@ from qrv.lib.c.resmgr import (
     ResmgrConnectFuncs,
     ResmgrContext,
     ResmgrIoFuncs,
-    resmgr_msgread,
+    resmgr_write_payload,
 )
 from qrv.spec.blk import (
     DCMD_BLK_DISCARD,
@@ -65,7 +65,6 @@ from qrv.spec.iomsg import (
     EOK,
     EPERM,
     EROFS,
-    IO_WRITE,
     O_DSYNC,
     O_SYNC,
     S_IFBLK,
@@ -188,7 +187,7 @@ class BlockHandlers:
         if err != EOK:
             return err
         region = _region(ocb)
-        data = _payload(ctp, msg)
+        data = resmgr_write_payload(ctp, msg)
         offset = ocb.offset if msg.offset is None else msg.offset
         if offset < 0:
             return EINVAL
@@ -278,16 +277,3 @@ class BlockHandlers:
             else:
                 self.device.zero(region.ns, slba, nlb)
         return devctl_reply(ctp, b"")
-
-
-def _payload(ctp: ResmgrContext, msg: IoWrite) -> bytes:
-    """The whole of a write's data: what the receive buffer held, then the rest by
-    MsgRead (a write larger than the buffer).  EINVAL for a negative count."""
-    nbytes = IO_WRITE.unpack_from(ctp.msg)[2]
-    if nbytes < 0:
-        raise oserror(EINVAL)
-    have = msg.data
-    if len(have) >= nbytes:
-        return have
-    start = len(ctp.msg) - len(have)  # the data follow the header (and xtype offset)
-    return have + resmgr_msgread(ctp, nbytes - len(have), start + len(have))

@@ -46,6 +46,7 @@ from qrv.spec.iomsg import (
     ENOSYS,
     EOK,
     ESRCH,
+    IO_WRITE,
     ChannelFlag,
     ConnectSubtype,
     Pulse,
@@ -158,6 +159,19 @@ def resmgr_ptr(ctp: ResmgrContext, data: bytes) -> int:
 def resmgr_msgread(ctp: ResmgrContext, nbytes: int, offset: int) -> bytes:
     """More of the client's message than the receive buffer held."""
     return ipc.MsgRead(ctp.rcvid, nbytes, offset)
+
+
+def resmgr_write_payload(ctp: ResmgrContext, msg: IoWrite) -> bytes:
+    """The whole of a write's data: what the receive buffer held, then the rest by
+    MsgRead (a write larger than the buffer).  EINVAL for a negative count."""
+    nbytes = IO_WRITE.unpack_from(ctp.msg)[2]
+    if nbytes < 0:
+        raise oserror(EINVAL)
+    have = msg.data
+    if len(have) >= nbytes:
+        return have
+    start = len(ctp.msg) - len(have)  # the data follow the header (and xtype offset)
+    return have + resmgr_msgread(ctp, nbytes - len(have), start + len(have))
 
 
 def resmgr_attach(  # noqa: PLR0917 - QNX's signature

@@ -355,6 +355,10 @@ class Filesystem:
         """A client opened ``inum``: it outlives its last name until :meth:`closed`."""
         self._open[inum] = self._open.get(inum, 0) + 1
 
+    def open_count(self) -> int:
+        """Open references held by clients."""
+        return sum(self._open.values())
+
     def closed(self, inum: int) -> None:
         left = self._open.get(inum, 0) - 1
         if left > 0:
