@@ -4,17 +4,17 @@ it leaves is read back with the independent reference reader."""
 from __future__ import annotations
 
 import errno
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from qrv.kernel import Kernel
-from qrv.lib.c import close, fstat, listdir, lseek, open, read, write
+from qrv.lib.c import close, fstat, listdir, lseek, open, read, spawn, waitpid, write
 from qrv.lib.c import fsync as c_fsync
 from qrv.lib.c.dispatch import dispatch_create, dispatch_loop
 from qrv.lib.c.iofunc import iofunc_attr_init, iofunc_func_init
-from qrv.lib.c.msg import IoSync
+from qrv.lib.c.ipc import MsgSend
+from qrv.lib.c.msg import IoMsg, IoSync
 from qrv.lib.c.proc import procmgr_ready
 from qrv.lib.c.resmgr import HandlerResult, ResmgrContext, resmgr_attach
 from qrv.lib.qrvfs import Filesystem, format_device
@@ -34,6 +34,8 @@ from qrv.spec.iomsg import (
     S_IFREG,
     SEEK_END,
 )
+from qrv.spec.qrvfs import FSQRV_MGRID, FsQrvMsg
+from qrv.userland import umount
 from tests.kernel.system import Console, sysk
 from tests.lib.c.memfs import MemFile, mem_read, mem_write
 from tests.lib.qrvfs.memdev import mem_device
@@ -42,7 +44,6 @@ from tests.userland.shell import run
 
 __all__ = ["sysk"]
 T = 10.0
-HOLD = 100.0
 
 
 def disk_server(image: bytearray, writable: bool = True) -> Callable[[list[str]], int]:
@@ -170,23 +171,21 @@ def test_posix_through_messages(disk: tuple[Kernel, bytearray]) -> None:
 def test_umount_busy_and_read_only(disk: tuple[Kernel, bytearray]) -> None:
     k, img = disk
     assert run(k, "mount /dev/disk /mnt").status == 0
-    opened, release = threading.Event(), threading.Event()
 
-    def holder(argv: list[str]) -> int:
-        del argv
-        fd = open("/mnt/hello", O_RDONLY)
-        opened.set()
-        release.wait(HOLD)  # the test releases it; the bound only ends a failed test
-        close(fd)
-        return 0
+    def busy_then_free() -> object:
+        held = open("/mnt/hello", O_RDONLY)
+        mnt = open("/mnt", O_RDONLY)
+        busy = 0
+        try:
+            MsgSend(mnt, IoMsg(FSQRV_MGRID, FsQrvMsg.UNMOUNT).pack(), 0)
+        except OSError as exc:
+            busy = exc.errno
+        close(mnt)
+        status_busy = waitpid(spawn(umount.main, ["umount", "/mnt"]), T)
+        close(held)
+        return busy, status_busy, waitpid(spawn(umount.main, ["umount", "/mnt"]), T)
 
-    pid = k.spawn(holder, ["holder"])
-    assert opened.wait(T)
-    r = run(k, "umount /mnt")
-    assert (r.status, r.errtext) == (1, "umount: /mnt: Device or resource busy\n")
-    release.set()
-    assert k.waitpid(pid, T) == 0
-    assert run(k, "umount /mnt").status == 0
+    assert in_process(k, busy_then_free) == (errno.EBUSY, 1, 0)
     r = run(k, "mount -o ro /dev/disk /ro; mount; dd if=/ro/hello of=/ro/x")
     assert "/dev/disk on /ro type qrv (ro)" in r.text
     assert "Read-only file system" in r.errtext
