@@ -277,12 +277,38 @@ def test_features_get_set(ready: Rig) -> None:
     assert status(_setf(r, FeatureId.ARBITRATION, 0, sv=True)) == NOT_SAVEABLE
     assert status(_setf(r, FeatureId.ARBITRATION, 0, nsid=1)) == NOT_NS_SPECIFIC
     assert status(_setf(r, 0x7F, 0)) == INVALID_FIELD
-    assert status(_getf(r, 0x05)) == INVALID_FIELD  # Error Recovery: not supported
+    assert status(_getf(r, 0x0C)) == INVALID_FIELD  # Autonomous Power State Transition
+
+
+def test_error_recovery_is_namespace_specific(ready: Rig) -> None:
+    """Error Recovery (mandatory, NVMe 1.4 Figure 271): per namespace, TLER kept, DULBE
+    dropped (NSFEAT bit 2 is 0), back to 0 after a controller reset (not persistent)."""
+    r = ready
+    assert status(_setf(r, FeatureId.ERROR_RECOVERY, 0x1_0033, nsid=1)) == OK
+    assert admin(r, AdminOpcode.GET_FEATURES, nsid=1, cdw10=FeatureId.ERROR_RECOVERY).dw0 == 0x33
+    assert status(_setf(r, FeatureId.ERROR_RECOVERY, 1, nsid=0)) == INVALID_NS
+    assert status(_setf(r, FeatureId.ERROR_RECOVERY, 1, nsid=2)) == INVALID_FIELD
+    for nsid in (0, 0x1000, 0xFFFF_FFFF):
+        cqe = admin(r, AdminOpcode.GET_FEATURES, nsid=nsid, cdw10=FeatureId.ERROR_RECOVERY)
+        assert status(cqe) == INVALID_NS
+    r.host.enable()
+    assert admin(r, AdminOpcode.GET_FEATURES, nsid=1, cdw10=FeatureId.ERROR_RECOVERY).dw0 == 0
 
 
 def test_temperature_threshold_raises_smart_warning(ready: Rig) -> None:
     assert status(_setf(ready, FeatureId.TEMPERATURE_THRESHOLD, 300)) == OK  # below 323 K
     assert SmartLog.unpack(_log(ready, LogPage.SMART_HEALTH, 512)[1]).critical_warning & 2
+
+
+@pytest.mark.parametrize(
+    ("threshold", "warning"),
+    [(323, 2), (324, 0), (1 << 20 | 323, 2), (1 << 20 | 322, 0)],
+    ids=["over-equal", "over-above", "under-equal", "under-below"],
+)
+def test_temperature_warning_at_the_threshold(ready: Rig, threshold: int, warning: int) -> None:
+    """Bit 1 is set at >= the over and <= the under threshold (NVMe 1.4 Figure 196)."""
+    assert status(_setf(ready, FeatureId.TEMPERATURE_THRESHOLD, threshold)) == OK
+    assert SmartLog.unpack(_log(ready, LogPage.SMART_HEALTH, 512)[1]).critical_warning == warning
 
 
 def test_abort(ready: Rig) -> None:

@@ -241,6 +241,31 @@ CASES: dict[str, Case] = {
     "get-features-reserved-fid": Case(
         0, raw(AdminOpcode.GET_FEATURES, cdw10=RESERVED_FID), INVALID_FIELD, "1.4 5.9"
     ),
+    # Error Recovery is namespace specific (1.4 Figure 271): Get names one active namespace
+    "get-error-recovery-nsid-0": Case(
+        0, raw(AdminOpcode.GET_FEATURES, cdw10=FeatureId.ERROR_RECOVERY), INVALID_NS, "1.4 5.9"
+    ),
+    "get-error-recovery-broadcast": Case(
+        0,
+        raw(AdminOpcode.GET_FEATURES, nsid=BROADCAST, cdw10=FeatureId.ERROR_RECOVERY),
+        INVALID_NS,
+        "1.4 5.9",
+    ),
+    "get-error-recovery-inactive": Case(
+        0,
+        raw(AdminOpcode.GET_FEATURES, nsid=INACTIVE_NSID, cdw10=FeatureId.ERROR_RECOVERY),
+        INVALID_FIELD,
+        "1.4 6.1.5",
+    ),
+    "set-error-recovery-nsid-0": Case(
+        0, raw(AdminOpcode.SET_FEATURES, cdw10=FeatureId.ERROR_RECOVERY), INVALID_NS, "1.4 5.21"
+    ),
+    "set-error-recovery-inactive": Case(
+        0,
+        raw(AdminOpcode.SET_FEATURES, nsid=INACTIVE_NSID, cdw10=FeatureId.ERROR_RECOVERY),
+        INVALID_FIELD,
+        "1.4 6.1.5",
+    ),
     "set-queues-after-creation": Case(
         0,
         raw(AdminOpcode.SET_FEATURES, cdw10=FeatureId.NUMBER_OF_QUEUES, cdw11=0x0001_0001),

@@ -28,6 +28,7 @@ from qrv.spec.nvme import (
     ADMIN_QID,
     DOORBELL_BASE,
     DOORBELL_SIZE,
+    DOORBELL_VALUE_MASK,
     REGISTER_FILE_SIZE,
     SQE_SIZE,
     SUCCESS,
@@ -330,6 +331,7 @@ class NvmeController(PciFunction):
         if rel % stride:
             return  # between doorbells: reserved
         qid, is_cq = divmod(rel // stride, 2)
+        value &= DOORBELL_VALUE_MASK  # bits 31:16 are reserved (NVMe 1.4 §3.1.24, §3.1.25)
         if self._ready_at is not None:
             self._csts()  # let a pending ready delay expire
         if not self._ready or self._cfs or self.faults.fatal or self._shst != Shst.NORMAL:

@@ -1,23 +1,34 @@
 """Get Features / Set Features (NVMe 1.4 §5.9, §5.21).
 
-Supported: Arbitration, Power Management, Temperature Threshold, Volatile Write Cache,
-Number of Queues, Interrupt Coalescing, Interrupt Vector Configuration, Write Atomicity
-Normal, Asynchronous Event Configuration.  None is saveable and none is namespace
-specific; all are changeable (Get Features SEL=011b says so).
+Supported: Arbitration, Power Management, Temperature Threshold, Error Recovery,
+Volatile Write Cache, Number of Queues, Interrupt Coalescing, Interrupt Vector
+Configuration, Write Atomicity Normal, Asynchronous Event Configuration.  None is
+saveable, all are changeable (Get Features SEL=011b says so); Error Recovery is namespace
+specific.  None persists across a controller reset (NVMe 1.4 Figure 271).
+
+Setting a temperature threshold the composite temperature is at or beyond raises the
+SMART / Health temperature event when Asynchronous Event Configuration enables it
+(NVMe 1.4 §5.21.1.4, §5.21.1.11).
 """
 
 from __future__ import annotations
 
+from qrv.hw.nvme.logs import temperature_warning
 from qrv.hw.nvme.state import ControllerState, FeatureValues, Request, log
 from qrv.spec.nvme import (
     NSID_BROADCAST,
     SUCCESS,
+    AsyncEventType,
+    AsyncSmartInfo,
     CommandSpecificStatus,
+    CriticalWarning,
+    ErrorRecoveryField,
     FeatureCapability,
     FeatureField,
     FeatureId,
     FeatureSelect,
     GenericStatus,
+    LogPage,
     NumQueuesField,
     Status,
     TempThresholdField,
@@ -26,11 +37,13 @@ from qrv.spec.nvme import (
 )
 
 INVALID_FIELD = generic(GenericStatus.INVALID_FIELD, dnr=True)
+INVALID_NAMESPACE = generic(GenericStatus.INVALID_NAMESPACE_OR_FORMAT, dnr=True)
 SUPPORTED = frozenset(
     {
         FeatureId.ARBITRATION,
         FeatureId.POWER_MANAGEMENT,
         FeatureId.TEMPERATURE_THRESHOLD,
+        FeatureId.ERROR_RECOVERY,
         FeatureId.VOLATILE_WRITE_CACHE,
         FeatureId.NUMBER_OF_QUEUES,
         FeatureId.INTERRUPT_COALESCING,
@@ -39,6 +52,7 @@ SUPPORTED = frozenset(
         FeatureId.ASYNC_EVENT_CONFIG,
     }
 )
+NAMESPACE_SPECIFIC = frozenset({FeatureId.ERROR_RECOVERY})
 NUMBER_OF_POWER_STATES = 1  # Identify NPSS = 0
 POWER_STATE_MASK = 0x1F
 WORKLOAD_HINT_MASK = 0xE0
@@ -63,12 +77,46 @@ def _threshold_select(cdw11: int) -> tuple[int, str] | Status:
     return tmpsel, "temp_over" if thsel == THSEL_OVER else "temp_under"
 
 
+def _namespace_problem(s: ControllerState, nsid: int, *, broadcast: bool) -> Status | None:
+    """Why `nsid` cannot name a namespace-specific feature's namespace (None: it can).
+    FFFFFFFFh (all namespaces) only where `broadcast` allows it, as Set Features does."""
+    if nsid == NSID_BROADCAST and broadcast:
+        return None
+    if nsid == 0 or nsid > s.config.max_namespaces:  # includes FFFFFFFFh
+        log.debug("features: nsid %#x names no namespace", nsid)
+        return INVALID_NAMESPACE
+    if nsid not in s.namespaces:
+        log.debug("features: nsid %d is not active", nsid)
+        return INVALID_FIELD
+    return None
+
+
+def _error_recovery(dw11: int) -> int:
+    """What Error Recovery keeps of CDW11: TLER; DULBE only where the namespace allows it,
+    and no namespace here reports deallocated blocks as errors (NSFEAT bit 2 is 0)."""
+    return ErrorRecoveryField.TLER.get(dw11)
+
+
+def _temperature_event(s: ControllerState) -> None:
+    """The temperature went beyond a threshold: the SMART / Health event, if enabled."""
+    if not s.features.async_event_config & CriticalWarning.TEMPERATURE:
+        return
+    event = (
+        AsyncEventType.SMART_HEALTH,
+        AsyncSmartInfo.TEMPERATURE_THRESHOLD,
+        LogPage.SMART_HEALTH,
+    )
+    if event not in s.events.pending:
+        log.debug("temperature threshold crossed: SMART / Health event")
+        s.events.pending.append(event)
+
+
 def _queues_allocated(s: ControllerState) -> int:
     n = s.config.max_ioqpairs - 1  # 0's based, the same for SQs and CQs
     return n | (n << 16)
 
 
-def _value(s: ControllerState, v: FeatureValues, fid: int, cdw11: int) -> int | Status:
+def _value(s: ControllerState, v: FeatureValues, fid: int, nsid: int, cdw11: int) -> int | Status:
     """DW0 of Get Features for `fid` from the value set `v`."""
     match fid:
         case FeatureId.ARBITRATION:
@@ -78,6 +126,8 @@ def _value(s: ControllerState, v: FeatureValues, fid: int, cdw11: int) -> int | 
         case FeatureId.TEMPERATURE_THRESHOLD:
             sel = _threshold_select(cdw11)
             return sel if isinstance(sel, Status) else int(getattr(v, sel[1]))
+        case FeatureId.ERROR_RECOVERY:
+            return v.error_recovery.get(nsid, 0)
         case FeatureId.VOLATILE_WRITE_CACHE:
             return int(v.volatile_write_cache)
         case FeatureId.NUMBER_OF_QUEUES:
@@ -103,15 +153,20 @@ def get_features(s: ControllerState, req: Request) -> Status:
     if fid not in SUPPORTED:
         log.debug("get features: fid %#x not supported", fid)
         return INVALID_FIELD
+    if fid in NAMESPACE_SPECIFIC:
+        problem = _namespace_problem(s, cmd.nsid, broadcast=False)
+        if problem is not None:
+            return problem
     if sel > FeatureSelect.SUPPORTED_CAPABILITIES:
         log.debug("get features: reserved SEL %d", sel)
         return INVALID_FIELD
     if sel == FeatureSelect.SUPPORTED_CAPABILITIES:
-        req.dw0 = int(FeatureCapability.CHANGEABLE)
+        ns_specific = FeatureCapability.NAMESPACE_SPECIFIC if fid in NAMESPACE_SPECIFIC else 0
+        req.dw0 = int(FeatureCapability.CHANGEABLE | ns_specific)
         return SUCCESS
     # Nothing is saveable, so the saved value is the default (NVMe 1.4 §5.9.1).
     values = s.features if sel == FeatureSelect.CURRENT else FeatureValues()
-    result = _value(s, values, fid, cmd.cdw11)
+    result = _value(s, values, fid, cmd.nsid, cmd.cdw11)
     if isinstance(result, Status):
         return result
     req.dw0 = result
@@ -129,7 +184,11 @@ def set_features(s: ControllerState, req: Request) -> Status:
     if FeatureField.SV.get(cmd.cdw10):
         log.debug("set features: fid %#x is not saveable", fid)
         return specific(CommandSpecificStatus.FEATURE_NOT_SAVEABLE, dnr=True)
-    if cmd.nsid not in (0, NSID_BROADCAST):
+    if fid in NAMESPACE_SPECIFIC:
+        problem = _namespace_problem(s, cmd.nsid, broadcast=True)
+        if problem is not None:
+            return problem
+    elif cmd.nsid not in (0, NSID_BROADCAST):
         log.debug("set features: fid %#x is not namespace specific", fid)
         return specific(CommandSpecificStatus.FEATURE_NOT_NAMESPACE_SPECIFIC, dnr=True)
     match fid:
@@ -144,7 +203,14 @@ def set_features(s: ControllerState, req: Request) -> Status:
             sel = _threshold_select(dw11)
             if isinstance(sel, Status):
                 return sel
+            before = temperature_warning(v.temp_over, v.temp_under)
             setattr(v, sel[1], TempThresholdField.TMPTH.get(dw11))
+            if not before and temperature_warning(v.temp_over, v.temp_under):
+                _temperature_event(s)
+        case FeatureId.ERROR_RECOVERY:
+            chosen = s.namespaces if cmd.nsid == NSID_BROADCAST else (cmd.nsid,)
+            for nsid in chosen:
+                v.error_recovery[nsid] = _error_recovery(dw11)
         case FeatureId.VOLATILE_WRITE_CACHE:
             enable = bool(dw11 & 1)
             if v.volatile_write_cache and not enable:

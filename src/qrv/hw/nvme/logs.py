@@ -49,6 +49,13 @@ class ErrorLog:
         return data.ljust(ERROR_LOG_ENTRIES * ErrorLogEntry.SIZE, b"\0")
 
 
+def temperature_warning(over_k: int, under_k: int) -> bool:
+    """Critical Warning bit 1: the composite temperature is at or above the over
+    temperature threshold, or at or below the under temperature threshold (NVMe 1.4
+    Figure 196)."""
+    return over_k <= TEMPERATURE_K or under_k >= TEMPERATURE_K
+
+
 @dataclass
 class HealthCounters:
     """What the SMART / Health log reports, counted by the I/O commands."""
@@ -61,9 +68,7 @@ class HealthCounters:
     power_cycles: int = 1
 
     def page(self, errors: ErrorLog, over_k: int, under_k: int) -> bytes:
-        warning = 0
-        if not under_k <= TEMPERATURE_K <= over_k:
-            warning |= CriticalWarning.TEMPERATURE
+        warning = CriticalWarning.TEMPERATURE if temperature_warning(over_k, under_k) else 0
         return SmartLog(
             critical_warning=warning,
             composite_temperature=TEMPERATURE_K,

@@ -85,6 +85,8 @@ class FeatureValues:
     vector_coalescing_disable: set[int] = field(default_factory=set)
     write_atomicity: int = 0
     async_event_config: int = 0
+    error_recovery: dict[int, int] = field(default_factory=dict)
+    """Error Recovery DW11 per NSID (namespace specific; absent: the default, 0)."""
 
 
 @dataclass

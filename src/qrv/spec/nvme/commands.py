@@ -160,6 +160,13 @@ class TempThresholdField:
     THSEL = BitField(20, 2)  # 0 over, 1 under
 
 
+class ErrorRecoveryField:
+    """Error Recovery, CDW11 and DW0 (NVMe 1.4 Figure 286)."""
+
+    TLER = BitField(0, 16)  # time limited error recovery, 100 ms units
+    DULBE = BitField(16, 1)  # deallocated or unwritten logical block error enable
+
+
 class AbortField:
     SQID = BitField(0, 16)
     CID = BitField(16, 16)
@@ -207,6 +214,14 @@ class AsyncErrorInfo(IntEnum):
     PERSISTENT_INTERNAL_ERROR = 3
     TRANSIENT_INTERNAL_ERROR = 4
     FIRMWARE_IMAGE_LOAD_ERROR = 5
+
+
+class AsyncSmartInfo(IntEnum):
+    """SMART / Health status asynchronous event information (NVMe 1.4 Figure 147)."""
+
+    NVM_SUBSYSTEM_RELIABILITY = 0
+    TEMPERATURE_THRESHOLD = 1
+    SPARE_BELOW_THRESHOLD = 2
 
 
 def async_event_dw0(etype: AsyncEventType, info: int, log_page: int) -> int:

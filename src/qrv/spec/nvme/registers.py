@@ -39,6 +39,7 @@ REG64 = frozenset({Reg.CAP, Reg.ASQ, Reg.ACQ, Reg.BPMBL, Reg.CMBMSC})
 REGISTER_FILE_SIZE = 0x1000
 DOORBELL_BASE = 0x1000  # NVMe 1.4 §3.1.24
 DOORBELL_SIZE = 4
+DOORBELL_VALUE_MASK = 0xFFFF  # SQT / CQH are bits 15:0; bits 31:16 are reserved (§3.1.24)
 
 
 def sq_tail_doorbell(qid: int, dstrd: int) -> int:
