@@ -270,6 +270,9 @@ def test_features_get_set(ready: Rig) -> None:
     assert status(_setf(r, FeatureId.TEMPERATURE_THRESHOLD, 350)) == OK
     assert _getf(r, FeatureId.TEMPERATURE_THRESHOLD).dw0 == 350
     assert status(_setf(r, FeatureId.TEMPERATURE_THRESHOLD, 1 << 16 | 350)) == INVALID_FIELD
+    assert status(_setf(r, FeatureId.TEMPERATURE_THRESHOLD, 0xF << 16 | 351)) == OK  # all
+    assert _getf(r, FeatureId.TEMPERATURE_THRESHOLD).dw0 == 351
+    assert status(_getf(r, FeatureId.TEMPERATURE_THRESHOLD, cdw11=0xF << 16)) == INVALID_FIELD
     assert status(_setf(r, FeatureId.TEMPERATURE_THRESHOLD, 2 << 20 | 350)) == INVALID_FIELD
     assert status(_setf(r, FeatureId.INTERRUPT_VECTOR_CONFIG, 1 << 16 | 65)) == INVALID_FIELD
     assert status(_setf(r, FeatureId.INTERRUPT_VECTOR_CONFIG, 1 << 16 | 3)) == OK

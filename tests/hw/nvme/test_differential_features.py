@@ -8,6 +8,8 @@ xfail(strict=True, raises=QemuDeviation) and the model is still held to the spec
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from qrv.spec.nvme import (
@@ -33,6 +35,7 @@ pytestmark = pytest.mark.qemu
 
 PAGE = 4096
 COMPOSITE_K = 323  # both controllers report 50 degrees C
+DEFAULT_OVER_K = 343  # WCTEMP on both
 UNDER = 1 << 20  # TMPTH THSEL = 01b: the under temperature threshold
 TEMPERATURE_AEC = 1 << 1  # Asynchronous Event Configuration: temperature critical warning
 SMART_TEMPERATURE_EVENT = 0x0002_0101  # SMART / Health, temperature threshold, log 02h
@@ -40,6 +43,18 @@ DULBE = 1 << 16
 NSFEAT_DULBE = 1 << 2
 RESERVED_HIGH_BITS = 0x0001_0000
 BROADCAST = 0xFFFF_FFFF
+
+
+@pytest.fixture(autouse=True)
+def default_features(hosts: Pair) -> Iterator[None]:
+    """QEMU keeps feature values across the controller reset each test starts with (a
+    deviation, test_differential_deviations.py): put back what these tests change."""
+    yield
+    for h in (hosts.model, hosts.qemu):
+        set_feature(h, FeatureId.ASYNC_EVENT_CONFIG, 0)
+        set_feature(h, FeatureId.TEMPERATURE_THRESHOLD, DEFAULT_OVER_K)
+        set_feature(h, FeatureId.TEMPERATURE_THRESHOLD, UNDER | 0)
+        set_feature(h, FeatureId.ERROR_RECOVERY, 0, nsid=BROADCAST)
 
 
 def get_feature(h: NvmeHost, fid: int, *, nsid: int = 0, sel: int = 0) -> Completion:

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 import pytest
 
 from qrv.spec.nvme import (
+    DSM_RANGE,
     AdminOpcode,
     Cns,
     Command,
     CommandSpecificStatus,
+    DsmField,
     FeatureId,
     GenericStatus,
     NvmOpcode,
@@ -39,6 +41,9 @@ MISSING_QID = 5  # neither model nor QEMU has queue 5 in these tests
 BEYOND_MAX_QID = 0x1000  # more queues than either controller supports
 UNUSED_CNS = 0x3F  # reserved in NVMe 1.4 Figure 244 and in 2.0
 UNUSED_LID = 0x7F  # reserved log identifier (NVMe 1.4 Figure 191)
+# Log ids the model does not support: reserved 00h, Device Self-test 06h, Persistent
+# Event 0Dh, Reservation Notification 80h, vendor specific C0h
+UNSUPPORTED_LIDS = (0x00, 0x06, 0x0D, 0x80, 0xC0)
 RESERVED_FID = 0x00  # reserved feature identifier (NVMe 1.4 Figure 271)
 INACTIVE_NSID = 2  # 1 < NSID <= NN, no namespace attached
 BEYOND_NN = 0x1000  # above NN (256 on both)
@@ -174,6 +179,13 @@ def get_log(lid: int, nsid: int = BROADCAST) -> Builder:
     return build
 
 
+def dsm_past_the_end(h: NvmeHost) -> Command:
+    """Deallocate one range whose last 8 LBAs lie beyond NSZE."""
+    ranges = h.buffer(PAGE)
+    h.bus.write(ranges, DSM_RANGE.pack(0, 16, NSZE - 8))
+    return Command(NvmOpcode.DATASET_MANAGEMENT, nsid=1, prp1=ranges, cdw11=DsmField.AD.mask)
+
+
 MQES_PLUS_2 = 0x7FF + 2  # a 0's based QSIZE of MQES+1: one entry more than allowed
 
 CASES: dict[str, Case] = {
@@ -238,6 +250,23 @@ CASES: dict[str, Case] = {
     ),
     # Get Log Page (5.14), Features (5.9, 5.21)
     "get-log-reserved-lid": Case(0, get_log(UNUSED_LID), BAD_LOG, "1.4 5.14 Fig 190"),
+    **{
+        f"get-log-unsupported-{lid:02x}h": Case(0, get_log(lid), BAD_LOG, "1.4 5.14 Fig 190")
+        for lid in UNSUPPORTED_LIDS
+    },
+    "get-features-sel-4": Case(
+        0,
+        raw(AdminOpcode.GET_FEATURES, cdw10=FeatureId.VOLATILE_WRITE_CACHE | 4 << 8),
+        INVALID_FIELD,
+        "1.4 Fig 269 (SEL 100b reserved)",
+    ),
+    "get-temperature-tmpsel-all": Case(
+        0,
+        raw(AdminOpcode.GET_FEATURES, cdw10=FeatureId.TEMPERATURE_THRESHOLD, cdw11=0xF << 16),
+        INVALID_FIELD,
+        "1.4 Fig 283 (TMPSEL 1111b: Set only)",
+    ),
+    "dsm-range-past-end": Case(1, dsm_past_the_end, LBA_RANGE, "1.4 6.7, Fig 128"),
     "get-features-reserved-fid": Case(
         0, raw(AdminOpcode.GET_FEATURES, cdw10=RESERVED_FID), INVALID_FIELD, "1.4 5.9"
     ),
@@ -279,12 +308,26 @@ _DEL_CQ = (
     "QEMU 7.2 nvme_del_cq answers an invalid CQ id with Completion Queue Invalid (SCT 1 SC 00h); "
     "NVMe 1.4 5.5 Figure 155 gives Invalid Queue Identifier (01h), also for the admin CQ id"
 )
+_UNKNOWN_LOG = (
+    "QEMU 7.2 nvme_get_log answers an unknown log id with Invalid Field in Command; "
+    "NVMe 1.4 5.14 Figure 190 gives Invalid Log Page (SCT 1 SC 09h), also for reserved ids"
+)
 QEMU_DEVIATIONS: dict[str, str] = {
     "delete-cq-missing": _DEL_CQ,
     "delete-cq-admin": _DEL_CQ,
-    "get-log-reserved-lid": (
-        "QEMU 7.2 nvme_get_log answers an unknown log id with Invalid Field in Command; "
-        "NVMe 1.4 5.14 Figure 190 gives Invalid Log Page (SCT 1 SC 09h), also for reserved ids"
+    "get-log-reserved-lid": _UNKNOWN_LOG,
+    **{f"get-log-unsupported-{lid:02x}h": _UNKNOWN_LOG for lid in UNSUPPORTED_LIDS},
+    "get-features-sel-4": (
+        "QEMU 7.2 answers Get Features with the reserved SEL 100b as if it were 000b "
+        "(current); NVMe 1.4 Figure 269 reserves it: Invalid Field in Command"
+    ),
+    "get-temperature-tmpsel-all": (
+        "QEMU 7.2 answers Get Features Temperature Threshold with TMPSEL 1111b (all "
+        "sensors) with 0; NVMe 1.4 Figure 283 allows 1111b for Set Features only"
+    ),
+    "dsm-range-past-end": (
+        "QEMU 7.2 nvme_dsm skips a range past NSZE and completes successfully; NVMe 1.4 "
+        "Figure 128 LBA Out of Range for a command referencing LBAs past the namespace"
     ),
 }
 

@@ -58,6 +58,7 @@ POWER_STATE_MASK = 0x1F
 WORKLOAD_HINT_MASK = 0xE0
 QUEUE_COUNT_INVALID = 0xFFFF
 TMPSEL_COMPOSITE = 0
+TMPSEL_ALL = 0b1111
 THSEL_OVER = 0
 THSEL_UNDER = 1
 VECTOR_MASK = 0xFFFF
@@ -68,11 +69,13 @@ ASYNC_CONFIG_MASK = 0xFF  # SMART / Health critical warnings only
 WRITE_ATOMICITY_DN = 1
 
 
-def _threshold_select(cdw11: int) -> tuple[int, str] | Status:
-    """Which threshold CDW11 selects; only the composite temperature sensor exists."""
+def _threshold_select(cdw11: int, *, setting: bool = False) -> tuple[int, str] | Status:
+    """Which threshold CDW11 selects; only the composite temperature sensor exists, so
+    TMPSEL 1111b (all sensors, Set Features only: NVMe 1.4 Figure 283) is that one."""
     tmpsel = TempThresholdField.TMPSEL.get(cdw11)
     thsel = TempThresholdField.THSEL.get(cdw11)
-    if tmpsel != TMPSEL_COMPOSITE or thsel not in (THSEL_OVER, THSEL_UNDER):
+    sensors = (TMPSEL_COMPOSITE, TMPSEL_ALL) if setting else (TMPSEL_COMPOSITE,)
+    if tmpsel not in sensors or thsel not in (THSEL_OVER, THSEL_UNDER):
         return INVALID_FIELD
     return tmpsel, "temp_over" if thsel == THSEL_OVER else "temp_under"
 
@@ -200,7 +203,7 @@ def set_features(s: ControllerState, req: Request) -> Status:
                 return INVALID_FIELD
             v.power_management = dw11 & (POWER_STATE_MASK | WORKLOAD_HINT_MASK)
         case FeatureId.TEMPERATURE_THRESHOLD:
-            sel = _threshold_select(dw11)
+            sel = _threshold_select(dw11, setting=True)
             if isinstance(sel, Status):
                 return sel
             before = temperature_warning(v.temp_over, v.temp_under)
