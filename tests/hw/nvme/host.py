@@ -344,3 +344,34 @@ def status_of(cqe: Completion) -> Status:
 def expect_ok(cqe: Completion, what: str) -> None:
     if not status_of(cqe).ok:
         raise HostError(f"{what} failed: {status_of(cqe)}")
+
+
+# -- SGLs (NVMe 1.4 §4.4) ----------------------------------------------------------------------
+
+SGL_DATA_BLOCK = 0x0
+SGL_BIT_BUCKET = 0x1
+SGL_SEGMENT = 0x2
+SGL_LAST_SEGMENT = 0x3
+PSDT_SGL = 0b01 << 6  # CDW0 flags: SGL for data, contiguous metadata
+
+
+def sgl_descriptor(addr: int, length: int, sgl_type: int, subtype: int = 0) -> bytes:
+    """One 16-byte SGL descriptor (NVMe 1.4 Figure 114)."""
+    return struct.pack("<QI3xB", addr, length, sgl_type << 4 | subtype)
+
+
+def sgl_command(
+    opc: int, first: bytes, *, slba: int, nlb: int, nsid: int = 1, psdt: int = PSDT_SGL
+) -> Command:
+    """A Read/Write/Compare whose DPTR is the SGL descriptor `first`."""
+    addr, rest = struct.unpack("<QQ", first)
+    return Command(
+        opc,
+        nsid=nsid,
+        flags=psdt,
+        prp1=addr,
+        prp2=rest,
+        cdw10=slba & 0xFFFF_FFFF,
+        cdw11=slba >> 32,
+        cdw12=nlb - 1,
+    )

@@ -226,7 +226,7 @@ def test_log_page_errors(ready: Rig) -> None:
     assert status(_log(ready, 0x7F, 512)[0]) == INVALID_LOG_PAGE
     assert status(_log(ready, LogPage.SMART_HEALTH, 512, offset=2)[0]) == INVALID_FIELD
     assert status(_log(ready, LogPage.SMART_HEALTH, 512, offset=512)[0]) == INVALID_FIELD
-    assert status(_log(ready, LogPage.SMART_HEALTH, 512, nsid=1)[0]) == INVALID_FIELD
+    assert status(_log(ready, LogPage.SMART_HEALTH, 512, nsid=2)[0]) == INVALID_NS  # inactive
     cqe, data = _log(ready, LogPage.FIRMWARE_SLOT, 512)
     assert status(cqe) == OK and data[0] == 1 and data[8:16].rstrip() == b"0.24.0"
     cqe, data = _log(ready, LogPage.COMMAND_EFFECTS, 4096)
@@ -234,6 +234,7 @@ def test_log_page_errors(ready: Rig) -> None:
     iocs = struct.unpack_from("<256I", data, 1024)
     assert acs[AdminOpcode.IDENTIFY] & 1 and not acs[0x80] & 1
     assert iocs[2] & 1 and iocs[1] & 3 == 3  # Read supported; Write changes LBA content
+    assert iocs[0] & 3 == 3  # Flush writes the cache to the medium: LBCC too
 
 
 def _getf(r: Rig, fid: int, sel: int = 0, cdw11: int = 0) -> Completion:
@@ -370,3 +371,52 @@ def test_log_page_transfer_is_bounded_by_the_log_with_no_mdts(
     assert data[512:4096] == b"\xaa" * (4096 - 512)
     assert data[4096 : 4096 + 96] == bytes(96)  # the error log's last 96 bytes (no errors)
     assert data[4096 + 96 :] == b"\xaa" * (4096 - 96)
+
+
+def test_write_protection_change_is_a_namespace_attribute_notice(ready: Rig) -> None:
+    """NSATTR changes: the NSID joins the Changed Namespace List (cleared by reading it)
+    and, with AEC bit 8, a Notice / Namespace Attribute Changed / log 04h event completes
+    an AER (NVMe 1.4 5.2 Figure 148, 5.14.1.4); writes are then refused."""
+    h, ctrl = ready.host, ready.ctrl
+    assert status(_setf(ready, FeatureId.ASYNC_EVENT_CONFIG, 1 << 8)) == OK
+    aer = h.submit(0, Command(AdminOpcode.ASYNC_EVENT_REQUEST))
+    ctrl.set_write_protected(1, True)
+    event = h.poll(0)
+    assert (event.cid, status(event), event.dw0) == (aer, OK, 0x04_00_02)
+    assert IdentifyNamespace.unpack(h.identify(Cns.NAMESPACE, 1)[1]).nsattr == 1
+    buf = h.buffer(512)
+    assert status(h.rw(0x01, 1, 1, 0, 1, buf, 512)) == (0, 0x20, True)
+    cqe, page = _log(ready, LogPage.CHANGED_NAMESPACES, 4096)
+    assert status(cqe) == OK and page[:8] == (1).to_bytes(4, "little") + bytes(4)
+    assert _log(ready, LogPage.CHANGED_NAMESPACES, 4096)[1] == bytes(4096)
+    ctrl.set_write_protected(1, False)
+    assert status(h.rw(0x01, 1, 1, 0, 1, buf, 512)) == OK
+    with pytest.raises(ValueError, match="no namespace 7"):
+        ctrl.set_write_protected(7, True)
+
+
+def test_read_only_image_cannot_be_unprotected(rig_factory: Callable[..., Rig]) -> None:
+    probe = rig_factory()
+    r = rig_factory(namespaces=[Namespace(probe.image, read_only=True)])
+    with pytest.raises(ValueError, match="open read-only"):
+        r.ctrl.set_write_protected(1, False)
+
+
+def test_timestamp_counts_from_reset_then_from_the_value_set(ready: Rig) -> None:
+    """Origin 000b until the host sets it, 001b after; back to 000b after a controller
+    reset (NVMe 1.4 5.21.1.14)."""
+    h = ready.host
+    out = h.buffer(8)
+
+    def get() -> bytes:
+        cqe = admin(ready, AdminOpcode.GET_FEATURES, cdw10=FeatureId.TIMESTAMP, prp1=out)
+        assert status(cqe) == OK
+        return h.bus.read(out, 8)
+
+    assert get()[6] == 0
+    h.bus.write(out, (5000).to_bytes(8, "little"))
+    assert status(admin(ready, AdminOpcode.SET_FEATURES, cdw10=FeatureId.TIMESTAMP, prp1=out)) == OK
+    raw = get()
+    assert raw[6] == 0b010 and int.from_bytes(raw[:6], "little") >= 5000
+    h.enable()
+    assert get()[6] == 0

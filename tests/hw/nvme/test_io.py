@@ -66,7 +66,7 @@ def test_lba_range_and_namespace_checks(ready: Rig) -> None:
     assert status(h.rw(NvmOpcode.READ, 1, 0xFFFF_FFFF, 0, 1, buf, 512)) == INVALID_FIELD
     assert io(ready, 0x7F, nsid=1) == INVALID_OPCODE
     assert io(ready, NvmOpcode.WRITE_UNCORRECTABLE, nsid=1) == INVALID_OPCODE
-    assert io(ready, NvmOpcode.READ, nsid=1, flags=0x40) == INVALID_FIELD  # SGL
+    assert io(ready, NvmOpcode.READ, nsid=1, flags=0xC0) == INVALID_FIELD  # PSDT 11b
 
 
 def test_mdts(ready: Rig) -> None:

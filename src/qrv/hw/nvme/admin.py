@@ -6,9 +6,11 @@ order, each rejection logged with its reason.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from qrv.hw.nvme import features
+from qrv.hw.nvme.logs import HealthCounters
 from qrv.hw.nvme.pci import IDENTITY
 from qrv.hw.nvme.prp import prp_segments, scatter
 from qrv.hw.nvme.queues import CompletionQueue, SubmissionQueue
@@ -18,9 +20,13 @@ from qrv.spec.nvme import (
     ACTIVE_NS_LIST_MAX,
     CNTRLTYPE_IO,
     CQES_LOG2,
+    CSI_NVM,
     IDENTIFY_DATA_SIZE,
+    IO_COMMAND_SET_NVM,
     NSID_BROADCAST,
     NVME_VERSION_1_4,
+    OAES_NAMESPACE_ATTRIBUTE,
+    SGLS_SUPPORTED,
     SQES_LOG2,
     SUCCESS,
     AbortField,
@@ -109,18 +115,33 @@ class AdminCommands:
         nn = self.s.config.max_namespaces
         if cns == Cns.CONTROLLER:
             return self._to_host(req, self.identify_controller().pack())
-        if cns == Cns.NAMESPACE:
+        csi = IdentifyField.CSI.get(cmd.cdw11)
+        csi_specific = (Cns.CSI_NAMESPACE, Cns.CSI_CONTROLLER, Cns.CSI_ACTIVE_NAMESPACES)
+        if cns in csi_specific and csi != CSI_NVM:  # the only I/O command set (CNS 1Ch)
+            return self._reject(req, f"CNS {cns:#x}: command set {csi:#x}", INVALID_FIELD)
+        if cns in (Cns.NAMESPACE, Cns.CSI_NAMESPACE):
             if cmd.nsid == 0 or cmd.nsid > nn:  # includes FFFFFFFFh: no NS management
                 return self._reject(req, f"identify ns: bad nsid {cmd.nsid:#x}", INVALID_NAMESPACE)
             ns = self.s.namespaces.get(cmd.nsid)
-            data = ns.identify().pack() if ns else bytes(IDENTIFY_DATA_SIZE)  # inactive: zeros
-            return self._to_host(req, data)
-        if cns == Cns.ACTIVE_NAMESPACES:
+            # CNS 05h, NVM: no protection information, no extended LBA formats, all zero
+            # (NVMe 2.0 NVM Command Set Figure 114); an inactive NSID gives zeros too
+            if ns is None or cns == Cns.CSI_NAMESPACE:
+                return self._to_host(req, bytes(IDENTIFY_DATA_SIZE))
+            return self._to_host(req, ns.identify().pack())
+        if cns == Cns.CSI_CONTROLLER:
+            # NVM Command Set Identify Controller (NVMe 2.0 NVM Command Set Figure 112):
+            # VSL, WZSL, WUSL, DMRL, DMRSL, DMSL all 0, no limit reported
+            return self._to_host(req, bytes(IDENTIFY_DATA_SIZE))
+        if cns in (Cns.ACTIVE_NAMESPACES, Cns.CSI_ACTIVE_NAMESPACES):
             if cmd.nsid >= NSID_BROADCAST - 1:
                 return self._reject(req, f"active list after {cmd.nsid:#x}", INVALID_NAMESPACE)
             ids = [n for n in sorted(self.s.namespaces) if n > cmd.nsid][:ACTIVE_NS_LIST_MAX]
             data = b"".join(n.to_bytes(4, "little") for n in ids)
             return self._to_host(req, data.ljust(IDENTIFY_DATA_SIZE, b"\0"))
+        if cns == Cns.IO_COMMAND_SETS:
+            # one combination, index 0: the NVM Command Set alone (NVMe 2.0 Figure 290)
+            vector = IO_COMMAND_SET_NVM.to_bytes(8, "little")
+            return self._to_host(req, vector.ljust(IDENTIFY_DATA_SIZE, b"\0"))
         if cns == Cns.NAMESPACE_DESCRIPTORS:
             if cmd.nsid == 0 or cmd.nsid > nn:
                 return self._reject(req, f"descriptors: bad nsid {cmd.nsid:#x}", INVALID_NAMESPACE)
@@ -146,17 +167,25 @@ class AdminCommands:
             acl=ABORT_LIMIT,
             aerl=AER_LIMIT,
             frmw=FRMW_ONE_READ_ONLY_SLOT,
-            lpa=Lpa.COMMAND_EFFECTS,
+            oaes=OAES_NAMESPACE_ATTRIBUTE,
+            lpa=Lpa.SMART_PER_NAMESPACE | Lpa.COMMAND_EFFECTS,
             elpe=ERROR_LOG_ENTRIES_0BASED,
             wctemp=WCTEMP_K,
             cctemp=CCTEMP_K,
             sqes=(SQES_LOG2 << 4) | SQES_LOG2,
             cqes=(CQES_LOG2 << 4) | CQES_LOG2,
             nn=cfg.max_namespaces,
-            oncs=Oncs.COMPARE | Oncs.DATASET_MANAGEMENT | Oncs.WRITE_ZEROES | Oncs.SAVE_SELECT,
+            oncs=(
+                Oncs.COMPARE
+                | Oncs.DATASET_MANAGEMENT
+                | Oncs.WRITE_ZEROES
+                | Oncs.SAVE_SELECT
+                | Oncs.TIMESTAMP
+            ),
             vwc=Vwc.PRESENT | Vwc.FLUSH_BROADCAST,
             awun=ATOMIC_ONE_LBA,
             awupf=ATOMIC_ONE_LBA,
+            sgls=SGLS_SUPPORTED,
             subnqn=f"nqn.2024-04.dev.qrv:nvme:{cfg.serial}",
             psd0_mp=POWER_STATE_0_MP,
         )
@@ -246,10 +275,14 @@ class AdminCommands:
             page = s.errors.page()
             event = AsyncEventType.ERROR
         elif lid == LogPage.SMART_HEALTH:
-            if cmd.nsid not in (0, NSID_BROADCAST):  # LPA bit 0 clear: controller-wide only
-                return self._reject(req, f"smart: per-namespace nsid {cmd.nsid}", INVALID_FIELD)
-            page = s.health.page(s.errors, s.features.temp_over, s.features.temp_under)
+            health = self._health(cmd.nsid)
+            if isinstance(health, Status):
+                return self._reject(req, f"smart: nsid {cmd.nsid:#x}", health)
+            page = health.page(s.errors, s.features.temp_over, s.features.temp_under)
             event = AsyncEventType.SMART_HEALTH
+        elif lid == LogPage.CHANGED_NAMESPACES:
+            page = s.changed_namespaces.page()
+            event = AsyncEventType.NOTICE
         elif lid == LogPage.FIRMWARE_SLOT:
             page = FirmwareSlotLog(afi=ACTIVE_FIRMWARE_SLOT_1, frs1=s.config.firmware).pack()
             event = None
@@ -265,11 +298,25 @@ class AdminCommands:
         # is bounded by the log's real size, whatever NUMD asks (up to 16 GiB with MDTS = 0);
         # PRPs are resolved for those bytes only and the rest of the buffer is left alone.
         status = self._to_host(req, page[offset : offset + length])
+        if status.ok and lid == LogPage.CHANGED_NAMESPACES:
+            s.changed_namespaces.clear()  # the list holds the changes since the last read
         if status.ok and event is not None and not rae:
             # Reading the log re-arms that event type (§5.2); the controller delivers any
             # waiting event after this command's completion.
             s.events.masked.discard(event)
         return status
+
+    def _health(self, nsid: int) -> HealthCounters | Status:
+        """The SMART / Health counters NSID asks for: the controller's (0h, FFFFFFFFh) or
+        one namespace's (LPA bit 0); an NSID naming no active namespace is Invalid
+        Namespace or Format, as QEMU answers."""
+        s = self.s
+        if nsid in (0, NSID_BROADCAST):
+            return s.health
+        if nsid not in s.namespaces:
+            return INVALID_NAMESPACE
+        counters = s.ns_health.get(nsid, HealthCounters())
+        return dataclasses.replace(counters, power_cycles=s.health.power_cycles)
 
     def command_effects(self) -> CommandEffectsLog:
         acs = [0] * 256
@@ -278,7 +325,13 @@ class AdminCommands:
         iocs = [0] * 256
         for opc in self.io_opcodes:
             iocs[opc] = CommandEffect.CSUPP
-        for opc in (NvmOpcode.WRITE, NvmOpcode.WRITE_ZEROES, NvmOpcode.DATASET_MANAGEMENT):
+        changes_media = (
+            NvmOpcode.FLUSH,  # the write cache's contents reach the medium
+            NvmOpcode.WRITE,
+            NvmOpcode.WRITE_ZEROES,
+            NvmOpcode.DATASET_MANAGEMENT,
+        )
+        for opc in changes_media:
             if opc in self.io_opcodes:
                 iocs[opc] |= CommandEffect.LBCC
         return CommandEffectsLog(acs=tuple(acs), iocs=tuple(iocs))

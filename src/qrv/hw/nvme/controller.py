@@ -34,6 +34,7 @@ from qrv.spec.nvme import (
     SUCCESS,
     AsyncErrorInfo,
     AsyncEventType,
+    AsyncNoticeInfo,
     Cap,
     CapCss,
     Cc,
@@ -53,6 +54,8 @@ from qrv.spec.pci import MSIX_ENABLE, CapId
 
 QWORD = 8
 NO_ID = 0xFFFF
+PSDT_RESERVED = 0b11
+AEC_NAMESPACE_ATTRIBUTE = 1 << 8  # Asynchronous Event Configuration: namespace notices
 CID_CORRUPTION = 0xFFFF  # XORed into the CID by Faults.wrong_cid
 
 
@@ -127,7 +130,9 @@ class NvmeController(PciFunction):
             msix_enabled=self._msix_enabled,
             faults=self.faults,
             cache=WriteCache(cfg.cache_bytes),
+            clock_ms=lambda: int(self.clock.now() * 1000),
         )
+        self.state.reset_ms = self.state.clock_ms()
         self.admin = AdminCommands(self.state, self._deliver_events)
         self.io = NvmCommands(self.state)
         self.admin.io_opcodes = tuple(self.io.table)
@@ -186,6 +191,35 @@ class NvmeController(PciFunction):
         self._cut_after = None
         log.info("%s", self.power_cut.message)
         return self.power_cut
+
+    # -- namespace attributes ---------------------------------------------------------------
+
+    def set_write_protected(self, nsid: int, protected: bool) -> None:
+        """Write-protect namespace `nsid` or lift its protection (NSATTR bit 0 changes):
+        the NSID joins the Changed Namespace List log and, with Asynchronous Event
+        Configuration bit 8 set, a Namespace Attribute Changed notice waits for an AER
+        (NVMe 1.4 §5.2 Figure 148, §5.14.1.4).  ValueError for an NSID that names no
+        namespace, or to unprotect one whose image is open read-only."""
+        with self._lock:
+            ns = self.state.namespaces.get(nsid)
+            if ns is None:
+                raise ValueError(f"no namespace {nsid}")
+            if not protected and not ns.writable:
+                raise ValueError(f"namespace {nsid}: {ns.path} is open read-only")
+            if ns.read_only == protected:
+                return
+            ns.read_only = protected
+            s = self.state
+            s.changed_namespaces.add(nsid)
+            if s.features.async_event_config & AEC_NAMESPACE_ATTRIBUTE:
+                event = (
+                    AsyncEventType.NOTICE,
+                    AsyncNoticeInfo.NAMESPACE_ATTRIBUTE_CHANGED,
+                    LogPage.CHANGED_NAMESPACES,
+                )
+                if event not in s.events.pending:
+                    s.events.pending.append(event)
+                self._deliver_events()
 
     # -- PCI face ---------------------------------------------------------------------------
 
@@ -318,6 +352,7 @@ class NvmeController(PciFunction):
         s.events.clear()
         s.io_queues_created = False
         s.features = type(s.features)()
+        s.reset_ms = s.clock_ms()
         s.cc = Cc()
         self.regs.reset()
         self._ready, self._ready_at, self._cfs = False, None, False
@@ -403,8 +438,9 @@ class NvmeController(PciFunction):
         if cmd.flags and cmd.fuse:  # (flags 0, the usual case, has neither FUSE nor PSDT)
             log.debug("sq %d cid %d: fused operations not supported", req.sqid, cmd.cid)
             return generic(GenericStatus.INVALID_FIELD)
-        if cmd.flags and cmd.psdt:
-            log.debug("sq %d cid %d: SGLs not supported", req.sqid, cmd.cid)
+        if cmd.flags and cmd.psdt and (req.sqid == ADMIN_QID or cmd.psdt == PSDT_RESERVED):
+            # admin commands use PRPs (NVMe 1.4 §4.2, Figure 105); PSDT 11b is reserved
+            log.debug("sq %d cid %d: PSDT %d refused", req.sqid, cmd.cid, cmd.psdt)
             return generic(GenericStatus.INVALID_FIELD, dnr=True)
         if req.sqid != ADMIN_QID:
             return self.io.execute(req)

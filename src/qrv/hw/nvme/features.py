@@ -2,7 +2,7 @@
 
 Supported: Arbitration, Power Management, Temperature Threshold, Error Recovery,
 Volatile Write Cache, Number of Queues, Interrupt Coalescing, Interrupt Vector
-Configuration, Write Atomicity Normal, Asynchronous Event Configuration.  None is
+Configuration, Write Atomicity Normal, Asynchronous Event Configuration, Timestamp.  None is
 saveable, all are changeable (Get Features SEL=011b says so); Error Recovery is namespace
 specific.  None persists across a controller reset (NVMe 1.4 Figure 271).
 
@@ -14,10 +14,15 @@ SMART / Health temperature event when Asynchronous Event Configuration enables i
 from __future__ import annotations
 
 from qrv.hw.nvme.logs import temperature_warning
+from qrv.hw.nvme.prp import Segment, gather, prp_segments, scatter
 from qrv.hw.nvme.state import ControllerState, FeatureValues, Request, log
 from qrv.spec.nvme import (
     NSID_BROADCAST,
     SUCCESS,
+    TIMESTAMP_MASK,
+    TIMESTAMP_ORIGIN_RESET,
+    TIMESTAMP_ORIGIN_SET,
+    TIMESTAMP_SIZE,
     AsyncEventType,
     AsyncSmartInfo,
     CommandSpecificStatus,
@@ -32,6 +37,7 @@ from qrv.spec.nvme import (
     NumQueuesField,
     Status,
     TempThresholdField,
+    TimestampAttr,
     generic,
     specific,
 )
@@ -50,6 +56,7 @@ SUPPORTED = frozenset(
         FeatureId.INTERRUPT_VECTOR_CONFIG,
         FeatureId.WRITE_ATOMICITY_NORMAL,
         FeatureId.ASYNC_EVENT_CONFIG,
+        FeatureId.TIMESTAMP,
     }
 )
 NAMESPACE_SPECIFIC = frozenset({FeatureId.ERROR_RECOVERY})
@@ -65,7 +72,7 @@ VECTOR_MASK = 0xFFFF
 COALESCING_DISABLE = 1 << 16
 ARBITRATION_MASK = 0xFFFF_FF07  # AB 2:0, LPW, MPW, HPW
 COALESCING_MASK = 0xFFFF
-ASYNC_CONFIG_MASK = 0xFF  # SMART / Health critical warnings only
+ASYNC_CONFIG_MASK = 0x1FF  # SMART / Health critical warnings, namespace attribute notices
 WRITE_ATOMICITY_DN = 1
 
 
@@ -112,6 +119,24 @@ def _temperature_event(s: ControllerState) -> None:
     if event not in s.events.pending:
         log.debug("temperature threshold crossed: SMART / Health event")
         s.events.pending.append(event)
+
+
+def _timestamp(s: ControllerState, v: FeatureValues) -> bytes:
+    """The Timestamp feature's 8 bytes (NVMe 1.4 §5.21.1.14, Figure 295): milliseconds
+    counting on from what the host set, or from the last reset; Synch 0 (the count never
+    stops)."""
+    now = s.clock_ms()
+    if v.timestamp is None:
+        value, origin = now - s.reset_ms, TIMESTAMP_ORIGIN_RESET
+    else:
+        value, origin = v.timestamp[0] + now - v.timestamp[1], TIMESTAMP_ORIGIN_SET
+    attr = TimestampAttr.ORIGIN.put(0, origin)
+    return ((value & TIMESTAMP_MASK) | attr << 48).to_bytes(TIMESTAMP_SIZE, "little")
+
+
+def _data_segments(s: ControllerState, req: Request) -> list[Segment] | Status:
+    cmd = req.cmd
+    return prp_segments(s.dma_read, cmd.prp1, cmd.prp2, TIMESTAMP_SIZE, s.page_size)
 
 
 def _queues_allocated(s: ControllerState) -> int:
@@ -169,6 +194,11 @@ def get_features(s: ControllerState, req: Request) -> Status:
         return SUCCESS
     # Nothing is saveable, so the saved value is the default (NVMe 1.4 §5.9.1).
     values = s.features if sel == FeatureSelect.CURRENT else FeatureValues()
+    if fid == FeatureId.TIMESTAMP:
+        segs = _data_segments(s, req)
+        if isinstance(segs, Status):
+            return segs
+        return scatter(s.dma_write, segs, _timestamp(s, values)) or SUCCESS
     result = _value(s, values, fid, cmd.nsid, cmd.cdw11)
     if isinstance(result, Status):
         return result
@@ -241,4 +271,13 @@ def set_features(s: ControllerState, req: Request) -> Status:
             v.write_atomicity = dw11 & WRITE_ATOMICITY_DN
         case FeatureId.ASYNC_EVENT_CONFIG:
             v.async_event_config = dw11 & ASYNC_CONFIG_MASK
+        case FeatureId.TIMESTAMP:
+            segs = _data_segments(s, req)
+            if isinstance(segs, Status):
+                return segs
+            data = gather(s.dma_read, segs)
+            if isinstance(data, Status):
+                return data
+            host_ms = int.from_bytes(data, "little") & TIMESTAMP_MASK
+            v.timestamp = (host_ms, s.clock_ms())
     return SUCCESS

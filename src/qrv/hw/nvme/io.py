@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from qrv.hw.nvme.namespace import Namespace
 from qrv.hw.nvme.prp import Segment, gather, prp_segments, scatter
+from qrv.hw.nvme.sgl import dptr_descriptor, sgl_segments
 from qrv.hw.nvme.state import ControllerState, Handler, Request, log
 from qrv.spec.nvme import (
     DSM_RANGE,
@@ -90,7 +91,11 @@ class NvmCommands:
         return ns, slba, length
 
     def _segments(self, req: Request, length: int) -> list[Segment] | Status:
+        """The host memory of the data: PRPs, or an SGL with PSDT 01b/10b (no metadata
+        here, so the two mean the same; 11b is reserved and refused before)."""
         cmd = req.cmd
+        if cmd.flags and cmd.psdt:
+            return sgl_segments(self.s.dma_read, dptr_descriptor(cmd), length)
         return prp_segments(self.s.dma_read, cmd.prp1, cmd.prp2, length, self.s.page_size)
 
     def _transfer(
@@ -141,13 +146,15 @@ class NvmCommands:
         ns, slba, length, segs = checked
         data = self._stored(ns, slba, req.cmd.nlb)
         if len(data) != length:
-            self.s.health.media_errors += 1
+            for h in self.s.counters(ns.nsid):
+                h.media_errors += 1
             return UNRECOVERED_READ
         status = scatter(self.s.dma_write, segs, data)
         if status is not None:
             return status
-        self.s.health.bytes_read += length
-        self.s.health.read_commands += 1
+        for h in self.s.counters(ns.nsid):
+            h.bytes_read += length
+            h.read_commands += 1
         return SUCCESS
 
     def write(self, req: Request) -> Status:
@@ -172,10 +179,12 @@ class NvmCommands:
             log.warning("nsid %d: write failed: %s", ns.nsid, e)
             written = -1
         if written != length:
-            self.s.health.media_errors += 1
+            for h in self.s.counters(ns.nsid):
+                h.media_errors += 1
             return WRITE_FAULT
-        self.s.health.bytes_written += length
-        self.s.health.write_commands += 1
+        for h in self.s.counters(ns.nsid):
+            h.bytes_written += length
+            h.write_commands += 1
         return self._written()
 
     def compare(self, req: Request) -> Status:
@@ -189,8 +198,9 @@ class NvmCommands:
         stored = self._stored(ns, slba, req.cmd.nlb)
         if len(stored) != length:
             return UNRECOVERED_READ
-        self.s.health.bytes_read += length
-        self.s.health.read_commands += 1
+        for h in self.s.counters(ns.nsid):
+            h.bytes_read += length
+            h.read_commands += 1
         return SUCCESS if stored == host else COMPARE_FAILURE
 
     def flush(self, req: Request) -> Status:

@@ -84,6 +84,31 @@ class HealthCounters:
         ).pack()
 
 
+CHANGED_NS_LIST_MAX = 1024  # entries of the Changed Namespace List log (NVMe 1.4 §5.14.1.4)
+CHANGED_NS_OVERFLOW = 0xFFFF_FFFF
+
+
+class ChangedNamespaces:
+    """The Changed Namespace List log: NSIDs whose Identify Namespace data changed since
+    the log was last read, ascending; more than 1024 makes the first entry FFFFFFFFh."""
+
+    def __init__(self) -> None:
+        self.nsids: set[int] = set()
+
+    def add(self, nsid: int) -> None:
+        self.nsids.add(nsid)
+
+    def clear(self) -> None:
+        self.nsids.clear()
+
+    def page(self) -> bytes:
+        ids = sorted(self.nsids)
+        if len(ids) > CHANGED_NS_LIST_MAX:
+            ids = [CHANGED_NS_OVERFLOW]
+        data = b"".join(n.to_bytes(4, "little") for n in ids)
+        return data.ljust(CHANGED_NS_LIST_MAX * 4, b"\0")
+
+
 @dataclass
 class AsyncEvents:
     """Outstanding Asynchronous Event Requests and the events waiting for one.

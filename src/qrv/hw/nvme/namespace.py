@@ -123,6 +123,9 @@ class Namespace:
             raise NamespaceError(f"namespace offset {offset} is not a multiple of {lba_size}")
         self.path = os.fspath(path)
         self.read_only = read_only
+        """Write protected (NSATTR bit 0): writes fail with Namespace Is Write Protected."""
+        self.writable = not read_only
+        """The image is open for writing (a protected namespace may still be)."""
         self.lba_size = lba_size
         self.lba_shift = lba_size.bit_length() - 1
         self.offset = offset
@@ -193,7 +196,7 @@ class Namespace:
         os.pwrite(self.fd, data, pos)
 
     def flush(self) -> None:
-        if not self.read_only and not self.closed:
+        if self.writable and not self.closed:
             os.fsync(self.fd)
 
     def close(self) -> None:

@@ -7,7 +7,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from qrv.hw.nvme.cache import DEFAULT_CACHE_BYTES, WriteCache
-from qrv.hw.nvme.logs import WARNING_TEMPERATURE_K, AsyncEvents, ErrorLog, HealthCounters
+from qrv.hw.nvme.logs import (
+    WARNING_TEMPERATURE_K,
+    AsyncEvents,
+    ChangedNamespaces,
+    ErrorLog,
+    HealthCounters,
+)
 from qrv.hw.nvme.namespace import Namespace
 from qrv.hw.nvme.queues import CompletionQueue, SubmissionQueue
 from qrv.spec.nvme import Cap, Cc, Command, Status
@@ -87,6 +93,9 @@ class FeatureValues:
     async_event_config: int = 0
     error_recovery: dict[int, int] = field(default_factory=dict)
     """Error Recovery DW11 per NSID (namespace specific; absent: the default, 0)."""
+    timestamp: tuple[int, int] | None = None
+    """(milliseconds the host set, controller clock in ms then); None: counting from the
+    last reset (Timestamp origin 000b)."""
 
 
 @dataclass
@@ -104,15 +113,30 @@ class ControllerState:
     features: FeatureValues = field(default_factory=FeatureValues)
     errors: ErrorLog = field(default_factory=ErrorLog)
     health: HealthCounters = field(default_factory=HealthCounters)
+    ns_health: dict[int, HealthCounters] = field(default_factory=dict)
+    """Per-namespace SMART / Health counters (LPA bit 0); `health` holds their sum."""
+    changed_namespaces: ChangedNamespaces = field(default_factory=ChangedNamespaces)
     events: AsyncEvents = field(default_factory=AsyncEvents)
     io_queues_created: bool = False
     cache: WriteCache = field(default_factory=WriteCache)
     writes: int = 0
     """Write commands completed successfully (Write, Write Zeroes, Deallocate)."""
+    clock_ms: Callable[[], int] = field(default=lambda: 0)
+    """The controller's clock in milliseconds (the Timestamp feature counts on it)."""
+    reset_ms: int = 0
+    """`clock_ms` at the last controller reset."""
 
     @property
     def page_size(self) -> int:
         return self.cc.page_size
+
+    def counters(self, nsid: int) -> tuple[HealthCounters, HealthCounters]:
+        """The SMART / Health counters an I/O command on `nsid` adds to: the
+        controller's and the namespace's."""
+        ns = self.ns_health.get(nsid)
+        if ns is None:
+            ns = self.ns_health[nsid] = HealthCounters()
+        return self.health, ns
 
     def flush(self, namespaces: Iterable[Namespace]) -> None:
         """Write the cached LBAs of `namespaces` to their images, then fsync the images.

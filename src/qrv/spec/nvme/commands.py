@@ -79,12 +79,20 @@ class IdentifyField:
 
 
 class Cns(IntEnum):
-    """Identify CNS values (NVMe 1.4 Figure 244)."""
+    """Identify CNS values (NVMe 1.4 Figure 244; 05h-07h and 1Ch from NVMe 2.0 Figure 273)."""
 
     NAMESPACE = 0x00
     CONTROLLER = 0x01
     ACTIVE_NAMESPACES = 0x02
     NAMESPACE_DESCRIPTORS = 0x03
+    CSI_NAMESPACE = 0x05  # I/O command set specific Identify Namespace
+    CSI_CONTROLLER = 0x06  # I/O command set specific Identify Controller
+    CSI_ACTIVE_NAMESPACES = 0x07  # active NSIDs of one I/O command set
+    IO_COMMAND_SETS = 0x1C  # I/O Command Set data structure
+
+
+CSI_NVM = 0x00  # the NVM Command Set (NVMe 2.0 Figure 286)
+IO_COMMAND_SET_NVM = 1 << 0  # bit of an I/O Command Set combination vector
 
 
 IDENTIFY_DATA_SIZE = 4096
@@ -214,6 +222,27 @@ class AsyncErrorInfo(IntEnum):
     PERSISTENT_INTERNAL_ERROR = 3
     TRANSIENT_INTERNAL_ERROR = 4
     FIRMWARE_IMAGE_LOAD_ERROR = 5
+
+
+class AsyncNoticeInfo(IntEnum):
+    """Notice asynchronous event information (NVMe 1.4 Figure 148)."""
+
+    NAMESPACE_ATTRIBUTE_CHANGED = 0x00
+    FIRMWARE_ACTIVATION_STARTING = 0x01
+    TELEMETRY_LOG_CHANGED = 0x02
+
+
+class TimestampAttr:
+    """Byte 6 of the Timestamp feature's data (NVMe 1.4 Figure 295)."""
+
+    SYNCH = BitField(0, 1)  # 1: the controller may have stopped counting
+    ORIGIN = BitField(1, 3)  # 000b: reset, 001b: set by Set Features
+
+
+TIMESTAMP_SIZE = 8  # the Timestamp feature's data buffer
+TIMESTAMP_MASK = (1 << 48) - 1  # milliseconds, bytes 5:0
+TIMESTAMP_ORIGIN_RESET = 0
+TIMESTAMP_ORIGIN_SET = 1
 
 
 class AsyncSmartInfo(IntEnum):

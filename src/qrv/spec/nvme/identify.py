@@ -42,6 +42,10 @@ class Lpa(IntFlag):
     EXTENDED_DATA = 1 << 2
 
 
+OAES_NAMESPACE_ATTRIBUTE = 1 << 8  # Namespace Attribute Notices (Identify Controller OAES)
+SGLS_SUPPORTED = 0b01  # SGLS bits 1:0: SGLs supported, no alignment requirement
+
+
 class Vwc(IntFlag):
     """Volatile Write Cache (Identify Controller byte 525; flush broadcast bits 2:1 in 1.4)."""
 
