@@ -153,9 +153,25 @@ def sgls(draw: st.DrawFn) -> tuple[list[list[tuple[int, int]]], int]:
     return lists, sum(n for blocks in lists for _, n in blocks)
 
 
+Shape = tuple[list[list[tuple[int, int]]], int]
+
+
 @settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
 @given(sgls())
-def test_sgl_walk_names_the_blocks_in_order(shape: tuple[list[list[tuple[int, int]]], int]) -> None:
+def test_sgl_walk_names_the_blocks_in_order(shape: Shape) -> None:
+    check_walk(shape)
+
+
+@pytest.mark.slow
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sgls())
+def test_sgl_walk_names_the_blocks_in_order_many(shape: Shape) -> None:
+    check_walk(shape)
+
+
+def check_walk(shape: Shape) -> None:
+    """Data Blocks spread over chained lists resolve to those blocks in order; one byte
+    less to transfer is refused."""
     lists, total = shape
     mem = FakeMemory()
     # each list at its own 1 KiB slot below 0x8000: data blocks, then a pointer to the next

@@ -23,6 +23,8 @@ from qrv.spec.nvme import Command, GenericStatus, Status, generic
 DESCRIPTOR = struct.Struct("<QI3xB")  # address, length, reserved, SGL identifier
 assert DESCRIPTOR.size == 16
 SUBTYPE_ADDRESS = 0
+OVERHEAD_SLACK = 64
+"""Descriptors moving no data allowed beyond one per data-moving descriptor."""
 
 INVALID_SEGMENT = generic(GenericStatus.INVALID_SGL_SEGMENT_DESCRIPTOR, dnr=True)
 INVALID_COUNT = generic(GenericStatus.INVALID_SGL_DESCRIPTOR_COUNT, dnr=True)
@@ -57,14 +59,14 @@ def dptr_descriptor(cmd: Command) -> Descriptor:
 def sgl_segments(dma_read: DmaRead, first: Descriptor, length: int) -> list[Segment] | Status:
     """Resolve an SGL for a transfer of `length` bytes into guest segments.
 
-    At most 2 * length + 2 descriptors are walked (a descriptor moving data moves at
-    least a byte, and each list adds one pointer), so a list that points back at itself
-    ends in Invalid Number of SGL Descriptors rather than a loop."""
+    Descriptors that move no data (segment pointers, zero-length Data Blocks) may
+    outnumber those that do by at most OVERHEAD_SLACK, so a list that points back at
+    itself ends in Invalid Number of SGL Descriptors rather than a loop."""
     segs: list[Segment] = []
-    budget = 2 * length + 2
     remaining = length
     descriptors = [first]
     in_last = False
+    overhead = 0
     while True:
         for i, (addr, dlen, dtype, subtype) in enumerate(descriptors):
             if subtype != SUBTYPE_ADDRESS:
@@ -75,6 +77,8 @@ def sgl_segments(dma_read: DmaRead, first: Descriptor, length: int) -> list[Segm
                 if dlen:
                     segs.append((addr, dlen))
                     remaining -= dlen
+                else:
+                    overhead += 1
                 continue
             if dtype not in (SglType.SEGMENT, SglType.LAST_SEGMENT):
                 return INVALID_TYPE
@@ -82,9 +86,12 @@ def sgl_segments(dma_read: DmaRead, first: Descriptor, length: int) -> list[Segm
                 return INVALID_COUNT
             if in_last or dlen == 0 or dlen % DESCRIPTOR.size:
                 return INVALID_SEGMENT
+            overhead += 1
             count = dlen // DESCRIPTOR.size
-            budget -= count
-            if budget < 0:
+            if (
+                overhead > len(segs) + OVERHEAD_SLACK
+                or count > remaining + len(segs) + OVERHEAD_SLACK
+            ):
                 return INVALID_COUNT
             try:
                 raw = dma_read(addr, dlen)
