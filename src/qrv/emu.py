@@ -58,6 +58,7 @@ from qrv.hw.board import VirtBoard
 from qrv.hw.bus import Machine, PhysicalBus
 from qrv.hw.clock import VirtualClock
 from qrv.hw.nvme import Namespace, NvmeController, PowerCut, namespace_ranges
+from qrv.hw.serial import Serial16550
 from qrv.kernel import SIGINT, ConsoleInput, Kernel, Stdio, host_console
 from qrv.lib.c.proc import procmgr_waitfor, spawn
 from qrv.servers.pci.main import main as pci_server_main
@@ -69,7 +70,8 @@ SIGNAL_BASE = 128
 EXIT_POWER_CUT = 3
 MiB = 1 << 20
 DEFAULT_IMAGE = "nvme.img"
-NVME_SLOT = 1  # 00:01.0, where QEMU's virt machine puts the first -device
+SERIAL_SLOT = 1  # 00:01.0: the seed's -device pci-serial, QEMU virt's first free slot
+NVME_SLOT = 2  # 00:02.0, the next -device
 SERIAL = "qrv-test"
 DEFAULT_LBA_SIZE = 512
 MAX_NAMESPACES = 16
@@ -166,9 +168,9 @@ def controller_serial(index: int) -> str:
 
 
 class BuiltinMachine:
-    """The built-in board with an NVMe controller per image: the first at 00:01.0, the
-    others at the next slots (as QEMU places its -device list).  Each controller's
-    image is split into `namespaces` equal namespaces."""
+    """The built-in board as the seed's machine: a PCI 16550 at 00:01.0, an NVMe
+    controller per image from 00:02.0 on (as QEMU places its -device list).  Each
+    controller's image is split into `namespaces` equal namespaces."""
 
     def __init__(
         self,
@@ -183,6 +185,8 @@ class BuiltinMachine:
         **controller_args: Any,
     ) -> None:
         self.board = VirtBoard()
+        self.serial = Serial16550()
+        self.board.plug_pci(self.serial, dev=SERIAL_SLOT)
         self.controllers: list[NvmeController] = []
         self.power_cut: PowerCut | None = None
         self._seed = seed
@@ -229,7 +233,7 @@ class BuiltinMachine:
 
     @property
     def nvme(self) -> NvmeController | None:
-        """The first NVMe controller (00:01.0), if any."""
+        """The first NVMe controller (00:02.0), if any."""
         return self.controllers[0] if self.controllers else None
 
     def _cut(self, cut: PowerCut) -> None:

@@ -23,8 +23,9 @@ MiB = 1 << 20
 ECAM = 0x3000_0000
 BAR0_ADDR = 0x4000_0000  # first address of QEMU virt's 32-bit MMIO window
 FN_HOST = ECAM + (0 << 15)  # 00:00.0
-FN_NVME = ECAM + (1 << 15)  # 00:01.0
-FN_TESTDEV = ECAM + (2 << 15)  # 00:02.0
+FN_SERIAL = ECAM + (1 << 15)  # 00:01.0, the seed's -device pci-serial
+FN_NVME = ECAM + (2 << 15)  # 00:02.0
+FN_TESTDEV = ECAM + (3 << 15)  # 00:03.0
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
@@ -37,7 +38,7 @@ def make_image(path: Path, size: int = 1 * MiB) -> Path:
 def machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QemuMachine]:
     require_tool("qemu-system-riscv64", "qemu-system-misc")
     image = make_image(tmp_path_factory.mktemp("qemu") / "nvme.img")
-    with QemuMachine(image, devices=["pci-testdev,addr=02.0"]) as m:
+    with QemuMachine(image, devices=["pci-testdev,addr=03.0"]) as m:
         yield m
 
 
@@ -104,6 +105,12 @@ def test_empty_transfers_need_no_round_trip(machine: QemuMachine) -> None:
 def test_host_bridge_identity(machine: QemuMachine) -> None:
     assert machine.bus.load(FN_HOST, 4) == 0x0008_1B36  # 1b36:0008
     assert machine.bus.load(FN_HOST + 0x08, 4) >> 8 == 0x06_0000
+
+
+def test_serial_identity(machine: QemuMachine) -> None:
+    """pci-serial, as the seed's emu.sh adds: 1b36:0002 rev 1, class 070002 (16550)."""
+    assert machine.bus.load(FN_SERIAL, 4) == 0x0002_1B36
+    assert machine.bus.load(FN_SERIAL + 0x08, 4) == 0x0700_0201
 
 
 def test_nvme_identity(machine: QemuMachine) -> None:

@@ -105,10 +105,15 @@ def test_protective_entry_in_any_slot(slot: int) -> None:
     assert parse(disk).clean
 
 
-def test_two_protective_entries() -> None:
+def test_two_protective_entries_are_a_problem() -> None:
+    """sgdisk only warns, the seed's libgpt reads on: the table parses, the first 0xEE
+    entry counts, and the second is reported."""
     disk = seed_disk()
     disk.mbr_set(2, 0xEE, 1, 100)
-    fails(disk, E.GPT_ERR_BAD_PMBR)
+    table = parse(disk)
+    assert codes(table) == [E.GPT_ERR_BAD_PMBR]
+    assert "2 0xEE entries (slots 1, 3)" in table.issues[0].message
+    assert len(table.partitions) == 2
 
 
 def test_protective_entry_oddities_are_problems() -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from qrv.emu import BuiltinMachine
+from qrv.emu import NVME_SLOT, BuiltinMachine
+from qrv.hw.nvme import NvmeController
 from qrv.lib.c.posix import close, devctl, open
 from qrv.spec.blk import DCMD_BLK_GEOMETRY, BlkGeometry
 from qrv.spec.iomsg import O_RDONLY, O_RDWR, O_WRONLY
@@ -54,7 +55,7 @@ def test_the_readme_command_boots_like_the_seed(tmp_path: Path) -> None:
     assert "created nvme.img" in log[0]
     start = log.index(SEED_BOOT_LINES[0])
     assert log[start : start + 4] == SEED_BOOT_LINES
-    for phase in ("controller at 00:01.0 BAR0", "controller enabled (CSTS.RDY=1)", "nvme: ns 1"):
+    for phase in ("controller at 00:02.0 BAR0", "controller enabled (CSTS.RDY=1)", "nvme: ns 1"):
         assert any(phase in line for line in log[:start]), phase
     listing = r.stdout.decode().splitlines()
     assert [line for line in listing if "nvme" in line] == SEED_LS
@@ -151,6 +152,17 @@ def test_without_nvme_the_driver_finds_none_and_exits_0() -> None:
     with booted(BuiltinMachine(None)) as st:
         assert "devb-nvme: no NVMe controller found" in st.log
         assert st.driver_status(timeout=5) == 0
+
+
+def test_no_active_namespace_is_no_usable_namespace_and_exit_1() -> None:
+    """A controller without namespaces (the seed's driver: `no usable namespace`, 1)."""
+    machine = BuiltinMachine(None)
+    ctrl = NvmeController([], clock=machine.board.clock)
+    machine.board.plug_pci(ctrl, dev=NVME_SLOT)
+    machine.controllers.append(ctrl)
+    with booted(machine) as st:
+        assert "devb-nvme: no usable namespace" in st.log
+        assert st.driver_status(timeout=5) == 1
 
 
 # -- faults injected into the model ------------------------------------------------------

@@ -46,7 +46,8 @@ VIRT_PCIE_MMIO = 0x4000_0000
 # QEMU's PCI IDs (include/hw/pci/pci.h): Red Hat, gpex host bridge, NVMe.
 QEMU_BUS = [
     "00:00.0 Host bridge [0600]: 1b36:0008",
-    "00:01.0 NVM controller [0108]: 1b36:0010 (rev 02)",  # hw/nvme/ctrl.c: revision 2
+    "00:01.0 Serial controller [0700]: 1b36:0002 (rev 01)",  # the seed's -device pci-serial
+    "00:02.0 NVM controller [0108]: 1b36:0010 (rev 02)",  # hw/nvme/ctrl.c: revision 2
 ]
 FOUR_K = ("logical_block_size=4096", "physical_block_size=4096")
 

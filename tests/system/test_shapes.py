@@ -74,8 +74,8 @@ def test_two_namespaces_and_two_controllers(machine: MachineFactory, tmp_path: P
         want = "size=131072 LBAs  lba=512 B  capacity=64 MiB"
         assert ns_lines == [f"nvme: ns 1  {want}", f"nvme: ns 2  {want}"] * 2
         assert [line for line in log if "controller at" in line] == [
-            "devb-nvme: controller at 00:01.0 BAR0 0x40000000 (16 KiB)",
-            "devb-nvme: controller at 00:02.0 BAR0 0x40004000 (16 KiB)",
+            "devb-nvme: controller at 00:02.0 BAR0 0x40000000 (16 KiB)",
+            "devb-nvme: controller at 00:03.0 BAR0 0x40004000 (16 KiB)",
         ]
         assert "devb-nvme: ready (12 path(s), first NS 64 MiB 512 B/LBA)" in log
         _, out, _ = st.sh("ls /dev")

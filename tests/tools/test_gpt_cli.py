@@ -136,6 +136,21 @@ def test_problem_partitions_listed(seed: Path, capsys: pytest.CaptureFixture[str
     assert "legacy-bios-bootable" in out
 
 
+def test_two_protective_entries_parse_with_a_problem(
+    seed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A protective MBR with two 0xEE records (sgdisk only warns): listed, status 1."""
+    from tests.lib.gpt_images import Disk
+
+    disk = Disk(bytearray(seed.read_bytes()), 512)
+    disk.mbr_set(1, 0xEE, 1, 100)
+    seed.write_bytes(disk.buf)
+    code, out, err = run([str(seed)], capsys)
+    assert (code, err) == (1, "")
+    assert "protective MBR has 2 0xEE entries (slots 1, 2)" in out
+    assert [line.split()[0] for line in out.splitlines() if line.startswith("  1 ")] == ["1"]
+
+
 def test_4096_detected_from_the_backup_when_primary_is_wiped(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -100,6 +100,8 @@ class Capability:
     cap_id: int
     body: bytes
     body_wmask: bytes = b""
+    at: int | None = None
+    """Where it sits in config space; None: after the previous one (from 40h)."""
     offset: int = field(default=0, init=False)  # set when the function lays out its list
 
     @property
@@ -197,11 +199,16 @@ class PciFunction:
         if not self.capabilities:
             return
         off = CAP_LIST_START
+        taken: list[tuple[int, int]] = []
         for cap in self.capabilities:
-            cap.offset = off
-            off += (cap.size + 3) & ~3
-        if off > 0x100:
-            raise ValueError("capabilities do not fit in the legacy config space")
+            cap.offset = off if cap.at is None else cap.at
+            end = cap.offset + cap.size
+            if cap.offset < CAP_LIST_START or cap.offset % 4 or end > 0x100:
+                raise ValueError("capabilities do not fit in the legacy config space")
+            if any(cap.offset < e and s < end for s, e in taken):
+                raise ValueError(f"capability {cap.cap_id:#x} at {cap.offset:#x} overlaps another")
+            taken.append((cap.offset, end))
+            off = (end + 3) & ~3
         for i, cap in enumerate(self.capabilities):
             nxt = self.capabilities[i + 1].offset if i + 1 < len(self.capabilities) else 0
             self._set(cap.offset, 1, cap.cap_id)

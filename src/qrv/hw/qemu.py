@@ -50,6 +50,7 @@ RAM_BASE = 0x8000_0000  # QEMU hw/riscv/virt.c virt_memmap[VIRT_DRAM]
 DEFAULT_RAM_SIZE = 256 * MiB
 DEFAULT_TIMEOUT = 10.0  # seconds: QEMU start-up, and each qtest reply
 DEFAULT_BINARY = "qemu-system-riscv64"
+SERIAL_DEVICE = "pci-serial"  # 1b36:0002, at the first free slot: 00:01.0
 DEFAULT_LBA_SIZE = 512  # QEMU nvme logical_block_size default
 DEBIAN_PACKAGE = "qemu-system-misc"
 DRIVE_ID = "nvm0"
@@ -143,6 +144,8 @@ def qemu_args(
         if lba_size is None
         else [f"logical_block_size={lba_size}", f"physical_block_size={lba_size}"]
     )
+    # the seed's emu.sh: a PCI 16550 (00:01.0) before the NVMe drives (00:02.0 on)
+    args += ["-device", SERIAL_DEVICE]
     images = [] if image is None else [image, *extra_images]
     for index, path in enumerate(images):
         ctrl_serial = serial if index == 0 else f"{serial}{index}"

@@ -1,5 +1,5 @@
 """A machine for NVMe tests: RAM at 0x8000_0000, ECAM at 0x3000_0000 and the 32-bit MMIO
-window at 0x4000_0000 as on QEMU's riscv64 virt, the controller at 00:01.0 over a
+window at 0x4000_0000 as on QEMU's riscv64 virt, the controller at 00:02.0 over a
 temporary image, and the bus-only test host."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ ECAM_SIZE = 0x1000_0000
 MMIO_BASE = 0x4000_0000
 MMIO_SIZE = 0x4000_0000
 IMAGE_SIZE = 4 << 20
-NVME_SLOT = 1
+NVME_SLOT = 2  # 00:02.0, as on both machines (the seed's serial port is 00:01.0)
 
 
 @dataclass

@@ -91,7 +91,7 @@ class NvmeHost:
         dma_base: int,
         dma_size: int,
         bar0: int = 0x4000_0000,
-        bdf: tuple[int, int, int] = (0, 1, 0),
+        bdf: tuple[int, int, int] = (0, 2, 0),
     ) -> None:
         self.bus = bus
         self.cfg_base = ecam_base + ecam_offset(*bdf)

@@ -1,8 +1,9 @@
 """pci-server and libpci on QEMU's real riscv64 virt machine (qtest), as on the built-in board.
 
-Expected values from the reference README (QEMU 7.2 driven over qtest): NVMe at
-00:01.0, 1b36:0010 class 010802, BAR0 a 64-bit 16 KiB memory BAR, CAP =
-0x004018200f0107ff; INTA of slot 1 is PLIC source 0x21 (QEMU's interrupt-map).
+Expected values from the reference README (QEMU 7.2 driven over qtest), on the seed's
+bus: the serial port (pci-serial, 1b36:0002) at 00:01.0, NVMe at 00:02.0, 1b36:0010
+class 010802, BAR0 a 64-bit 16 KiB memory BAR, CAP = 0x004018200f0107ff; INTA of slot 2
+is PLIC source 0x22 (QEMU's interrupt-map).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def test_enumerate_attach_and_list_on_qemu(tmp_path: Path) -> None:
     with QemuMachine(image, ram_size=64 << 20) as machine:
         with running(machine) as (kernel, _pid, out), kernel.adopt("drv"):
             bdf = pci.pci_device_find(0, pci.PCI_VID_ANY, pci.PCI_DID_ANY, pci.PCI_CCODE(1, 8, 2))
-            assert bdf == pci.PCI_BDF(0, 1, 0)
+            assert bdf == pci.PCI_BDF(0, 2, 0)  # behind the seed's serial port at 00:01.0
             assert pci.pci_device_read_vid(bdf) == (pci.PCI_ERR_OK, 0x1B36)
             assert pci.pci_device_read_did(bdf) == (pci.PCI_ERR_OK, 0x0010)
             hdl, err = pci.pci_device_attach(bdf, pci.PCI_INIT_BASE0 | pci.PCI_MASTER_ENABLE)
@@ -38,24 +39,25 @@ def test_enumerate_attach_and_list_on_qemu(tmp_path: Path) -> None:
             bar0 = next(b for b in bas if b.bar_num == 0)
             assert (bar0.size, bar0.is_64bit, bar0.enabled) == (0x4000, True, True)
             assert machine.bus.load(bar0.addr, 8) == QEMU_NVME_CAP
-            assert pci.pci_device_read_irq(hdl) == (pci.PCI_ERR_OK, [0x21])
+            assert pci.pci_device_read_irq(hdl) == (pci.PCI_ERR_OK, [0x22])  # slot 2 INTA
             assert pci.pci_device_find_capid(bdf, 0x11) >= 0  # MSI-X
             start = len(out.getvalue())
             pid = kernel.spawn(lspci, ["lspci"])
             assert kernel.waitpid(pid, timeout=30) == 0
             listing = out.getvalue()[start:].decode().splitlines()
-        assert listing[:2] == [
+        assert listing[:3] == [
             "00:00.0 Host bridge [0600]: 1b36:0008",
-            "00:01.0 NVM controller [0108]: 1b36:0010 (rev 02)",
+            "00:01.0 Serial controller [0700]: 1b36:0002 (rev 01)",
+            "00:02.0 NVM controller [0108]: 1b36:0010 (rev 02)",
         ]
 
 
-def test_qemu_without_nvme_has_only_the_host_bridge() -> None:
+def test_qemu_without_nvme_has_the_host_bridge_and_serial_port() -> None:
     require_tool("qemu-system-riscv64", "qemu-system-misc")
     with (
         QemuMachine(None, ram_size=64 << 20) as machine,
         running(machine, ["pci-server", "-v"]) as (kernel, _pid, out),
         kernel.adopt("drv"),
     ):
-        assert list(pci.find_all()) == [pci.PCI_BDF(0, 0, 0)]
-    assert b"1 function(s)" in out.getvalue()
+        assert list(pci.find_all()) == [pci.PCI_BDF(0, 0, 0), pci.PCI_BDF(0, 1, 0)]
+    assert b"2 function(s)" in out.getvalue()

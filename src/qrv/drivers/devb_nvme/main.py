@@ -345,13 +345,12 @@ def main(argv: list[str]) -> int:
         if not failed:
             log(f"{PROG}: no NVMe controller found")
         return 1 if failed else 0
+    if not namespaces:  # no controller has an active namespace: nothing to serve
+        log(f"{PROG}: no usable namespace")
+        return 1
     for driver in drivers:
         driver.attach_paths(dpp)
-    first = (
-        f"first NS {size_text(namespaces[0].size_bytes)} {namespaces[0].lba_size} B/LBA"
-        if namespaces
-        else "no active namespace"
-    )
+    first = f"first NS {size_text(namespaces[0].size_bytes)} {namespaces[0].lba_size} B/LBA"
     paths = sum(len(driver.regions) for driver in drivers)
     log(f"{PROG}: ready ({paths} path(s), {first})")
     procmgr_ready()

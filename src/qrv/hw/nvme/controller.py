@@ -95,11 +95,7 @@ class NvmeController(PciFunction):
         super().__init__(
             pci.IDENTITY,
             [pci.BAR0],
-            [
-                pci.power_management_capability(),
-                pci.pcie_capability(),
-                pci.msix_capability(cfg.msix_vectors),
-            ],
+            pci.capabilities(cfg.msix_vectors),
         )
         cap = Cap(
             mqes=cfg.mqes,

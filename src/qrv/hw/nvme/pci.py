@@ -55,6 +55,19 @@ _DEVCTL_WRITABLE = 0x7CFF  # error enables, payload/read-request sizes; no FLR (
 _DEVCTL_DEFAULT = 0x2 << 12  # max read request 512 bytes
 
 
+# Where QEMU 7.2's NVMe function has its capabilities (hw/nvme/ctrl.c nvme_init_pci:
+# PM at 60h, Express at 80h, MSI-X at the first free 40h; each added at the list's head,
+# so the list runs MSI-X -> Express -> PM).
+MSIX_CAP_AT = 0x40
+PM_CAP_AT = 0x60
+PCIE_CAP_AT = 0x80
+
+
+def capabilities(vectors: int) -> list[Capability]:
+    """The NVMe function's capability list, in QEMU's order and places."""
+    return [msix_capability(vectors), pcie_capability(), power_management_capability()]
+
+
 def pcie_capability() -> Capability:
     """A v2 PCI Express capability of a Root Complex Integrated Endpoint: the function sits
     on the root bus, as QEMU's does on riscv virt (no link registers, no FLR)."""
@@ -64,7 +77,7 @@ def pcie_capability() -> Capability:
     struct.pack_into("<I", body, _PCIE_DEVCAP - 2, _DEVCAP_ROLE_BASED_ERROR)
     struct.pack_into("<H", body, _PCIE_DEVCTL - 2, _DEVCTL_DEFAULT)
     struct.pack_into("<H", wmask, _PCIE_DEVCTL - 2, _DEVCTL_WRITABLE)
-    return Capability(CapId.PCI_EXPRESS, bytes(body), bytes(wmask))
+    return Capability(CapId.PCI_EXPRESS, bytes(body), bytes(wmask), at=PCIE_CAP_AT)
 
 
 # PCI Power Management capability (PCI Bus Power Management Interface Spec 1.2, ch. 3)
@@ -81,14 +94,14 @@ def power_management_capability() -> Capability:
     """
     body = struct.pack("<HHBB", _PMC_VERSION_1_2, _PMCSR_NO_SOFT_RESET, 0, 0)
     wmask = struct.pack("<HHBB", 0, _PMCSR_POWER_STATE, 0, 0)
-    return Capability(CapId.POWER_MANAGEMENT, body, wmask)
+    return Capability(CapId.POWER_MANAGEMENT, body, wmask, at=PM_CAP_AT)
 
 
 def msix_capability(vectors: int) -> Capability:
     """MSI-X (PCI 3.0 6.8.2) with table and PBA in BAR0; enable and function mask writable."""
     body = struct.pack("<HII", vectors - 1, MSIX_TABLE_OFFSET | 0, MSIX_PBA_OFFSET | 0)
     wmask = struct.pack("<HII", MSIX_ENABLE | MSIX_FUNCTION_MASK, 0, 0)
-    return Capability(CapId.MSIX, body, wmask)
+    return Capability(CapId.MSIX, body, wmask, at=MSIX_CAP_AT)
 
 
 def msix_table_size(vectors: int) -> int:

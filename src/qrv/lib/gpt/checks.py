@@ -22,7 +22,9 @@ def check_protective_mbr(sector: bytes, num_lbas: int) -> list[GptIssue]:
     """Reject anything but a protective MBR; return its minor problems.
 
     One 0xEE entry is required, in any of the four slots.  A plain MBR (no
-    0xEE) and a hybrid MBR (0xEE plus other partitions) raise distinct codes.
+    0xEE) and a hybrid MBR (0xEE plus other partitions) raise distinct codes.  Several
+    0xEE entries are a problem, not a refusal (sgdisk only warns; the seed's libgpt
+    reads such a disk): the first one is checked.
     """
     signature = mbr_signature(sector)
     if signature != MBR_SIGNATURE:
@@ -55,13 +57,18 @@ def check_protective_mbr(sector: bytes, num_lbas: int) -> list[GptIssue]:
             f"hybrid MBR (0xEE plus {kinds}) is not supported: "
             "a protective MBR holds a single 0xEE entry",
         )
-    if len(protective) > 1:
-        raise GptParseError(
-            GptErr.GPT_ERR_BAD_PMBR,
-            f"protective MBR has {len(protective)} 0xEE entries, expected exactly one",
-        )
     slot, entry = protective[0]
     issues: list[GptIssue] = []
+    if len(protective) > 1:
+        # sgdisk only warns and the seed's libgpt reads on: the first entry counts
+        slots = ", ".join(str(i + 1) for i, _ in protective)
+        issues.append(
+            GptIssue(
+                GptErr.GPT_ERR_BAD_PMBR,
+                f"protective MBR has {len(protective)} 0xEE entries (slots {slots}), "
+                f"expected exactly one; slot {slot + 1} is used",
+            )
+        )
     if entry.start_lba != PMBR_START_LBA:
         issues.append(
             GptIssue(
