@@ -150,7 +150,8 @@ def test_unknown_device_reports_qemus_error(qemu: str) -> None:
 def test_no_image_means_no_nvme_controller(qemu: str) -> None:
     with QemuMachine(None) as m:
         assert m.bus.load(0x3000_0000, 4) == 0x0008_1B36
-        assert m.bus.load(0x3000_8000, 4) == 0xFFFF_FFFF
+        assert m.bus.load(0x3000_8000, 4) == 0x0002_1B36  # the seed's serial port, 00:01.0
+        assert m.bus.load(0x3001_0000, 4) == 0xFFFF_FFFF
 
 
 @pytest.mark.qemu

@@ -81,6 +81,7 @@ def qemu_info_pci(binary: str, image: Path) -> list[InfoPciDevice]:
     ADDR all-ones and END = ADDR + size - 1 (modulo 2^64)."""
     args = [binary, "-machine", "virt", "-m", "256M", "-bios", "none", "-S"]
     args += ["-display", "none", "-serial", "none", "-monitor", "stdio"]
+    args += ["-device", "pci-serial"]  # the seed's emu.sh, as QemuMachine
     args += ["-drive", f"file={image},if=none,format=raw,id=nvm0,readonly=on"]
     args += ["-device", "nvme,drive=nvm0,serial=qrv-test"]
     out = subprocess.run(
@@ -154,7 +155,8 @@ def test_lspci_shows_qemus_bus(qemu: str, seed_image: Path, stack: Stack) -> Non
     reference = qemu_info_pci(qemu, seed_image)
     assert [(d.bus, d.dev, d.func, d.ids) for d in reference] == [
         (0, 0, 0, "1b36:0008"),
-        (0, 1, 0, "1b36:0010"),
+        (0, 1, 0, "1b36:0002"),
+        (0, 2, 0, "1b36:0010"),
     ]
     status, out, _ = stack.sh("lspci")
     assert status == 0
@@ -163,14 +165,19 @@ def test_lspci_shows_qemus_bus(qemu: str, seed_image: Path, stack: Stack) -> Non
     status, out, _ = stack.sh("lspci -v")
     assert status == 0
     text = out.decode()
-    bar0 = reference[1].bar_sizes[0]
+    bar0 = reference[2].bar_sizes[0]
     assert bar0 == 16 * KiB  # QEMU 7.2: registers, doorbells, MSI-X table and PBA
     expected = (
         f"\tMemory at {VIRT_PCIE_MMIO:016x} (64-bit, non-prefetchable) [size={size_suffix(bar0)}]"
     )
-    nvme_block = text.split("\n\n")[1].splitlines()
-    assert nvme_block[0] == QEMU_BUS[1]
+    blocks = text.split("\n\n")
+    nvme_block = blocks[2].splitlines()
+    assert nvme_block[0] == QEMU_BUS[2]
     assert expected in nvme_block
+    serial_block = blocks[1].splitlines()
+    assert serial_block[0] == QEMU_BUS[1]
+    assert reference[1].bar_sizes == {0: 8}  # the 16550's eight I/O ports
+    assert any(line.startswith("\tI/O ports at ") and "[size=8]" in line for line in serial_block)
     # the host bridge has no BARs in QEMU's view, nor in lspci's
     assert reference[0].bar_sizes == {}
     assert "Memory at" not in text.split("\n\n")[0]
