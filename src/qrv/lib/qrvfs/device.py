@@ -48,6 +48,15 @@ class BlockDevice:
             raise FsDeviceError(errno.EIO, f"short read of block {block} ({len(data)} bytes)")
         return data
 
+    def read_run(self, block: int, count: int) -> list[bytes]:
+        """``count`` consecutive blocks from ``block`` in one device read."""
+        self._check(block)
+        self._check(block + count - 1)
+        data = self._pread(block * BLOCK_SIZE, count * BLOCK_SIZE)
+        if len(data) != count * BLOCK_SIZE:
+            raise FsDeviceError(errno.EIO, f"short read of blocks {block}+{count}")
+        return [data[i * BLOCK_SIZE : (i + 1) * BLOCK_SIZE] for i in range(count)]
+
     def write(self, block: int, data: bytes) -> None:
         self._check(block)
         if self._pwrite is None:
@@ -88,6 +97,20 @@ class BlockCache:
         buf = bytearray(self.device.read(block))
         self._insert(block, buf)
         return buf
+
+    def get_cached(self, block: int) -> bytearray | None:
+        """``block``'s buffer if it is cached (no device read)."""
+        return self._blocks.get(block)
+
+    def load_run(self, first: int, count: int) -> None:
+        """Bring blocks ``first .. first+count-1`` into the cache with one device read
+        (a sequential read's read-ahead); blocks already cached are kept as they are."""
+        count = min(count, self.capacity // 2)
+        if count <= 1 or all(b in self._blocks for b in range(first, first + count)):
+            return
+        for i, data in enumerate(self.device.read_run(first, count)):
+            if first + i not in self._blocks:
+                self._insert(first + i, bytearray(data))
 
     def zero(self, block: int) -> bytearray:
         """A cached all-zero buffer for a newly allocated ``block`` (no read)."""

@@ -11,17 +11,32 @@ from qrv.lib.qrvfs.volume import Volume
 from qrv.spec.qrvfs import BLOCK_SIZE, MAX_FILE_SIZE, Inode
 
 _ZERO = bytes(BLOCK_SIZE)
+READ_AHEAD = 64
+"""Blocks read ahead of a read whose last block is not cached (256 KiB)."""
 
 
 def read_data(vol: Volume, ino: Inode, offset: int, length: int) -> bytes:
-    """Up to ``length`` bytes at ``offset`` (short at end of file; holes read as zeros)."""
+    """Up to ``length`` bytes at ``offset`` (short at end of file; holes read as zeros).
+    Runs of consecutive disk blocks are read from the device in one request."""
     end = min(ino.size, offset + max(0, length))
+    if offset >= end:
+        return b""
+    first, last = offset // BLOCK_SIZE, (end - 1) // BLOCK_SIZE
+    ahead = min(last + READ_AHEAD, (ino.size - 1) // BLOCK_SIZE)
+    mapped = [lookup(vol, ino, fbn) for fbn in range(first, ahead + 1)]
+    if vol.cache.get_cached(mapped[last - first]) is None:  # read ahead on a miss only
+        run_start = 0
+        for i in range(1, len(mapped) + 1):
+            if i == len(mapped) or not mapped[i] or mapped[i] != mapped[i - 1] + 1:
+                if mapped[run_start] and i - run_start > 1:
+                    vol.cache.load_run(mapped[run_start], i - run_start)
+                run_start = i
+    blocks = mapped[: last - first + 1]
     out = bytearray()
     pos = offset
-    while pos < end:
-        fbn, within = divmod(pos, BLOCK_SIZE)
+    for block in blocks:
+        within = pos % BLOCK_SIZE
         n = min(BLOCK_SIZE - within, end - pos)
-        block = lookup(vol, ino, fbn)
         out += vol.read_block(block)[within : within + n] if block else _ZERO[:n]
         pos += n
     return bytes(out)
