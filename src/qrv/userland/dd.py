@@ -45,6 +45,8 @@ from qrv.userland._util import (
 
 STDIN, STDOUT = 0, 1
 DEFAULT_BS = 512
+NEW_FILE_MODE = 0o666
+"""Mode of an of= file dd creates (as GNU dd: rw for all; there is no umask here)."""
 PROGRESS_EVERY = 1.0
 SUFFIXES = {
     "c": 1,
@@ -249,7 +251,7 @@ def main(argv: list[str]) -> int:
     except OSError as exc:
         return fail("dd", o.src or "-", exc)
     try:
-        ofd = STDOUT if o.dst is None else open(o.dst, O_WRONLY | O_CREAT | o.oflag)
+        ofd = STDOUT if o.dst is None else open(o.dst, O_WRONLY | O_CREAT | o.oflag, NEW_FILE_MODE)
     except OSError as exc:
         if ifd != STDIN:
             close(ifd)
