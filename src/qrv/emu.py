@@ -2,7 +2,10 @@
 
 ``qrv emu [-c 'cmd; cmd'] [--nvme] [--image PATH] [--machine builtin|qemu] [--rw]
 [--power-cut-after N] [--seed S] [--lba-size 512|4096] [--drive IMAGE]...
-[--namespaces N] [--trace FILE]``
+[--namespaces N] [--trace FILE] [--program PATH.py[:NAME]]... [--programs DIR]...``
+
+``--program``/``--programs`` install the user's own programs as ``/bin/NAME``
+(:mod:`qrv.programs`: checked and loaded before the boot).
 
 Boot and driver log lines go to stderr; what shell commands print goes to
 stdout, so ``qrv emu -c 'cat FILE' > out.bin`` captures exactly the bytes.
@@ -61,6 +64,7 @@ from qrv.hw.nvme import Namespace, NvmeController, PowerCut, namespace_ranges
 from qrv.hw.serial import Serial16550
 from qrv.kernel import SIGINT, ConsoleInput, Kernel, Stdio, host_console
 from qrv.lib.c.proc import procmgr_waitfor, spawn
+from qrv.programs import load_all
 from qrv.servers.pci.main import main as pci_server_main
 from qrv.tools.mkgpt import create_seed_image
 from qrv.userland import sh
@@ -106,6 +110,8 @@ class EmuOptions:
     drives: tuple[str, ...] = ()
     namespaces: int = 1
     trace: str | None = None
+    programs: tuple[str, ...] = ()
+    program_dirs: tuple[str, ...] = ()
 
     @property
     def images(self) -> list[str]:
@@ -357,6 +363,20 @@ def parse_args(argv: list[str]) -> EmuOptions:
     p.add_argument(
         "--namespaces", type=int, default=1, metavar="N", help="split each image into N namespaces"
     )
+    p.add_argument(
+        "--program",
+        action="append",
+        default=[],
+        metavar="PATH.py[:NAME]",
+        help="install your program as /bin/NAME (default: the file's stem; repeatable)",
+    )
+    p.add_argument(
+        "--programs",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="install every DIR/*.py as a program (repeatable)",
+    )
     ns = p.parse_args(argv)
     if ns.image is not None and not ns.nvme:
         raise UsageError(f"--image needs --nvme (without it no drive is attached) {HELP_HINT}")
@@ -377,6 +397,8 @@ def parse_args(argv: list[str]) -> EmuOptions:
         tuple(ns.drive),
         ns.namespaces,
         ns.trace,
+        tuple(ns.program),
+        tuple(ns.programs),
     )
 
 
@@ -541,13 +563,15 @@ def run(
     console: ConsoleInput | None = None,
     seed: int = 0,
     trace: TextIO | None = None,
+    installed: dict[str, Entry] | None = None,
 ) -> int:
     """Boot `machine` (kernel, boot programs), run the shell, tear down; the shell's status.
 
     `sigint` and `console` as for :func:`run_shell`; a KeyboardInterrupt
-    still tears the kernel down before it propagates.
+    still tears the kernel down before it propagates.  `installed`: the
+    user's programs (:mod:`qrv.programs`), run by name or as ``/bin/NAME``.
     """
-    kernel = Kernel(machine, stdio, seed=seed, trace=trace)
+    kernel = Kernel(machine, stdio, seed=seed, trace=trace, programs=installed)
     log(f"procnto: up, RAM {machine.ram_size // MiB} MiB at {machine.ram_base:#x}", stdio.stderr)
     try:
         progs = BOOT_PROGRAMS if programs is None else programs
@@ -570,6 +594,7 @@ def machine_lost(machine: Machine) -> str | None:
 
 def main(argv: list[str]) -> int:
     opts = parse_args(argv)
+    installed = load_all(opts.programs, opts.program_dirs, reserved=[*sh.COMMANDS, "exit"])
     machine = make_machine(opts)
     with SigintLatch() as sigint, contextlib.ExitStack() as files:
         try:
@@ -587,6 +612,7 @@ def main(argv: list[str]) -> int:
                 console=stdin if interactive else None,
                 seed=opts.seed,
                 trace=trace,
+                installed=installed,
             )
             reason = machine_lost(machine)
             if reason is not None:

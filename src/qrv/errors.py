@@ -16,6 +16,10 @@ class UsageError(QrvError):
     """A bad command line or argument."""
 
 
+class ProgramError(UsageError):
+    """A user's program (``qrv emu --program``) that cannot be installed."""
+
+
 class MachineError(QrvError):
     """The machine (built-in board or QEMU) could not be built, started or reached."""
 

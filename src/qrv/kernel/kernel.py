@@ -18,8 +18,9 @@ import contextlib
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
+from pathlib import Path
 from typing import TextIO, TypeVar
 
 from qrv.hw.bus import Machine
@@ -64,9 +65,12 @@ from qrv.spec.iomsg import (
 
 Entry = Callable[[list[str]], int]
 R = TypeVar("R")
+PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
+"""Where qrv's own code lives: a logged traceback starts at the first frame outside it."""
 POLL = 0.01
 """Polling step (s) of the host-side waits (wait_ready) and of the kernel's waitfor."""
 JOIN_TIMEOUT = 2.0
+BIN = "/bin/"
 
 
 class Kernel:
@@ -79,8 +83,11 @@ class Kernel:
         *,
         seed: int = DEFAULT_SEED,
         trace: TextIO | None = None,
+        programs: Mapping[str, Entry] | None = None,
     ) -> None:
         self.machine = machine
+        self.programs: dict[str, Entry] = dict(programs or {})
+        """Installed programs (``/bin/NAME``): name -> entry (see :meth:`program`)."""
         self.stdio = stdio or Stdio(sys.stdin.buffer, sys.stdout.buffer, sys.stderr.buffer)
         board_clock = getattr(machine, "clock", None)
         self.clock = board_clock if isinstance(board_clock, VirtualClock) else VirtualClock()
@@ -118,6 +125,12 @@ class Kernel:
             self.paths.link(path, procnto.pid, chid, handle, 0, 0)
         server = ProcServer(self.ipc, self.paths, t, chid)
         self.sched.start(t, server.run)
+
+    def program(self, name: str) -> Entry | None:
+        """The installed program `name` (``NAME`` or ``/bin/NAME``), or None."""
+        if name.startswith(BIN):
+            name = name[len(BIN) :]
+        return self.programs.get(name)
 
     # -- hwinfo ----------------------------------------------------------------------
 
@@ -183,6 +196,7 @@ class Kernel:
             raise oserror(ESRCH, "the kernel is shut down")
         pname = name or (argv[0].rsplit("/", 1)[-1] if argv else "a.out")
         proc = self._new_process(pname, uid, gid, stdio or self.stdio, parent)
+        proc.log_traceback = bool(getattr(entry, "log_traceback", False))
         prio, policy = (
             (caller.base_prio, caller.policy) if caller else (DEFAULT_PRIORITY, Policy.RR)
         )
@@ -240,6 +254,8 @@ class Kernel:
             return
         line = f"procnto: process {proc.pid} ({proc.name}) terminated: "
         line += "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        if proc.log_traceback:
+            line += "\n" + program_traceback(exc)
         with contextlib.suppress(OSError, ValueError):
             self.stdio.stderr.write((line + "\n").encode())
             self.stdio.stderr.flush()
@@ -598,3 +614,12 @@ class Kernel:
             raise oserror(EINVAL)  # not a mapping of this process
         self.mm.unmap(mapping)
         t.process.mappings.remove(mapping)
+
+
+def program_traceback(exc: BaseException) -> str:
+    """`exc`'s traceback from the first frame outside qrv (the program's), indented."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(PACKAGE_DIR):
+        tb = tb.tb_next
+    lines = traceback.format_exception(type(exc), exc, tb if tb is not None else exc.__traceback__)
+    return "".join("  " + line for chunk in lines for line in chunk.splitlines(True)).rstrip()

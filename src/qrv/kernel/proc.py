@@ -136,6 +136,8 @@ class Process:
     ready: bool = False
     status: int | None = None
     crashed: bool = False
+    log_traceback: bool = False
+    """A crash logs the traceback too (a user's program: ``log_traceback`` on its entry)."""
     exited: threading.Event = field(default_factory=threading.Event)
     """Set at teardown (host threads wait on it)."""
     waiters: list[KThread] = field(default_factory=list)

@@ -26,7 +26,7 @@ import shlex
 from collections.abc import Callable
 from typing import BinaryIO
 
-from qrv.lib.c import spawn, stdio, waitpid
+from qrv.lib.c import find_program, spawn, stdio, waitpid
 from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, dies_of_sigpipe, err, out
 
 Program = Callable[[list[str]], int]
@@ -68,10 +68,10 @@ class CommandInterrupted(Exception):
 
 
 def find(name: str) -> Program | None:
-    """The program of a command name, or None."""
+    """The program of a command name (a built-in one, or one installed as /bin/NAME), or None."""
     module = COMMANDS.get(name)
     if module is None:
-        return None
+        return find_program(name)
     try:
         entry: Program = importlib.import_module(module).main
     except ImportError:

@@ -22,6 +22,7 @@ __all__ = [
     "clock_monotonic",
     "delay",
     "exit",
+    "find_program",
     "getgid",
     "getpid",
     "getprio",
@@ -59,6 +60,12 @@ def spawn(
     return K(t).spawn_child(
         t, entry, argv, name, p.uid if uid is None else uid, p.gid if gid is None else gid
     )
+
+
+def find_program(name: str) -> Callable[[list[str]], int] | None:
+    """The installed program `name` (``NAME`` or ``/bin/NAME``, from ``qrv emu --program``),
+    or None: the entry to :func:`spawn`."""
+    return K(cur()).program(name)
 
 
 def waitpid(pid: int, timeout: float | None = None) -> int:
