@@ -2,7 +2,7 @@
 
 ``qrv emu [-c 'cmd; cmd'] [--nvme] [--image PATH] [--machine builtin|qemu] [--rw]
 [--power-cut-after N] [--seed S] [--lba-size 512|4096] [--drive IMAGE]...
-[--namespaces N] [--trace FILE] [--program PATH.py[:NAME]]... [--programs DIR]...``
+[--namespaces N] [--trace FILE] [--program PATH.py[:NAME]]... [--programs DIR]... [--edu]``
 
 ``--program``/``--programs`` install the user's own programs as ``/bin/NAME``
 (:mod:`qrv.programs`: checked and loaded before the boot).
@@ -60,6 +60,7 @@ from qrv.errors import FdtError, MachineLost, QrvError, TraceError, UsageError
 from qrv.hw.board import VirtBoard
 from qrv.hw.bus import Machine, PhysicalBus
 from qrv.hw.clock import VirtualClock
+from qrv.hw.edu import Edu
 from qrv.hw.nvme import Namespace, NvmeController, PowerCut, namespace_ranges
 from qrv.hw.serial import Serial16550
 from qrv.kernel import SIGINT, ConsoleInput, Kernel, Stdio, host_console
@@ -77,6 +78,9 @@ DEFAULT_IMAGE = "nvme.img"
 SERIAL_SLOT = 1  # 00:01.0: the seed's -device pci-serial, QEMU virt's first free slot
 NVME_SLOT = 2  # 00:02.0, the next -device
 SERIAL = "qrv-test"
+EDU_DMA_MASK = (1 << 32) - 1
+"""edu's DMA mask under ``qrv emu --edu`` (QEMU's default 28 bits cannot reach RAM at
+0x8000_0000): ``-device edu,dma_mask=`` on QEMU, the same on the built-in board."""
 DEFAULT_LBA_SIZE = 512
 MAX_NAMESPACES = 16
 BOOT_TIMEOUT = 20.0
@@ -112,6 +116,7 @@ class EmuOptions:
     trace: str | None = None
     programs: tuple[str, ...] = ()
     program_dirs: tuple[str, ...] = ()
+    edu: bool = False
 
     @property
     def images(self) -> list[str]:
@@ -188,12 +193,14 @@ class BuiltinMachine:
         extra_images: Sequence[str | os.PathLike[str]] = (),
         power_cut_after: int | None = None,
         seed: int = 0,
+        edu: bool = False,
         **controller_args: Any,
     ) -> None:
         self.board = VirtBoard()
         self.serial = Serial16550()
         self.board.plug_pci(self.serial, dev=SERIAL_SLOT)
         self.controllers: list[NvmeController] = []
+        self.edu: Edu | None = None
         self.power_cut: PowerCut | None = None
         self._seed = seed
         images = [] if image is None else [image, *extra_images]
@@ -203,6 +210,9 @@ class BuiltinMachine:
         except BaseException:
             self.close()
             raise
+        if edu:  # after the NVMe controllers, as QEMU places its -device list
+            self.edu = Edu(self.board.clock, dma_mask=EDU_DMA_MASK)
+            self.board.plug_pci(self.edu, dev=NVME_SLOT + len(images))
         if power_cut_after is not None and self.controllers:
             self.controllers[0].power_cut_after(power_cut_after, seed=seed, on_cut=self._cut)
 
@@ -292,6 +302,8 @@ def make_machine(opts: EmuOptions) -> Machine:
             extra_images=extra,
             namespaces=opts.namespaces,
             lba_size=None if opts.lba_size == DEFAULT_LBA_SIZE else opts.lba_size,
+            devices=[f"edu,dma_mask={EDU_DMA_MASK:#x}"] if opts.edu else [],
+            clock=opts.edu,
         )
     return BuiltinMachine(
         first,
@@ -301,6 +313,7 @@ def make_machine(opts: EmuOptions) -> Machine:
         extra_images=extra,
         power_cut_after=opts.power_cut_after,
         seed=opts.seed,
+        edu=opts.edu,
     )
 
 
@@ -377,6 +390,11 @@ def parse_args(argv: list[str]) -> EmuOptions:
         metavar="DIR",
         help="install every DIR/*.py as a program (repeatable)",
     )
+    p.add_argument(
+        "--edu",
+        action="store_true",
+        help="attach QEMU's edu teaching device (1234:11e8) after the NVMe controllers",
+    )
     ns = p.parse_args(argv)
     if ns.image is not None and not ns.nvme:
         raise UsageError(f"--image needs --nvme (without it no drive is attached) {HELP_HINT}")
@@ -399,6 +417,7 @@ def parse_args(argv: list[str]) -> EmuOptions:
         ns.trace,
         tuple(ns.program),
         tuple(ns.programs),
+        ns.edu,
     )
 
 

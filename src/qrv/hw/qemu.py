@@ -59,6 +59,16 @@ ACCEPT_POLL = 0.02  # seconds between checks that QEMU is still starting
 TERM_GRACE = 2.0  # seconds QEMU gets to exit on SIGTERM before SIGKILL
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 STDERR_PEEK = 4096  # bytes of QEMU's stderr searched for its first message
+PARK_ADDR = 0x1800  # in the MROM, past the reset vector: where a parked vCPU waits
+RISCV_WFI = 0x1050_0073
+RISCV_J_BACK_4 = 0xFFDF_F06F  # jal x0, -4
+PARKED_CPU = (
+    f"loader,addr={PARK_ADDR:#x},data={RISCV_WFI:#x},data-len=4",
+    f"loader,addr={PARK_ADDR + 4:#x},data={RISCV_J_BACK_4:#x},data-len=4",
+    f"loader,addr={PARK_ADDR:#x},cpu-num=0",
+)
+"""A vCPU that runs, so the virtual clock (edu's DMA timer) runs, but only ``wfi`` in
+a loop (no interrupt is enabled, so it stays halted): see :func:`qemu_args`."""
 
 
 class QemuBus:
@@ -127,8 +137,13 @@ def qemu_args(
     extra_images: Sequence[Path] = (),
     namespaces: int = 1,
     lba_size: int | None = None,
+    clock: bool = False,
 ) -> list[str]:
     """The arguments (after the binary and ``-machine``) of both QEMU runs.
+
+    `clock`: let the virtual clock run (devices with timers need it, e.g. edu's
+    DMA): instead of ``-S`` (vCPU stopped, clock stopped) the vCPU starts at
+    :data:`PARKED_CPU`'s ``wfi`` loop in the MROM, out of guest RAM.
 
     One NVMe controller per image (`image`, then `extra_images`), at consecutive
     slots.  With one namespace the image is the controller's ``drive=`` (as the
@@ -136,7 +151,7 @@ def qemu_args(
     (the raw driver's ``offset``/``size``), each an ``nvme-ns`` device on the
     controller's bus.  `lba_size` sets ``logical_block_size`` and
     ``physical_block_size`` of each namespace."""
-    args = ["-m", f"{ram_size // MiB}M", "-bios", "none", "-S"]
+    args = ["-m", f"{ram_size // MiB}M", "-bios", "none", *([] if clock else ["-S"])]
     args += ["-display", "none", "-monitor", "none", "-serial", "none"]
     ro = ",readonly=on" if read_only else ""
     blocks = (
@@ -167,7 +182,7 @@ def qemu_args(
             share = [] if read_only else ["share-rw=on"]
             ns = [f"nvme-ns,drive={ns_drive},bus={bus},nsid={nsid}", *blocks, *share]
             args += ["-device", ",".join(ns)]
-    for device in devices:
+    for device in [*devices, *(PARKED_CPU if clock else ())]:
         args += ["-device", device]
     return args + list(extra_args)
 
@@ -262,7 +277,8 @@ class QemuMachine:
     many namespaces (``nvme-ns``); `lba_size` is their logical and physical
     block size (see :func:`qemu_args`).  `nvme_options` are
     appended to the NVMe ``-device`` (e.g. ``"logical_block_size=4096"``),
-    `devices` become extra ``-device`` arguments, `extra_args` are passed
+    `devices` become extra ``-device`` arguments (`clock`: see :func:`qemu_args`),
+    `extra_args` are passed
     verbatim.  `timeout` bounds start-up and every qtest reply.  Starts
     QEMU at once; use as a context manager or call :meth:`close`.
     """
@@ -282,6 +298,7 @@ class QemuMachine:
         extra_images: Sequence[str | os.PathLike[str]] = (),
         namespaces: int = 1,
         lba_size: int | None = None,
+        clock: bool = False,
     ) -> None:
         if ram_size <= 0 or ram_size % MiB:
             raise MachineError(f"QEMU RAM size must be a positive number of MiB, got {ram_size}")
@@ -311,6 +328,7 @@ class QemuMachine:
             extra_images=[Path(p).absolute() for p in extra_images],
             namespaces=namespaces,
             lba_size=lba_size,
+            clock=clock,
         )
         self._process = _Process(Path(tempfile.mkdtemp(prefix="qrv-qemu-")))
         self._finalizer = weakref.finalize(self, self._process.reap)
