@@ -80,6 +80,12 @@ def test_allowed_imports_load(tmp_path: Path) -> None:
     assert program.name == "ok" and callable(program)
 
 
+def test_a_program_is_a_real_module_while_it_loads(tmp_path: Path) -> None:
+    text = "from dataclasses import dataclass\n@dataclass\nclass A:\n    x: int = 1\n" + HELLO
+    program = load(write(tmp_path, "dc.py", text), "dc")
+    assert program.module.A().x == 1
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

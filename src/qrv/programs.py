@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import re
+import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -137,9 +138,11 @@ def _execute(path: Path, name: str, tree: ast.Module) -> ModuleType:
     if spec is None:
         raise ProgramError(f"{path}: cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as an import does (dataclasses, pickle look it up)
     try:
         exec(compile(tree, str(path), "exec"), module.__dict__)
     except Exception as exc:
+        del sys.modules[spec.name]
         what = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         raise ProgramError(f"{path}: fails while loading: {what}") from None
     return module
