@@ -99,7 +99,8 @@ def test_the_ram_address_is_masked_to_28_bits_by_default() -> None:
 
 
 @pytest.mark.parametrize(
-    ("local", "count"), [(DMA_START - 1, 4), (DMA_START + 4094, 4), (DMA_START, 0), (0, 4)]
+    ("local", "count"),
+    [(DMA_START - 1, 4), (DMA_START + 4094, 4), (DMA_START, 0), (0, 4), (DMA_START, 4096)],
 )
 def test_a_transfer_outside_the_buffer_is_dropped(local: int, count: int) -> None:
     edu, clock, ram = device()
@@ -107,6 +108,18 @@ def test_a_transfer_outside_the_buffer_is_dropped(local: int, count: int) -> Non
     clock.advance(DMA_TIME)
     assert edu.bar_read(0, REG_DMA_CMD, 8) == DMA_TO_RAM | 0x4  # ended, no interrupt
     assert edu.irq_status == 0 and edu.dma_errors == 1 and ram.writes == []
+
+
+def test_a_transfer_may_not_reach_the_buffers_last_byte_as_in_qemu_7_2() -> None:
+    edu, clock, ram = device()
+    edu.buffer[:] = bytes(range(256)) * 16
+    start_dma(edu, DMA_START, Ram.BASE, 4095, DMA_RUN | DMA_TO_RAM)
+    clock.advance(DMA_TIME)
+    assert edu.bar_read(0, REG_DMA_CMD, 8) == DMA_TO_RAM and ram.data[:4095] == edu.buffer[:4095]
+    start_dma(edu, DMA_START + 4095, Ram.BASE, 1, DMA_RUN | DMA_TO_RAM)
+    clock.advance(DMA_TIME)
+    edu.tick()
+    assert edu.dma_errors == 1
 
 
 def test_without_bus_mastering_nothing_reaches_ram() -> None:

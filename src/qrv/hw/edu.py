@@ -31,9 +31,12 @@ the write (QEMU computes it on a thread, "so that users are forced to wait for
 the status register"); a DMA completes :data:`DMA_TIME` (QEMU's 100 ms virtual
 timer) after its start.  Completions are applied at the device's next access
 or :meth:`Edu.tick`.  The DMA's buffer window is ``[0x40000, 0x41000)``: the
-buffer-side address and count must lie in it (QEMU 7.2 ``hw_error()``s, which
-aborts QEMU; the model instead drops the transfer, ends the command without
-an interrupt and counts :attr:`Edu.dma_errors`).  The RAM-side address is
+buffer-side address and count must lie in it, and (QEMU 7.2's ``within()``
+tests the end address with ``<`` too) end before its last byte, so one
+transfer moves at most 4095 bytes and never touches byte 0xfff.  Otherwise
+QEMU 7.2 ``hw_error()``s, which aborts QEMU; the model instead drops the
+transfer, ends the command without an interrupt and counts
+:attr:`Edu.dma_errors`.  The RAM-side address is
 ANDed with ``dma_mask`` (default 28 bits, as QEMU; on a riscv64 virt board RAM
 starts at 0x8000_0000, so ``qrv emu --edu`` gives the device a 32-bit mask).
 
@@ -210,7 +213,7 @@ class Edu(PciFunction):
         local = self.dma_src if to_ram else self.dma_dst
         count = self.dma_count
         end = local + count
-        if not DMA_START <= local < end <= DMA_START + DMA_SIZE:
+        if not DMA_START <= local < end < DMA_START + DMA_SIZE:  # QEMU 7.2: end < too
             self.dma_errors += 1  # QEMU 7.2: hw_error(), QEMU aborts
             self.dma_cmd &= ~DMA_RUN
             return
