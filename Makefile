@@ -20,8 +20,8 @@ run: $(STAMP)
 	$(BIN)/qrv emu --nvme --image '$(IMAGE)'
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
