@@ -34,7 +34,7 @@ from qrv.spec.pci import Cfg, Command, ecam_offset
 from tests.conftest import require_tool
 
 ECAM = 0x3000_0000
-SLOT = 1
+SLOT = 2  # 00:01.0 is the serial port on both machines
 BAR0 = 0x4000_0000
 RAM = 0x8000_0000
 WAIT_STEP = 0.001
