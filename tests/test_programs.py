@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qrv.errors import ProgramError
-from qrv.programs import allowed, load, load_all, parse_spec
+from qrv.programs import MAX_NAME, allowed, check_name, load, load_all, parse_spec
 
 T = 60
 HELLO = """\
@@ -151,3 +153,38 @@ def test_emu_refuses_a_bad_program_in_one_line_before_booting(tmp_path: Path) ->
     assert "imports qrv.hw.bus; programs may use only" in r.stderr
     r = emu("--program", str(tmp_path / "nope.py"), "-c", "echo booted")
     assert r.returncode == 2 and r.stderr.strip().endswith("nope.py: No such file or directory")
+
+
+NAMES = st.text(alphabet=st.characters(codec="ascii"), min_size=0, max_size=70)
+FEW = settings(max_examples=50, deadline=None)
+
+
+@FEW
+@given(name=NAMES)
+def test_a_name_is_taken_or_refused_in_one_line(name: str) -> None:
+    ok = (
+        name != ""
+        and len(name) <= MAX_NAME
+        and name[0] not in "-.+"
+        and all(c.isalnum() or c in "_.+-" for c in name)
+    )
+    try:
+        check_name(name, "p.py", reserved=())
+    except ProgramError as exc:
+        assert not ok and "\n" not in str(exc)
+    else:
+        assert ok
+
+
+@FEW
+@given(name=NAMES.filter(lambda n: "/" not in n and ":" not in n and n != ""))
+def test_a_spec_names_its_program_after_the_last_colon(name: str) -> None:
+    assert parse_spec(f"dir/prog.py:{name}") == (Path("dir/prog.py"), name)
+    assert parse_spec("dir/prog.py") == (Path("dir/prog.py"), "prog")
+
+
+@pytest.mark.slow
+@settings(FEW, max_examples=5000)
+@given(name=NAMES)
+def test_names_many(name: str) -> None:
+    test_a_name_is_taken_or_refused_in_one_line.hypothesis.inner_test(name)  # type: ignore[attr-defined]

@@ -103,11 +103,11 @@ def parse_spec(spec: str) -> tuple[Path, str]:
 def check_name(name: str, where: str, reserved: Iterable[str]) -> None:
     if not NAME.fullmatch(name) or len(name) > MAX_NAME:
         raise ProgramError(
-            f"{where}: '{name}' is not a command name (letters, digits, _ . + -; "
+            f"{where}: {name!r} is not a command name (letters, digits, _ . + -; "
             f"at most {MAX_NAME})"
         )
     if name in set(reserved):
-        raise ProgramError(f"{where}: '{name}' is a built-in command; pick another name")
+        raise ProgramError(f"{where}: {name!r} is a built-in command; pick another name")
 
 
 def load(path: Path, name: str, reserved: Iterable[str] = ()) -> Program:
@@ -164,6 +164,6 @@ def load_all(
     programs: dict[str, Callable[[list[str]], int]] = {}
     for path, name in wanted:
         if name in programs:
-            raise ProgramError(f"{path}: a program named '{name}' is already installed")
+            raise ProgramError(f"{path}: a program named {name!r} is already installed")
         programs[name] = load(path, name, reserved)
     return programs
