@@ -83,7 +83,7 @@ class Stdio:
     stderr: BinaryIO
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class KThread:
     """A kernel thread: scheduling parameters, its state for pidin, what it was handed."""
 
@@ -114,7 +114,7 @@ class KThread:
     joiners: list[KThread] = field(default_factory=list)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True, weakref_slot=True)
 class Process:
     """A process: ids, credentials, stdio and its kernel object tables."""
 
@@ -144,7 +144,7 @@ class Process:
     """Threads blocked in waitpid on this process."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class PendingPulse:
     """A pulse queued on a channel (or handed to a receiver), with its priority."""
 
@@ -152,7 +152,7 @@ class PendingPulse:
     prio: int
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Channel:
     chid: int
     owner: Process
@@ -177,7 +177,7 @@ class Channel:
         self.disconnect = bool(self.flags & ChannelFlag.DISCONNECT)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Connection:
     coid: int
     owner: Process
@@ -187,7 +187,7 @@ class Connection:
     scoid: int
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Transaction:
     """One MsgSend in flight: the client's message and its reply buffer."""
 
@@ -235,12 +235,19 @@ class ProcInfo:
     threads: tuple[ThreadInfo, ...]
 
 
-_tls = threading.local()
+class _Current(threading.local):
+    """Each host thread's running kernel thread (None: a plain host thread)."""
+
+    thread: KThread | None = None
+
+
+running = _Current()
+"""``running.thread``: the kernel thread the calling host thread runs (the scheduler sets it)."""
 
 
 def current() -> KThread:
     """The calling thread's kernel thread; ESRCH if the caller is not in a process."""
-    t: KThread | None = getattr(_tls, "thread", None)
+    t = running.thread
     if t is None:
         raise oserror(ESRCH, "not running in a qrv process")
     return t
@@ -248,12 +255,11 @@ def current() -> KThread:
 
 def current_or_none() -> KThread | None:
     """The calling thread's kernel thread, or None on a plain host thread."""
-    t: KThread | None = getattr(_tls, "thread", None)
-    return t
+    return running.thread
 
 
 def set_current(t: KThread | None) -> None:
-    _tls.thread = t
+    running.thread = t
 
 
 def blocked_text(t: KThread) -> str:

@@ -38,7 +38,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from greenlet import greenlet
 
 from qrv.hw.clock import VirtualClock
-from qrv.kernel.proc import KThread, Policy, ProcessKilled, set_current
+from qrv.kernel.proc import KThread, Policy, ProcessKilled, running
 from qrv.kernel.trace import Tracer
 from qrv.spec.iomsg import ETIMEDOUT, oserror
 
@@ -130,12 +130,12 @@ class Scheduler:
     def _run(self, nxt: KThread) -> None:
         """From the idle loop: run `nxt` until every thread is blocked again."""
         self.current = nxt
-        set_current(nxt)
+        running.thread = nxt
         if self.trace is not None:
             self.trace.emit("schedule")
         nxt.glet.switch()
         self.current = None
-        set_current(None)
+        running.thread = None
 
     def _switch(self, t: KThread, nxt: KThread | None) -> None:
         """`t` (running) gives the CPU to `nxt`, or to the idle loop; returns when resumed."""
@@ -145,7 +145,7 @@ class Scheduler:
             self._idle.switch()
             return
         self.current = nxt
-        set_current(nxt)
+        running.thread = nxt
         if self.trace is not None:
             self.trace.emit("schedule")
         nxt.glet.switch()
