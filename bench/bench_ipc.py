@@ -1,7 +1,9 @@
 """IPC benchmark: MsgSend/Receive/Reply round trip and open+read(4 KiB)+close.
 
-Prints medians (µs) beside same-run baselines: a plain Python function call
-and a queue.Queue round trip between two threads.  The client is a process
+Prints medians (µs) beside same-run baselines: a plain Python function call,
+a queue.Queue round trip between two threads, and two bare greenlets
+switching to each other (the floor under any round trip between two
+threads of the system: its two switches without any kernel work).  The client is a process
 of the system (a greenlet like the server), as every program is; a host
 thread adopted as a process would add two host-thread hand-offs per call.
 Not part of the tests.
@@ -16,6 +18,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+
+from greenlet import greenlet
 
 from qrv.kernel import Kernel, Stdio
 from qrv.lib.c import (
@@ -98,6 +102,16 @@ def queue_round_trip() -> Callable[[], object]:
     return once
 
 
+def greenlet_round_trip() -> Callable[[], object]:
+    caller = greenlet.getcurrent()
+
+    def echo() -> None:
+        while True:
+            caller.switch()
+
+    return greenlet(echo).switch
+
+
 def in_process(k: Kernel, fn: Callable[[], float]) -> float:
     """Run `fn` as the main thread of a new process of `k`; its result."""
     box: list[float] = []
@@ -133,13 +147,16 @@ def main() -> int:
         orc = in_process(k, lambda: median_us(open_read_close, OPENS))
         call = median_us(lambda: len(b"ping"), ROUNDS)
         q_rt = median_us(queue_round_trip(), ROUNDS)
+        g_rt = median_us(greenlet_round_trip(), ROUNDS)
     finally:
         k.shutdown()
     print(f"MsgSend/Receive/Reply round trip     median {msg_rt:9.1f} us")
     print(f"open+read(4 KiB)+close via resmgr    median {orc:9.1f} us")
     print(f"baseline: plain function call        median {call:9.1f} us")
     print(f"baseline: queue.Queue thread RTT     median {q_rt:9.1f} us")
+    print(f"baseline: two greenlets' switch RTT  median {g_rt:9.1f} us")
     print(f"ratio: round trip / queue RTT        {msg_rt / q_rt:9.2f}x")
+    print(f"ratio: greenlet RTT / queue RTT      {g_rt / q_rt:9.2f}x (the floor)")
     return 0
 
 
