@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+import operator
 import random
 import threading
 import time
@@ -52,6 +53,7 @@ KCALL_COST = 1e-6
 """Virtual seconds one kernel call takes."""
 HOST_POLL = 0.5
 """Longest idle wait of the CPU thread between looks at its stop flag (s)."""
+_PRIO = operator.attrgetter("prio")
 
 
 @dataclass
@@ -161,7 +163,7 @@ class Scheduler:
             return None
         if len(ready) == 1:
             return ready.pop()
-        top = max(t.prio for t in ready)
+        top = max(map(_PRIO, ready))
         cands = [t for t in ready if t.prio == top]
         t = cands[0] if len(cands) == 1 else cands[self.rng.randrange(len(cands))]
         ready.remove(t)
