@@ -45,9 +45,9 @@ P2 = (32802, 32768)
 VIRT_PCIE_MMIO = 0x4000_0000
 # QEMU's PCI IDs (include/hw/pci/pci.h): Red Hat, gpex host bridge, NVMe.
 QEMU_BUS = [
-    "00:00.0 Host bridge [0600]: 1b36:0008",
-    "00:01.0 Serial controller [0700]: 1b36:0002 (rev 01)",  # the seed's -device pci-serial
-    "00:02.0 NVM controller [0108]: 1b36:0010 (rev 02)",  # hw/nvme/ctrl.c: revision 2
+    "00:00.0 0600: 1b36:0008",
+    "00:01.0 0700: 1b36:0002 (rev 01)",  # the seed's -device pci-serial
+    "00:02.0 0108: 1b36:0010 (rev 02)",  # hw/nvme/ctrl.c: revision 2
 ]
 FOUR_K = ("logical_block_size=4096", "physical_block_size=4096")
 
@@ -158,24 +158,24 @@ def test_lspci_shows_qemus_bus(qemu: str, seed_image: Path, stack: Stack) -> Non
         (0, 1, 0, "1b36:0002"),
         (0, 2, 0, "1b36:0010"),
     ]
-    status, out, _ = stack.sh("lspci")
+    status, out, _ = stack.sh("lspci -n")
     assert status == 0
     assert out.decode().splitlines() == QEMU_BUS
 
-    status, out, _ = stack.sh("lspci -v")
+    status, out, _ = stack.sh("lspci -nv")
     assert status == 0
     text = out.decode()
     bar0 = reference[2].bar_sizes[0]
     assert bar0 == 16 * KiB  # QEMU 7.2: registers, doorbells, MSI-X table and PBA
     expected = (
-        f"\tMemory at {VIRT_PCIE_MMIO:016x} (64-bit, non-prefetchable) [size={size_suffix(bar0)}]"
+        f"\tMemory at {VIRT_PCIE_MMIO:08x} (64-bit, non-prefetchable) [size={size_suffix(bar0)}]"
     )
     blocks = text.split("\n\n")
     nvme_block = blocks[2].splitlines()
-    assert nvme_block[0] == QEMU_BUS[2]
+    assert nvme_block[0].startswith(QEMU_BUS[2] + " (prog-if 02")
     assert expected in nvme_block
     serial_block = blocks[1].splitlines()
-    assert serial_block[0] == QEMU_BUS[1]
+    assert serial_block[0].startswith(QEMU_BUS[1])
     assert reference[1].bar_sizes == {0: 8}  # the 16550's eight I/O ports
     assert any(line.startswith("\tI/O ports at ") and "[size=8]" in line for line in serial_block)
     # the host bridge has no BARs in QEMU's view, nor in lspci's

@@ -168,16 +168,6 @@ class CapId(IntEnum):
     ENHANCED_ALLOCATION = 0x14
 
 
-CAP_NAMES: dict[int, str] = {
-    CapId.POWER_MANAGEMENT: "Power Management",
-    CapId.MSI: "MSI",
-    CapId.VENDOR: "Vendor Specific",
-    CapId.PCI_EXPRESS: "Express",
-    CapId.MSIX: "MSI-X",
-    CapId.SATA: "SATA HBA",
-    CapId.AF: "PCI Advanced Features",
-}
-
 # MSI-X capability layout (PCI 3.0 6.8.2)
 MSIX_CONTROL = 2
 MSIX_TABLE = 4
@@ -226,21 +216,3 @@ SUBCLASS_NVM = 0x08  # mass storage / Non-Volatile Memory controller
 PROG_IF_NVME = 0x02  # NVM Express
 SUBCLASS_HOST_BRIDGE = 0x00
 SUBCLASS_PCI_BRIDGE = 0x04
-
-# (class, subclass) -> name, as lspci prints them (pci.ids)
-CLASS_NAMES: dict[tuple[int, int], str] = {
-    (0x00, 0x00): "Non-VGA unclassified device",
-    (0x01, 0x00): "SCSI storage controller",
-    (0x01, 0x01): "IDE interface",
-    (0x01, 0x06): "SATA controller",
-    (0x01, 0x08): "NVM controller",
-    (0x01, 0x80): "Mass storage controller",
-    (0x02, 0x00): "Ethernet controller",
-    (0x03, 0x00): "VGA compatible controller",
-    (0x06, 0x00): "Host bridge",
-    (0x06, 0x01): "ISA bridge",
-    (0x06, 0x04): "PCI bridge",
-    (0x06, 0x80): "Bridge",
-    (0x07, 0x00): "Serial controller",
-    (0x0C, 0x03): "USB controller",
-}

@@ -214,6 +214,7 @@ class IomPci(IntEnum):
     READ_CONFIG_QWORD = 0x40
     READ_BA = 0x41
     DEVICE_INFO = 0x42
+    DEVICE_OWNERS = 0x43
 
 
 IOM_PCI_QRV_BASE = 0x40
@@ -261,6 +262,11 @@ IRQ = Layout("<i")
 DEVICE_INFO (by :data:`BDF`, for listing tools, no attach needed): reply is an
 :data:`IRQ` (-1: none), a u32 count, then :data:`BA` records of every implemented
 BAR (an unassigned one with addr 0)."""
+
+PID = struct.Struct("<i")
+"""DEVICE_OWNERS (by :data:`BDF`, no attach needed): reply is a u32 count, then the
+:data:`PID` of each process holding an owner (or exclusive) attach, in attach order
+(what ``lspci -k`` names as the driver in use)."""
 
 assert REPLY_HDR.size == 8 and FIND.size == 12 and CONFIG_READ.size == 8
 assert CONFIG_WRITE.size == 20 and ATTACH.size == 8 and BA.size == 32

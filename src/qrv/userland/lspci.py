@@ -1,69 +1,166 @@
-"""lspci: list the PCI functions pci-server enumerated (SPEC.md 3.3).
+"""lspci: list the PCI functions pci-server enumerated, as pciutils 3.9 prints them.
 
-``lspci``      one line per function: ``00:01.0 NVM controller [0108]: 1b36:0010 (rev 02)``
-``lspci -v``   adds subsystem, interrupt pin/IRQ, each BAR and the capabilities by name
-``lspci -vv``  adds a dump of the 256-byte configuration header (``lspci -xxx`` layout)
+``lspci [-nvxtkmD] [-s [[bus]:][dev][.fn]] [-d [vid]:[did][:class]] [-i FILE]``
 
-Everything comes from /dev/pci through libpci; BAR sizes from the server's
-enumeration (``pci_device_info``), so listing needs no attach.
+``-n``/``-nn`` numbers instead of/beside names; ``-v``/``-vv``/``-vvv`` the
+decoded header and capabilities; ``-x``/``-xxx``/``-xxxx`` 64/256/4096
+bytes of configuration space in hex (what ``lspci -F FILE`` reads back);
+``-t`` the bus tree; ``-k`` the driver owning each function (pci-server's
+attach table); ``-m``/``-mm`` machine-readable.  Names come from pci.ids
+(``-i FILE``, else $QRV_PCI_IDS, else /usr/share/misc/pci.ids) when the host
+has it, numbers otherwise.  BAR sizes and IRQs come from pci-server's
+enumeration, so listing needs no attach.  docs/lspci.md lists where the
+output differs from pciutils' and why.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from qrv.lib.c.proc import proc_snapshot
 from qrv.lib.c.stdio import eprintf
 from qrv.lib.pci import (
     PCI_BUS,
     PCI_DEV,
     PCI_ERR_OK,
     PCI_FUNC,
-    AsType,
-    PciBa,
     PciErr,
     find_all,
-    pci_capabilities,
-    pci_device_cfg_rd8,
-    pci_device_cfg_rd32,
+    pci_device_cfg_rd64,
     pci_device_info,
-    pci_device_read_ccode,
-    pci_device_read_cmd,
-    pci_device_read_did,
-    pci_device_read_revid,
-    pci_device_read_ssid,
-    pci_device_read_ssvid,
+    pci_device_owners,
     pci_device_read_vid,
     pci_strerror,
 )
-from qrv.spec.pci import (
-    BRIDGE_IO_GRANULE,
-    BRIDGE_IO_REG_MASK,
-    BRIDGE_IO_SHIFT,
-    BRIDGE_MEM_GRANULE,
-    BRIDGE_MEM_REG_MASK,
-    BRIDGE_MEM_SHIFT,
-    CAP_NAMES,
-    CLASS_NAMES,
-    HEADER_TYPE_MASK,
-    LEGACY_CONFIG_SIZE,
-    Cfg,
-    Command,
-    HeaderType,
-    Type1,
+from qrv.lib.pci.config import ConfigBytes
+from qrv.lib.pci.ids import Names, load
+from qrv.lib.pci.show import (
+    Function,
+    hex_dump,
+    kernel_lines,
+    machine,
+    terse,
+    tree,
+    verbose_lines,
 )
-from qrv.spec.pci_msg import PCI_CCODE_CLASS, PCI_CCODE_SUBCLASS
-from qrv.userland._util import dies_of_sigpipe, out
+from qrv.spec.pci import CONFIG_SPACE_SIZE
+from qrv.userland._util import EXIT_USAGE, dies_of_sigpipe, out
 
 NAME = "lspci"
-USAGE = f"usage: {NAME} [-v|-vv]"
-DUMP_ROW = 16
-PIN_NAMES = "ABCD"
-UNITS = ((1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K"))
-CLASS_FALLBACK = "Class"
+USAGE = (
+    f"usage: {NAME} [-n|-nn] [-v|-vv|-vvv] [-x|-xxx|-xxxx] [-t] [-k] [-m|-mm] [-D]"
+    " [-s [[bus]:][dev][.fn]] [-d [vid]:[did][:class]] [-i FILE]"
+)
+FLAGS = "nvxtkmD"
+ARG_OPTS = "sdi"
+QWORD = 8
+MAX_BUS, MAX_DEV, MAX_FN, MAX_ID = 0xFF, 0x1F, 7, 0xFFFF
 
 
 class LspciError(Exception):
     def __init__(self, err: PciErr) -> None:
         super().__init__(pci_strerror(err))
         self.err = err
+
+
+class UsageError(Exception):
+    pass
+
+
+@dataclass
+class Options:
+    numeric: int = 0
+    verbose: int = 0
+    hex: int = 0
+    tree: bool = False
+    kernel: bool = False
+    machine: int = 0
+    domains: bool = False
+    slot: tuple[int | None, int | None, int | None] = (None, None, None)
+    ids: tuple[int | None, int | None, int | None] = (None, None, None)
+    ids_file: str | None = None
+
+
+def _hex_field(text: str, limit: int, what: str) -> int | None:
+    if text in ("", "*"):
+        return None
+    try:
+        value = int(text, 16)
+    except ValueError:
+        raise UsageError(f"-{what}: invalid number '{text}'") from None
+    if not 0 <= value <= limit:
+        raise UsageError(f"-{what}: value '{text}' out of range")
+    return value
+
+
+def parse_slot(text: str) -> tuple[int | None, int | None, int | None]:
+    """``[[domain:]bus:][dev][.fn]``, hex, empty or ``*`` for any (pciutils' -s)."""
+    head, _, fn = text.partition(".")
+    parts = head.split(":")
+    if len(parts) > 3:
+        raise UsageError(f"-s: invalid slot '{text}'")
+    if len(parts) == 3 and _hex_field(parts[0], MAX_ID, "s") not in (None, 0):
+        return (-1, -1, -1)  # a domain other than 0 matches nothing
+    bus = _hex_field(parts[-2], MAX_BUS, "s") if len(parts) >= 2 else None
+    return bus, _hex_field(parts[-1], MAX_DEV, "s"), _hex_field(fn, MAX_FN, "s")
+
+
+def parse_ids(text: str) -> tuple[int | None, int | None, int | None]:
+    """``[vid]:[did][:class]`` (pciutils' -d)."""
+    parts = text.split(":")
+    if not 2 <= len(parts) <= 3:
+        raise UsageError(f"-d: invalid ID '{text}'")
+    cls = _hex_field(parts[2], MAX_ID, "d") if len(parts) == 3 else None
+    return _hex_field(parts[0], MAX_ID, "d"), _hex_field(parts[1], MAX_ID, "d"), cls
+
+
+def parse_args(argv: list[str]) -> Options:
+    opts = Options()
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg == "--":
+            break
+        if not arg.startswith("-") or arg == "-":
+            raise UsageError(f"unexpected argument '{arg}'")
+        letters = arg[1:]
+        while letters:
+            ch, letters = letters[0], letters[1:]
+            if ch in ARG_OPTS:
+                value = letters or (args.pop(0) if args else None)
+                if value is None:
+                    raise UsageError(f"option -{ch} needs an argument")
+                letters = ""
+                if ch == "s":
+                    opts.slot = parse_slot(value)
+                elif ch == "d":
+                    opts.ids = parse_ids(value)
+                else:
+                    opts.ids_file = value
+            elif ch in FLAGS:
+                _flag(opts, ch)
+            else:
+                raise UsageError(f"invalid option -- '{ch}'")
+    if args:
+        raise UsageError(f"unexpected argument '{args[0]}'")
+    return opts
+
+
+def _flag(opts: Options, ch: str) -> None:
+    if ch == "n":
+        opts.numeric += 1
+    elif ch == "v":
+        opts.verbose += 1
+    elif ch == "x":
+        opts.hex += 1
+    elif ch == "t":
+        opts.tree = True
+    elif ch == "k":
+        opts.kernel = True
+    elif ch == "m":
+        opts.machine += 1
+    else:
+        opts.domains = True
 
 
 def _ok(result: tuple[PciErr, int]) -> int:
@@ -73,130 +170,79 @@ def _ok(result: tuple[PciErr, int]) -> int:
     return value
 
 
-def bdf_text(bdf: int) -> str:
-    return f"{PCI_BUS(bdf):02x}:{PCI_DEV(bdf):02x}.{PCI_FUNC(bdf)}"
-
-
-def class_name(ccode: int) -> str:
-    key = (PCI_CCODE_CLASS(ccode), PCI_CCODE_SUBCLASS(ccode))
-    return CLASS_NAMES.get(key, f"{CLASS_FALLBACK} {key[0]:02x}{key[1]:02x}")
-
-
-def size_text(size: int) -> str:
-    """lspci's ``[size=16K]`` form."""
-    for unit, suffix in UNITS:
-        if size >= unit and size % unit == 0:
-            return f"{size // unit}{suffix}"
-    return str(size)
-
-
-def summary(bdf: int) -> str:
-    ccode = _ok(pci_device_read_ccode(bdf))
-    vid, did = _ok(pci_device_read_vid(bdf)), _ok(pci_device_read_did(bdf))
-    rev = _ok(pci_device_read_revid(bdf))
-    line = f"{bdf_text(bdf)} {class_name(ccode)} [{ccode >> 8:04x}]: {vid:04x}:{did:04x}"
-    return line + (f" (rev {rev:02x})" if rev else "")
-
-
-def bar_line(bdf: int, ba: PciBa, cmd: int) -> str:
-    """``Memory at 0000000040000000 (64-bit, non-prefetchable) [size=16K]`` style."""
-    raw = _ok(pci_device_cfg_rd32(bdf, Cfg.BAR0 + 4 * ba.bar_num))
-    if ba.type is AsType.IO:
-        where = f"{raw & ~0x3:x}" if ba.addr else "<unassigned>"
-        text = f"I/O ports at {where} [size={size_text(ba.size)}]"
-        enabled = cmd & Command.IO_SPACE
-    else:
-        pci_addr = raw & ~0xF
-        if ba.is_64bit:
-            pci_addr |= _ok(pci_device_cfg_rd32(bdf, Cfg.BAR0 + 4 * ba.bar_num + 4)) << 32
-        where = f"{pci_addr:016x}" if ba.addr else "<unassigned>"
-        bits = "64-bit" if ba.is_64bit else "32-bit"
-        pref = "prefetchable" if ba.prefetchable else "non-prefetchable"
-        text = f"Memory at {where} ({bits}, {pref}) [size={size_text(ba.size)}]"
-        enabled = cmd & Command.MEMORY_SPACE
-    return text if enabled and ba.addr else text + " [disabled]"
-
-
-def bridge_lines(bdf: int) -> list[str]:
-    """Bus numbers and forwarding windows of a type-1 header (PCI-to-PCI Bridge Spec 3.2)."""
-    buses = _ok(pci_device_cfg_rd32(bdf, Type1.PRIMARY_BUS))
-    primary, secondary, subordinate = buses & 0xFF, (buses >> 8) & 0xFF, (buses >> 16) & 0xFF
-    lines = [
-        f"\tBus: primary={primary:02x}, secondary={secondary:02x}, subordinate={subordinate:02x}"
-    ]
-    mem = _ok(pci_device_cfg_rd32(bdf, Type1.MEMORY_BASE))
-    base = (mem & BRIDGE_MEM_REG_MASK) << BRIDGE_MEM_SHIFT
-    limit = ((mem >> 16) & BRIDGE_MEM_REG_MASK) << BRIDGE_MEM_SHIFT | (BRIDGE_MEM_GRANULE - 1)
-    if base <= limit:
-        lines.append(
-            f"\tMemory behind bridge: {base:08x}-{limit:08x} [size={size_text(limit - base + 1)}]"
-        )
-    io = _ok(pci_device_cfg_rd32(bdf, Type1.IO_BASE)) & 0xFFFF
-    io_base = (io & BRIDGE_IO_REG_MASK) << BRIDGE_IO_SHIFT
-    io_limit = ((io >> 8) & BRIDGE_IO_REG_MASK) << BRIDGE_IO_SHIFT | (BRIDGE_IO_GRANULE - 1)
-    if io_base <= io_limit:
-        size = size_text(io_limit - io_base + 1)
-        lines.append(f"\tI/O behind bridge: {io_base:04x}-{io_limit:04x} [size={size}]")
-    return lines
-
-
-def details(bdf: int) -> list[str]:
-    hdr = _ok(pci_device_cfg_rd8(bdf, Cfg.HEADER_TYPE)) & HEADER_TYPE_MASK
-    if hdr == HeaderType.NORMAL:
-        ssvid, ssid = _ok(pci_device_read_ssvid(bdf)), _ok(pci_device_read_ssid(bdf))
-        lines = [f"\tSubsystem: {ssvid:04x}:{ssid:04x}"]
-    else:
-        lines = bridge_lines(bdf) if hdr == HeaderType.BRIDGE else []
+def read_function(bdf: int, names_of: dict[int, str]) -> Function:
+    data = bytearray()
+    for off in range(0, CONFIG_SPACE_SIZE, QWORD):
+        data += _ok(pci_device_cfg_rd64(bdf, off)).to_bytes(QWORD, "little")
     err, irq, bas = pci_device_info(bdf)
     if err is not PCI_ERR_OK:
         raise LspciError(err)
-    pin = _ok(pci_device_cfg_rd8(bdf, Cfg.INTERRUPT_PIN))
-    if 1 <= pin <= len(PIN_NAMES):
-        routed = f"IRQ {irq}" if irq >= 0 else "no IRQ"
-        lines.append(f"\tInterrupt: pin {PIN_NAMES[pin - 1]} routed to {routed}")
-    cmd = _ok(pci_device_read_cmd(bdf))
-    lines += [f"\t{bar_line(bdf, ba, cmd)}" for ba in bas]
-    err, caps = pci_capabilities(bdf)
+    err, pids = pci_device_owners(bdf)
     if err is not PCI_ERR_OK:
         raise LspciError(err)
-    for off, cap_id in caps:
-        lines.append(f"\tCapabilities: [{off:02x}] {CAP_NAMES.get(cap_id, f'#{cap_id:02x}')}")
+    drivers = [names_of.get(pid, f"pid {pid}") for pid in pids]
+    return Function(
+        PCI_BUS(bdf),
+        PCI_DEV(bdf),
+        PCI_FUNC(bdf),
+        ConfigBytes(bytes(data)),
+        sizes={ba.bar_num: ba.size for ba in bas},
+        irq=irq if irq >= 0 else 0,
+        driver=", ".join(drivers) or None,
+    )
+
+
+def selected(f: Function, opts: Options) -> bool:
+    bus, dev, fn = opts.slot
+    vid, did, cls = opts.ids
+    want = ((bus, f.bus), (dev, f.dev), (fn, f.fn), (vid, f.vid), (did, f.did), (cls, f.cls))
+    return all(w is None or w == have for w, have in want)
+
+
+def render(f: Function, names: Names, opts: Options) -> list[str]:
+    """One function's block, as pciutils' show_device."""
+    if opts.machine:
+        lines = machine(f, names, opts.verbose, opts.kernel)
+    else:
+        lines = (
+            verbose_lines(f, names, opts.verbose)
+            if opts.verbose
+            else terse(f, names, 0, opts.kernel)
+        )
+        if opts.kernel or opts.verbose:
+            lines += kernel_lines(f)
+    if opts.hex:
+        lines += hex_dump(f, opts.hex)
+    if opts.verbose or opts.hex:
+        lines.append("")
     return lines
-
-
-def dump(bdf: int) -> list[str]:
-    """The 256-byte header as ``00: 36 1b 10 00 ...`` rows."""
-    data = bytearray()
-    for off in range(0, LEGACY_CONFIG_SIZE, 4):
-        data += _ok(pci_device_cfg_rd32(bdf, off)).to_bytes(4, "little")
-    return [
-        f"{row:02x}: " + " ".join(f"{b:02x}" for b in data[row : row + DUMP_ROW])
-        for row in range(0, LEGACY_CONFIG_SIZE, DUMP_ROW)
-    ]
 
 
 @dies_of_sigpipe
 def main(argv: list[str]) -> int:
-    verbose = 0
-    for arg in argv[1:]:
-        if arg.startswith("-") and len(arg) > 1 and set(arg[1:]) == {"v"}:
-            verbose += len(arg) - 1
-        else:
-            eprintf(f"{USAGE}\n")
-            return 2
+    try:
+        opts = parse_args(argv[1:])
+    except UsageError as exc:
+        eprintf(f"{NAME}: {exc}\n{USAGE}\n")
+        return EXIT_USAGE
     try:
         # pci_device_find reports a missing server as "no more devices": ask once explicitly
         err, _ = pci_device_read_vid(0)
         if err is PciErr.SERVER_NOT_AVAILABLE:
             raise LspciError(err)
-        for bdf in find_all():
-            out(summary(bdf) + "\n")
-            if verbose >= 1:
-                lines = details(bdf)
-                if verbose >= 2:
-                    lines += dump(bdf)
-                out("\n".join(lines) + "\n\n")
+        names_of = {p.pid: p.name for p in proc_snapshot()} if opts.kernel or opts.verbose else {}
+        functions = [read_function(bdf, names_of) for bdf in find_all()]
     except LspciError as exc:
         eprintf(f"{NAME}: /dev/pci: {exc}\n")
         return 1
+    names = Names(load(opts.ids_file), opts.numeric)
+    shown = [f for f in functions if selected(f, opts)]
+    for f in shown:
+        f.domain = opts.domains
+    if opts.tree:
+        lines = tree(shown, names if opts.verbose else None)
+        out("".join(line + "\n" for line in lines))
+        return 0
+    for f in shown:
+        out("".join(line + "\n" for line in render(f, names, opts)))
     return 0

@@ -42,13 +42,13 @@ def test_enumerate_attach_and_list_on_qemu(tmp_path: Path) -> None:
             assert pci.pci_device_read_irq(hdl) == (pci.PCI_ERR_OK, [0x22])  # slot 2 INTA
             assert pci.pci_device_find_capid(bdf, 0x11) >= 0  # MSI-X
             start = len(out.getvalue())
-            pid = kernel.spawn(lspci, ["lspci"])
+            pid = kernel.spawn(lspci, ["lspci", "-n"])
             assert kernel.waitpid(pid, timeout=30) == 0
             listing = out.getvalue()[start:].decode().splitlines()
         assert listing[:3] == [
-            "00:00.0 Host bridge [0600]: 1b36:0008",
-            "00:01.0 Serial controller [0700]: 1b36:0002 (rev 01)",
-            "00:02.0 NVM controller [0108]: 1b36:0010 (rev 02)",
+            "00:00.0 0600: 1b36:0008",
+            "00:01.0 0700: 1b36:0002 (rev 01)",
+            "00:02.0 0108: 1b36:0010 (rev 02)",
         ]
 
 

@@ -27,6 +27,7 @@ from qrv.spec.pci_msg import (
     IRQ,
     PCI_BDF_NONE,
     PCI_CCODE_ANY,
+    PID,
     READ_CONFIG_SUBTYPES,
     VALUE,
     AsAttr,
@@ -308,3 +309,15 @@ def pci_device_info(bdf: pci_bdf_t) -> tuple[pci_err_t, pci_irq_t, list[pci_ba_t
         return err, -1, []
     (irq,) = IRQ.unpack_from(body)
     return err, irq, _bas(body, IRQ.size)
+
+
+def pci_device_owners(bdf: pci_bdf_t) -> tuple[pci_err_t, list[int]]:
+    """qrv extension for listing tools: the pids holding an owner attach of any function."""
+    if not 0 <= bdf <= U32:
+        return PciErr.EINVAL, []
+    err, body = transact(IomPci.DEVICE_OWNERS, BDF.pack(bdf))
+    if err is not PciErr.OK or len(body) < COUNT.size:
+        return err, []
+    (count,) = COUNT.unpack_from(body)
+    count = min(count, (len(body) - COUNT.size) // PID.size)
+    return err, [PID.unpack_from(body, COUNT.size + PID.size * i)[0] for i in range(count)]

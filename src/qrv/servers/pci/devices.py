@@ -72,6 +72,7 @@ class Attachment:
     node: PciNode
     flags: PciAttachFlags
     client: Hashable
+    pid: int = -1
 
     @property
     def owner(self) -> bool:
@@ -168,7 +169,16 @@ class DeviceTable:
 
     # -- attach / detach ----------------------------------------------------------------
 
-    def attach(self, client: Hashable, bdf: int, raw_flags: int) -> tuple[PciErr, int]:
+    def owners(self, bdf: int) -> list[int] | None:
+        """The pids holding an owner attach of `bdf`, in attach order (None: no such device)."""
+        node = self.by_bdf.get(bdf)
+        if node is None:
+            return None
+        return [a.pid for a in self.attachments.values() if a.node is node and a.owner]
+
+    def attach(
+        self, client: Hashable, bdf: int, raw_flags: int, pid: int = -1
+    ) -> tuple[PciErr, int]:
         node = self.by_bdf.get(bdf)
         if node is None:
             return PciErr.ENODEV, 0
@@ -192,7 +202,7 @@ class DeviceTable:
             return err, 0
         handle = self._next_handle
         self._next_handle += 1
-        self.attachments[handle] = Attachment(handle, node, flags, client)
+        self.attachments[handle] = Attachment(handle, node, flags, client, pid)
         return PciErr.OK, handle
 
     def _init(self, node: PciNode, flags: PciAttachFlags) -> PciErr:

@@ -27,6 +27,7 @@ from qrv.spec.pci_msg import (
     FIND,
     HANDLE,
     IRQ,
+    PID,
     REPLY_HDR,
     VALUE,
     IomPci,
@@ -61,7 +62,9 @@ class PciServer:
             IomPci.READ_BA: self.read_ba,
             IomPci.MAP_IRQ: self.read_irq,
             IomPci.DEVICE_INFO: self.device_info,
+            IomPci.DEVICE_OWNERS: self.device_owners,
         }
+        self.sender_pid = -1  # the pid of the message being handled (for attach)
 
     # -- resmgr slots ------------------------------------------------------------------------
 
@@ -74,6 +77,7 @@ class PciServer:
             log.info("unknown IOM_PCI subtype %d", msg.subtype)
             return reply(PciErr.ENOTSUP)
         self.stats[subtype] += 1
+        self.sender_pid = ctp.info.pid if ctp.info is not None else -1
         err, payload = self.handlers[subtype](ocb, subtype, msg.data)
         return reply(err, payload)
 
@@ -109,7 +113,7 @@ class PciServer:
         if len(data) < ATTACH.size:
             return PciErr.EINVAL, b""
         bdf, flags = ATTACH.unpack_from(data)
-        err, handle = self.table.attach(ocb, bdf, flags)
+        err, handle = self.table.attach(ocb, bdf, flags, self.sender_pid)
         return err, HANDLE.pack(handle) if err is PciErr.OK else b""
 
     def _handle(self, data: bytes) -> int | None:
@@ -148,3 +152,12 @@ class PciServer:
         body = IRQ.pack(node.irq) + COUNT.pack(len(bas))
         body += b"".join(BA.pack(b.addr, b.size, int(b.type), int(b.attr), b.bar_num) for b in bas)
         return PciErr.OK, body
+
+    def device_owners(self, ocb: IofuncOcb, subtype: IomPci, data: bytes) -> tuple[PciErr, bytes]:
+        """qrv extension for ``lspci -k``: the pids of a function's owner attaches, by bdf."""
+        if len(data) < BDF.size:
+            return PciErr.EINVAL, b""
+        pids = self.table.owners(BDF.unpack_from(data)[0])
+        if pids is None:
+            return PciErr.ENODEV, b""
+        return PciErr.OK, COUNT.pack(len(pids)) + b"".join(PID.pack(p) for p in pids)
