@@ -263,7 +263,7 @@ DEVICE_INFO (by :data:`BDF`, for listing tools, no attach needed): reply is an
 :data:`IRQ` (-1: none), a u32 count, then :data:`BA` records of every implemented
 BAR (an unassigned one with addr 0)."""
 
-PID = struct.Struct("<i")
+PID = Layout("<i")
 """DEVICE_OWNERS (by :data:`BDF`, no attach needed): reply is a u32 count, then the
 :data:`PID` of each process holding an owner (or exclusive) attach, in attach order
 (what ``lspci -k`` names as the driver in use)."""

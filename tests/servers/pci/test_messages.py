@@ -63,7 +63,7 @@ def io_msg(subtype: int, payload: bytes) -> bytes:
     return rm.header(rm.MSG, 8, IOMGR_PCI, subtype) + payload
 
 
-SUBTYPES = st.integers(0, 0xFFFF) | st.integers(0, 0x20)
+SUBTYPES = st.integers(0, 0xFFFF) | st.integers(0, 0x20) | st.integers(0x40, 0x43)
 pci_requests = st.builds(io_msg, SUBTYPES, st.binary(max_size=40))
 
 
@@ -95,3 +95,30 @@ def test_arbitrary_messages_many(server, raw: bytes) -> None:
     k, pid = server
     with k.adopt("fuzz"):
         _fuzz(k, pid, raw)
+
+
+def test_device_owners_validates_its_request(server) -> None:
+    """DEVICE_OWNERS (lspci -k): a short request EINVAL, an unknown bdf ENODEV, else the
+    owner pids in attach order (a shared attach is not an owner)."""
+    k, pid = server
+    with k.adopt("lister"):
+        fd = open("/dev/pci", O_RDWR)
+        try:
+            for payload, want in ((b"", PciErr.EINVAL), (b"\x01\x02", PciErr.EINVAL)):
+                reply = rm.send(fd, io_msg(0x43, payload))
+                assert struct.unpack_from("<iI", reply.data) == (want, 0)
+            reply = rm.send(fd, io_msg(0x43, struct.pack("<I", 0xFFFF)))
+            assert struct.unpack_from("<i", reply.data)[0] == PciErr.ENODEV
+        finally:
+            close(fd)
+        bdf = pci.PCI_BDF(0, 1, 0)
+        assert pci.pci_device_owners(bdf) == (PciErr.OK, [])
+        shared, _ = pci.pci_device_attach(bdf, pci.pci_attachFlags_e_SHARED)
+        owner, err = pci.pci_device_attach(bdf, pci.pci_attachFlags_OWNER)
+        assert shared is not None and owner is not None, err
+        err, pids = pci.pci_device_owners(bdf)
+        assert err is PciErr.OK and len(pids) == 1 and pids[0] != pid and pids[0] > 0
+        pci.pci_device_detach(owner)
+        pci.pci_device_detach(shared)
+        assert pci.pci_device_owners(bdf) == (PciErr.OK, [])
+    assert_alive(k, pid)
