@@ -121,4 +121,4 @@ def test_device_owners_validates_its_request(server) -> None:
         pci.pci_device_detach(owner)
         pci.pci_device_detach(shared)
         assert pci.pci_device_owners(bdf) == (PciErr.OK, [])
-    assert_alive(k, pid)
+        assert_alive(k, pid)
