@@ -28,11 +28,11 @@ def test_lspci_is_pciutils_on_both_machines(machine: MachineFactory, tmp_path: P
             assert (status, err) == (0, "")
             ref = pciutils(dump.decode(), tmp_path, *options)
             assert from_qrv(mine.decode()) == from_pciutils(ref), options
-        _, verbose, _ = st.sh("lspci -vv -s 1")
+        _, verbose, _ = st.sh("lspci -vv -s 2")
         _, drivers, _ = st.sh("lspci -k")
     lines = verbose.decode().splitlines()
     assert lines[0] == (
-        "00:01.0 Non-Volatile memory controller: Red Hat, Inc. QEMU NVM Express Controller"
+        "00:02.0 Non-Volatile memory controller: Red Hat, Inc. QEMU NVM Express Controller"
         " (rev 02) (prog-if 02 [NVM Express])"
     )
     assert "\tRegion 0: Memory at 40000000 (64-bit, non-prefetchable) [size=16K]" in lines
