@@ -63,11 +63,16 @@ def test_plain_mbr_rejected() -> None:
     fails(disk, E.GPT_ERR_PLAIN_MBR)
 
 
-def test_hybrid_mbr_rejected() -> None:
+def test_hybrid_mbr_is_read_with_a_problem() -> None:
+    """As sgdisk and Linux: the GPT behind a hybrid MBR is used, the MBR reported."""
     disk = make_disk((100,), num_lbas=4096)
     disk.mbr_set(1, 0x0C, 34, 100)
-    error = fails(disk, E.GPT_ERR_HYBRID_MBR)
-    assert "0x0c" in str(error)
+    table = parse(disk)
+    assert codes(table) == [E.GPT_ERR_HYBRID_MBR]
+    assert "0x0c" in table.problems[0]
+    assert len(table.partitions) == 1
+    with pytest.raises(GptParseError):
+        parse(disk, strict=True)
 
 
 def test_bad_header_crc_seed_style() -> None:

@@ -15,7 +15,10 @@ JSON_KEYS = {
     "lba_size", "disk_guid", "first_usable_lba", "last_usable_lba", "header", "problems",
     "partitions",
 }  # fmt: skip
-PART_KEYS = {"index", "start_lba", "end_lba", "type_guid", "part_guid", "attributes", "name"}
+PART_KEYS = {
+    "index", "start_lba", "end_lba", "size", "bytes", "type_guid", "type_name", "part_guid",
+    "attributes", "name",
+}  # fmt: skip
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

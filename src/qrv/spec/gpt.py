@@ -268,6 +268,24 @@ TYPE_ALIASES: dict[str, uuid.UUID] = {
 }
 
 
+# sgdisk's 4-hex type codes (gdisk parttypes.cc) for the types above
+SGDISK_CODES: dict[str, uuid.UUID] = {
+    "8300": LINUX_FILESYSTEM_GUID,
+    "8200": TYPE_ALIASES["swap"],
+    "8e00": TYPE_ALIASES["lvm"],
+    "fd00": TYPE_ALIASES["raid"],
+    "8302": TYPE_ALIASES["home"],
+    "8304": uuid.UUID("4f68bce3-e8cd-4db1-96e7-fbcaf984b709"),
+    "ef00": EFI_SYSTEM_GUID,
+    "ef01": uuid.UUID("024dee41-33e7-11d3-9d69-0008c781f39f"),
+    "ef02": TYPE_ALIASES["bios"],
+    "0700": TYPE_ALIASES["msdata"],
+    "0c01": uuid.UUID("e3c9e316-0b5c-4db8-817d-f92df00215ae"),
+    "a503": uuid.UUID("516e7cb4-6ecf-11d6-8ff8-00022d09712b"),
+    "af00": uuid.UUID("48465300-0000-11aa-aa11-00306543ecac"),
+}
+
+
 def type_name(guid: uuid.UUID) -> str | None:
     """A friendly name for a well-known partition type, else None."""
     return TYPE_NAMES.get(guid)

@@ -1,8 +1,14 @@
-"""`qrv gpt [--json] [--lba-size N] IMAGE`: print and verify the GPT of an image
-or block-device file.
+"""`qrv gpt [-l] [--json] [--lba-size N] IMAGE...`: print and verify the GPT of
+images or block-device files.
 
-Exit status: 0 clean; 1 a table was read but problems were found; 2 no usable
-table, or a usage error (missing or empty file, not a GPT).
+``-l`` lists each image as ``sfdisk -l`` does (:mod:`qrv.tools.gptlist`).
+``--json`` prints one object per image (a list when there are several, or with
+``-l``); an image without a usable table is an ``{"error": ...}`` object.
+Each partition's object has ``size`` (sectors), ``bytes`` and ``type_name``.
+
+Exit status (the worst over the images): 0 clean; 1 a table was read but
+problems were found; 2 no usable table, or a usage error (missing or empty
+file, not a GPT).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from qrv.lib.gpt import (
     detect_lba_size,
     gpt_parse,
 )
+from qrv.tools.gptlist import listing
 from qrv.tools.imagefile import ImageFile
 from qrv.tools.output import print_out
 
@@ -81,7 +88,10 @@ def table_json(table: GptTable) -> dict[str, Any]:
                 "index": p.index,
                 "start_lba": p.start_lba,
                 "end_lba": p.end_lba,
+                "size": p.num_lbas,
+                "bytes": p.num_lbas * table.lba_size,
                 "type_guid": str(p.type_guid),
+                "type_name": p.type_name,
                 "part_guid": str(p.part_guid),
                 "attributes": p.attributes,
                 "name": p.name,
@@ -146,29 +156,50 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="qrv gpt",
-        description="Print and verify the GPT of an image or block device file.",
+        description="Print and verify the GPT of images or block device files.",
         epilog="exit status: 0 clean, 1 problems found, 2 no usable table or usage error",
     )
-    p.add_argument("image", metavar="IMAGE")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("images", metavar="IMAGE", nargs="+")
+    p.add_argument("-l", "--list", action="store_true", help="list as sfdisk -l does")
+    p.add_argument("--json", action="store_true", help="print JSON (one object per image)")
     p.add_argument("--lba-size", type=int, choices=LBA_SIZES, help="default: detected")
     return p
+
+
+def _one(image: str, lba_size: int | None) -> tuple[int, GptTable | str]:
+    """(exit status, the table or the error line) of one image."""
+    try:
+        table = read_table(Path(image), lba_size)
+    except GptParseError as exc:
+        return EXIT_UNUSABLE, f"{exc.code.name}: {exc}"
+    except QrvError as exc:
+        return EXIT_UNUSABLE, str(exc)
+    return (EXIT_PROBLEMS if table.issues else EXIT_CLEAN), table
+
+
+def _json(image: str, result: GptTable | str) -> dict[str, Any]:
+    if isinstance(result, str):
+        return {"image": image, "error": result}
+    return {"image": image, **table_json(result)}
 
 
 def main(argv: Sequence[str]) -> int:
     try:
         args = _parser().parse_args(list(argv))
-        table = read_table(Path(args.image), args.lba_size)
     except SystemExit as done:  # --help
         return int(done.code or 0)
-    except GptParseError as exc:
-        print(f"qrv gpt: {exc.code.name}: {exc}", file=sys.stderr)
-        return EXIT_UNUSABLE
-    except QrvError as exc:
-        print(f"qrv gpt: {exc}", file=sys.stderr)
-        return EXIT_UNUSABLE
+    results = [(image, *_one(image, args.lba_size)) for image in args.images]
     if args.json:
-        print_out(json.dumps(table_json(table), indent=2, ensure_ascii=False))
+        docs = [_json(image, result) for image, _, result in results]
+        many = args.list or len(docs) > 1
+        print_out(json.dumps(docs if many else docs[0], indent=2, ensure_ascii=False))
     else:
-        print_out("\n".join(table_text(args.image, table)))
-    return EXIT_PROBLEMS if table.issues else EXIT_CLEAN
+        blocks = []
+        for image, _, result in results:
+            if isinstance(result, str):
+                print(f"qrv gpt: {result}", file=sys.stderr)
+            else:
+                blocks.append(listing(image, result) if args.list else table_text(image, result))
+        if blocks:
+            print_out("\n\n".join("\n".join(b) for b in blocks))
+    return max(status for _, status, _ in results)

@@ -22,7 +22,8 @@ def check_protective_mbr(sector: bytes, num_lbas: int) -> list[GptIssue]:
     """Reject anything but a protective MBR; return its minor problems.
 
     One 0xEE entry is required, in any of the four slots.  A plain MBR (no
-    0xEE) and a hybrid MBR (0xEE plus other partitions) raise distinct codes.  Several
+    0xEE) is refused.  A hybrid MBR (0xEE plus other partitions) is a problem
+    reported, and the GPT behind it is read, as sgdisk and Linux do.  Several
     0xEE entries are a problem, not a refusal (sgdisk only warns; the seed's libgpt
     reads such a disk): the first one is checked.
     """
@@ -51,14 +52,16 @@ def check_protective_mbr(sector: bytes, num_lbas: int) -> list[GptIssue]:
             GptErr.GPT_ERR_NO_PMBR,
             "no protective MBR: LBA 0 has a boot signature but no 0xEE entry",
         )
+    issues: list[GptIssue] = []
     if others:
-        raise GptParseError(
-            GptErr.GPT_ERR_HYBRID_MBR,
-            f"hybrid MBR (0xEE plus {kinds}) is not supported: "
-            "a protective MBR holds a single 0xEE entry",
+        issues.append(
+            GptIssue(
+                GptErr.GPT_ERR_HYBRID_MBR,
+                f"hybrid MBR (0xEE plus {kinds}): the GPT is used and the MBR partitions "
+                "are ignored (a protective MBR holds a single 0xEE entry)",
+            )
         )
     slot, entry = protective[0]
-    issues: list[GptIssue] = []
     if len(protective) > 1:
         # sgdisk only warns and the seed's libgpt reads on: the first entry counts
         slots = ", ".join(str(i + 1) for i, _ in protective)

@@ -14,7 +14,7 @@ class GptErr(IntEnum):
     GPT_ERR_READ = 1  # the read callback failed or returned too little
     GPT_ERR_NO_PMBR = 2  # no 0x55AA boot signature, or an MBR with no entries at all
     GPT_ERR_PLAIN_MBR = 3  # an MBR partition table without a 0xEE protective entry
-    GPT_ERR_HYBRID_MBR = 4  # 0xEE plus other MBR partitions (hybrid GPT: unsupported)
+    GPT_ERR_HYBRID_MBR = 4  # 0xEE plus other MBR partitions (hybrid: the GPT is read, reported)
     GPT_ERR_BAD_PMBR = 5  # protective MBR malformed (several 0xEE, wrong start or size)
     GPT_ERR_BAD_SIG = 6  # header signature is not "EFI PART"
     GPT_ERR_BAD_REV = 7  # header revision is not 1.0
