@@ -67,6 +67,7 @@ from qrv.kernel import SIGINT, ConsoleInput, Kernel, Stdio, host_console
 from qrv.lib.c.proc import procmgr_waitfor, spawn
 from qrv.programs import load_all
 from qrv.servers.pci.main import main as pci_server_main
+from qrv.servers.pipe.main import main as pipe_main
 from qrv.tools.mkgpt import create_seed_image
 from qrv.userland import sh
 
@@ -135,6 +136,7 @@ class PowerLost(Exception):
 BOOT_PROGRAMS: list[BootProgram] = [
     BootProgram("pci-server", pci_server_main, waitfor="/dev/pci"),
     BootProgram("devb-nvme", devb_nvme_main),
+    BootProgram("pipe", pipe_main, waitfor="/dev/pipe"),
 ]
 """Started in order before the shell, as the seed's boot script does."""
 

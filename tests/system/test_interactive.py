@@ -42,7 +42,7 @@ def _take_terminal() -> None:  # pragma: no cover - runs in the child
 
 
 class Tty:
-    """qrv emu on a pty: what it printed so far, and a way to wait for more."""
+    """qrv emu on a pty (stdin, stdout and stderr): what it printed so far, and a way to wait."""
 
     def __init__(self, args: list[str], cwd: Path) -> None:
         self.master, slave = os.openpty()
@@ -50,7 +50,7 @@ class Tty:
             [sys.executable, "-m", "qrv", "emu", *args],
             stdin=slave,
             stdout=slave,
-            stderr=subprocess.PIPE,
+            stderr=slave,
             cwd=cwd,
             start_new_session=True,
             preexec_fn=_take_terminal,  # noqa: PLW1509 - TIOCSCTTY must run in the child
@@ -102,14 +102,15 @@ class Tty:
         pytest.fail(f"no quiet prompt within {timeout} s; output ends {bytes(self.out[-400:])!r}")
 
     def finish(self, timeout: float = T) -> tuple[int, bytes]:
-        """Wait for exit (draining the pty); (status, stderr)."""
+        """Wait for exit (draining the pty); (status, the whole transcript with \\n lines)."""
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None and time.monotonic() < deadline:
             if not self._pump(0.05):
                 break
         status = self.proc.wait(max(0.1, deadline - time.monotonic()))
-        assert self.proc.stderr is not None
-        return status, self.proc.stderr.read()
+        while self._pump(0.05):
+            pass
+        return status, bytes(self.out).replace(b"\r\n", b"\n")
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -140,11 +141,11 @@ def test_ctrl_c_at_the_prompt_drops_the_line_and_ctrl_d_exits(tmp_path: Path) ->
         t.expect(b"\r\ndone-1\r\n" + PROMPT)  # the dropped "echo never-run" did not run
         assert b"never-run\r\n" not in t.out
         t.send(b"ls /nope\n")
-        t.expect(b"ls /nope\r\n" + PROMPT)  # its error goes to stderr, a pipe here
+        t.expect(b"ls /nope\r\nls: /nope: No such file or directory\r\n" + PROMPT)
         t.send(CTRL_D)
         status, err = t.finish()
     assert status == 1  # ^D on an empty line: exit with the last status (ls failed)
-    assert b"ls: /nope: No such file or directory" in err
+    assert err.endswith(PROMPT + b"\n")  # ^D leaves the terminal on a new line
     assert not any(bad in err for bad in BAD), err.decode(errors="replace")
 
 
@@ -152,7 +153,7 @@ def test_exit_n_and_the_exit_errors(tmp_path: Path) -> None:
     with tty([], tmp_path) as t:
         t.expect(PROMPT, BOOT_T)
         t.send(b"exit 1 2\n")
-        t.expect(b"exit 1 2\r\n" + PROMPT)  # still running
+        t.expect(b"exit 1 2\r\nsh: exit: too many arguments\r\n" + PROMPT)  # still running
         t.send(b"exit 7\n")
         status, err = t.finish()
     assert status == 7

@@ -81,18 +81,19 @@ class ScriptedTty(io.RawIOBase):
         return item
 
 
-def _interactive(k: Kernel, reads: list[bytes | None]) -> tuple[int, bytes]:
+def _interactive(k: Kernel, reads: list[bytes | None]) -> tuple[int, bytes, bytes]:
     console = Console()
     stdio = Stdio(ScriptedTty(reads), console.stdout, console.stderr)  # type: ignore[arg-type]
     status = k.waitpid(k.spawn(sh.main, ["sh"], stdio=stdio), T)
-    return status, console.stdout.getvalue()
+    return status, console.stdout.getvalue(), console.stderr.getvalue()
 
 
 def test_ctrl_c_at_the_prompt_gives_a_fresh_prompt(k) -> None:
-    status, out = _interactive(k, [None, b"echo hi\n"])
-    assert (status, out) == (0, b"# \n# hi\n# \n")
-    status, out = _interactive(k, [b"echo a\n", None])  # ^C, then ^D: the ^C's status
-    assert (status, out) == (INTERRUPTED, b"# a\n# \n# \n")
+    # the prompt and the newlines of ^C and ^D go to stderr; stdout has only the output
+    status, out, err = _interactive(k, [None, b"echo hi\n"])
+    assert (status, out, err) == (0, b"hi\n", b"# \n# # \n")
+    status, out, err = _interactive(k, [b"echo a\n", None])  # ^C, then ^D: the ^C's status
+    assert (status, out, err) == (INTERRUPTED, b"a\n", b"# # \n# \n")
 
 
 @pytest.fixture
@@ -139,12 +140,12 @@ def test_ctrl_c_interrupts_a_shell_blocked_reading_the_console(
     stdio = Stdio(stdin, console.stdout, console.stderr)  # type: ignore[arg-type]
     pid = k.spawn(sh.main, ["sh"], stdio=stdio)
     deadline = time.monotonic() + T
-    while console.stdout.getvalue() != b"# ":
+    while console.stderr.getvalue() != b"# ":
         assert time.monotonic() < deadline
         time.sleep(0.01)
     stdin.interrupt()  # ^C at the prompt: the shell's read fails with EINTR
-    while console.stdout.getvalue() != b"# \n# ":
-        assert time.monotonic() < deadline, console.stdout.getvalue()
+    while console.stderr.getvalue() != b"# \n# ":
+        assert time.monotonic() < deadline, console.stderr.getvalue()
         time.sleep(0.01)
     assert k.process(pid).status is None  # still running
     k.kill(pid, SIGINT)  # a shell that does not catch it (a kill from outside) ends

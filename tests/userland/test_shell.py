@@ -169,4 +169,5 @@ def test_interactive_prompt_on_a_terminal(k) -> None:
     console = Console()
     console.stdin = TtyInput(b"echo hi\nexit 3\n")
     status = k.waitpid(k.spawn(sh.main, ["sh"], stdio=console.stdio()), 10)
-    assert (status, console.stdout.getvalue()) == (3, b"# hi\n# ")
+    # the prompt goes to stderr: stdout has only what the commands wrote
+    assert (status, console.stdout.getvalue(), console.stderr.getvalue()) == (3, b"hi\n", b"# # ")

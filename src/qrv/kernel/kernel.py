@@ -197,6 +197,8 @@ class Kernel:
         pname = name or (argv[0].rsplit("/", 1)[-1] if argv else "a.out")
         proc = self._new_process(pname, uid, gid, stdio or self.stdio, parent)
         proc.log_traceback = bool(getattr(entry, "log_traceback", False))
+        if caller is not None:
+            proc.env = dict(caller.process.env)
         prio, policy = (
             (caller.base_prio, caller.policy) if caller else (DEFAULT_PRIORITY, Policy.RR)
         )

@@ -142,6 +142,8 @@ class Process:
     """Set at teardown (host threads wait on it)."""
     waiters: list[KThread] = field(default_factory=list)
     """Threads blocked in waitpid on this process."""
+    env: dict[str, str] = field(default_factory=dict)
+    """The environment (``environ``): a child starts with a copy of its spawner's."""
 
 
 @dataclass(eq=False, slots=True)

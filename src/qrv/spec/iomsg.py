@@ -467,3 +467,4 @@ ENOMEM = errno.ENOMEM
 EAGAIN = errno.EAGAIN
 EIO = errno.EIO
 ENODEV = errno.ENODEV
+EPIPE = errno.EPIPE

@@ -1,17 +1,25 @@
 """sh: the system's shell.
 
 ``sh -c 'cmd; cmd'`` runs the commands and exits with the last status;
-otherwise commands are read from stdin, with a ``# `` prompt when stdin is
-a terminal.  Each command is a program run as its own process (spawn +
-waitpid); ``exit [N]`` is built in.  A command crashed by an exception
-has status 128 + 11 (as a SIGSEGV'd process in a POSIX shell).
+``sh`` reads commands from stdin; interactive (stdin a terminal) it prints
+its ``# `` prompt on stderr (so ``qrv emu > out.txt`` captures only output)
+and keeps a history.
 
-Interactive (stdin a terminal) the shell behaves as sh does under ^C and
-^D: a ^C while a command runs ends that command (the console delivers
-SIGINT to the foreground processes; the shell sees status 128 + 2 = 130 and
-starts a new line); a ^C at the prompt interrupts the shell's read (EINTR),
-the partial line is dropped and a fresh prompt printed; ^D on an empty line
-(end of file) ends the shell with the last status.
+The language (:mod:`.shsyntax`): quotes, backslash, ``#`` comments, ``;``,
+``&&``, ``||``, pipelines ``|``, ``cmd &``, redirections ``< > >> 2> 2>&1``,
+``$NAME``/``${NAME}``/``$?``/``$$``/``$!``, ``NAME=value``, and globs over
+the pathname space (:mod:`.shexpand`).  Commands run as child processes
+(:mod:`.shrun`); the built-ins ``exit``, ``export``, ``unset``, ``jobs``,
+``wait`` and ``history`` change the shell itself.  A command crashed by an
+exception has status 128 + 11 (as a SIGSEGV'd process in a POSIX shell).
+
+Interactive the shell behaves as sh does under ^C and ^D: a ^C while a
+command runs ends that command (the console delivers SIGINT to the
+foreground processes; the shell sees status 128 + 2 = 130 and starts a new
+line); a ^C at the prompt interrupts the shell's read (EINTR), the partial
+line is dropped and a fresh prompt printed; ^D on an empty line (end of
+file) ends the shell with the last status, after a newline.  ``!!`` is the
+previous line (interactive only, as in bash).
 
 ``exit [N]``: N (taken modulo 256, as a POSIX exit status) or the last
 status; a non-numeric N is an error that still exits (status 2), more than
@@ -20,40 +28,44 @@ one argument is an error that does not (status 1), as in bash.
 
 from __future__ import annotations
 
-import importlib
+import contextlib
 import re
-import shlex
-from collections.abc import Callable
 from typing import BinaryIO
 
-from qrv.lib.c import find_program, spawn, stdio, waitpid
+from qrv.lib.c import getpid, stdio
+from qrv.lib.c.proc import environ, getenv, setenv, unsetenv
 from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, dies_of_sigpipe, err, out
+from qrv.userland.shexpand import expand
+from qrv.userland.shrun import (
+    SIGNAL_BASE,
+    CommandInterrupted,
+    Job,
+    Program,
+    Redir,
+    Stage,
+    find,
+    run_foreground,
+    start,
+)
+from qrv.userland.shsyntax import (
+    NAME_CHARS,
+    NAME_START,
+    AndOr,
+    Command,
+    Lit,
+    ShellSyntaxError,
+    Word,
+    parse,
+)
 
-Program = Callable[[list[str]], int]
+__all__ = ["PROMPT", "Shell", "find", "main"]
 
-COMMANDS: dict[str, str] = {
-    "cat": "qrv.userland.cat",
-    "dd": "qrv.userland.dd",
-    "echo": "qrv.userland.echo",
-    "hexdump": "qrv.userland.hexdump",
-    "ls": "qrv.userland.ls",
-    "lspci": "qrv.userland.lspci",
-    "mount": "qrv.userland.mount",
-    "pidin": "qrv.userland.pidin",
-    "sh": "qrv.userland.sh",
-    "sync": "qrv.userland.sync",
-    "umount": "qrv.userland.umount",
-}
-"""Command name -> program module (a module with ``main(argv) -> int``)."""
-
-NOT_FOUND = 127
-SIGNAL_BASE = 128
 SIGINT = 2
-"""POSIX's interrupt signal number: a command ended by ^C has status 128 + 2."""
 INTERRUPTED = SIGNAL_BASE + SIGINT
 STATUS_MASK = 0xFF
 """An exit status is 8 bits: ``exit 256`` is 0, ``exit -1`` is 255."""
 NUMBER = re.compile(r"[+-]?[0-9]+")
+ASSIGNMENT = re.compile(rf"[{NAME_START}][{NAME_CHARS}]*=")
 PROMPT = "# "
 
 
@@ -63,111 +75,299 @@ class ShellExit(Exception):
         self.status = status
 
 
-class CommandInterrupted(Exception):
-    """A command died of SIGINT: the shell abandons the rest of the line, as sh does."""
+class Shell:
+    """One shell's state: variables, the last status, jobs, history."""
 
+    def __init__(self, interactive: bool = False) -> None:
+        self.interactive = interactive
+        self.vars: dict[str, str] = {}
+        self.last = 0
+        self.last_bg = 0
+        self.jobs: list[Job] = []
+        self.history: list[str] = []
+        self.builtins: dict[str, Program] = {
+            "exit": self.b_exit,
+            "export": self.b_export,
+            "unset": self.b_unset,
+            "jobs": self.b_jobs,
+            "wait": self.b_wait,
+            "history": self.b_history,
+        }
 
-def find(name: str) -> Program | None:
-    """The program of a command name (a built-in one, or one installed as /bin/NAME), or None."""
-    module = COMMANDS.get(name)
-    if module is None:
-        return find_program(name)
-    try:
-        entry: Program = importlib.import_module(module).main
-    except ImportError:
-        return None
-    return entry
+    # -- expansion -------------------------------------------------------------------
 
+    def lookup(self, name: str) -> str:
+        if name == "?":
+            return str(self.last)
+        if name == "$":
+            return str(getpid())
+        if name == "!":
+            return str(self.last_bg) if self.last_bg else ""
+        if name == "#":
+            return "0"
+        if name == "0":
+            return "sh"
+        value = self.vars.get(name)
+        return value if value is not None else getenv(name) or ""
 
-def split(line: str) -> list[list[str]]:
-    """Commands of a line: words split like sh (quotes, ``#`` comments), ``;`` separated."""
-    lex = shlex.shlex(line, posix=True, punctuation_chars=";")
-    lex.whitespace_split = True
-    commands: list[list[str]] = [[]]
-    for token in lex:
-        if token and set(token) == {";"}:
-            commands.extend([] for _ in token)
+    def stage(self, cmd: Command) -> Stage | None:
+        """Expand a command; None when it only assigned variables (done here)."""
+        words: list[str] = []
+        for w in cmd.words:
+            words.extend(expand(w, self.lookup))
+        assigns = 0
+        while assigns < len(words) and ASSIGNMENT.match(words[assigns]):
+            assigns += 1
+        redirs = [Redir(r.fd, r.op, " ".join(expand(r.target, self.lookup))) for r in cmd.redirects]
+        if assigns == len(words) and not redirs:
+            for a in words:
+                self.assign(*a.split("=", 1))
+            return None
+        for a in words[:assigns]:
+            self.assign(*a.split("=", 1))  # no per-command environment: set in the shell
+        argv = words[assigns:]
+        builtin = self.builtins.get(argv[0]) if argv else None
+        return Stage(argv, redirs, builtin)
+
+    def assign(self, name: str, value: str) -> None:
+        if getenv(name) is not None:
+            setenv(name, value)
         else:
-            commands[-1].append(token)
-    return [c for c in commands if c]
+            self.vars[name] = value
 
+    # -- running -----------------------------------------------------------------------
 
-def builtin_exit(args: list[str], last: int) -> int:
-    """``exit [N]``: raise ShellExit, or return a failure status (too many arguments)."""
-    if args and NUMBER.fullmatch(args[0]) is None:
-        err(f"sh: exit: {args[0]}: numeric argument required")
-        raise ShellExit(EXIT_USAGE)
-    if len(args) > 1:
-        err("sh: exit: too many arguments")
-        return EXIT_FAILURE
-    raise ShellExit((int(args[0]) if args else last) & STATUS_MASK)
-
-
-def run(argv: list[str], last: int) -> int:
-    name = argv[0]
-    if name == "exit":
-        return builtin_exit(argv[1:], last)
-    entry = find(name)
-    if entry is None:
-        err(f"sh: {name}: not found")
-        return NOT_FOUND
-    status = waitpid(spawn(entry, argv))
-    if status == -SIGINT:
-        raise CommandInterrupted
-    return SIGNAL_BASE - status if status < 0 else status
-
-
-def run_line(line: str, last: int) -> int:
-    """Run a line's commands in order; a command ended by ^C ends the line (status 130)."""
-    try:
-        commands = split(line)
-    except ValueError as exc:
-        err(f"sh: syntax error: {exc}")
-        return EXIT_USAGE
-    try:
-        for argv in commands:
-            last = run(argv, last)
-    except CommandInterrupted:
-        return INTERRUPTED
-    return last
-
-
-def repl(stream: BinaryIO, interactive: bool) -> int:
-    """Read and run lines until end of file; the last status (ShellExit ends it sooner)."""
-    status = 0
-    while True:
-        if interactive:
-            out(PROMPT)
+    def run_line(self, line: str) -> int:
+        """Run a line; a command ended by ^C ends the line (status 130)."""
         try:
-            raw = stream.readline()
-        except InterruptedError:  # ^C at the prompt: drop the line, start a new one
-            if interactive:
-                out("\n")
-            status = INTERRUPTED
-            continue
-        if not raw:
-            if interactive:
-                out("\n")
-            return status
-        status = run_line(raw.decode(errors="replace"), status)
-        if interactive and status == INTERRUPTED:
-            out("\n")  # the command died of ^C: the prompt goes on a new line
+            script = parse(line)
+        except ShellSyntaxError as exc:
+            err(f"sh: syntax error: {exc}")
+            self.last = EXIT_USAGE
+            return self.last
+        try:
+            for node in script:
+                self.last = self.run_and_or(node)
+        except CommandInterrupted:
+            self.last = INTERRUPTED
+        return self.last
+
+    def run_and_or(self, node: AndOr) -> int:
+        if node.background:
+            return self.background(node)
+        status = self.run_pipeline(node.first)
+        for op, pipeline in node.rest:
+            self.last = status
+            if (op == "&&") == (status == 0):
+                status = self.run_pipeline(pipeline)
+        return status
+
+    def run_pipeline(self, cmds: list[Command]) -> int:
+        stages = []
+        for c in cmds:
+            s = self.stage(c)
+            if s is None:
+                if len(cmds) == 1:
+                    return 0
+                s = Stage([], [])
+            stages.append(s)
+        return run_foreground(stages)
+
+    def background(self, node: AndOr) -> int:
+        """``cmd &``: start the first pipeline (an and-or list runs in a child sh)."""
+        text = _describe(node)
+        if node.rest:
+            stages = [Stage(["sh"], [], self._subshell(AndOr(node.first, node.rest)))]
+        else:
+            stages = [s for s in (self.stage(c) for c in node.first) if s is not None]
+        if not stages:
+            return 0
+        try:
+            pids = start(stages)
+        except OSError as exc:
+            err(f"sh: cannot make a pipe: {exc.strerror}")
+            return EXIT_FAILURE
+        number = max((j.number for j in self.jobs), default=0) + 1
+        self.jobs.append(Job(number, text, pids))
+        self.last_bg = pids[-1]
+        if self.interactive:
+            err(f"[{number}] {pids[-1]}")
+        return 0
+
+    def _subshell(self, node: AndOr) -> Program:
+        """The and-or list run by a copy of this shell (in a child process)."""
+
+        def body(argv: list[str]) -> int:
+            del argv
+            sub = Shell()
+            sub.vars, sub.last = dict(self.vars), self.last
+            try:
+                return sub.run_and_or(node)
+            except CommandInterrupted:
+                return INTERRUPTED
+
+        return body
+
+    def report_done(self) -> None:
+        """Before a prompt: one line per background job that has ended."""
+        for job in list(self.jobs):
+            if job.poll():
+                err(f"[{job.number}]+ Done ({job.wait()})    {job.text}")
+                self.jobs.remove(job)
+
+    # -- built-ins -----------------------------------------------------------------------
+
+    def b_exit(self, argv: list[str]) -> int:
+        args = argv[1:]
+        if args and NUMBER.fullmatch(args[0]) is None:
+            err(f"sh: exit: {args[0]}: numeric argument required")
+            raise ShellExit(EXIT_USAGE)
+        if len(args) > 1:
+            err("sh: exit: too many arguments")
+            return EXIT_FAILURE
+        raise ShellExit((int(args[0]) if args else self.last) & STATUS_MASK)
+
+    def b_export(self, argv: list[str]) -> int:
+        status = 0
+        if len(argv) == 1:
+            for name, value in sorted(environ().items()):
+                out(f"export {name}={_quote(value)}\n")
+        for arg in argv[1:]:
+            name, eq, value = arg.partition("=")
+            if not ASSIGNMENT.match(name + "="):
+                err(f"sh: export: '{arg}': not a valid name")
+                status = EXIT_FAILURE
+                continue
+            setenv(name, value if eq else self.vars.get(name, getenv(name) or ""))
+            self.vars.pop(name, None)
+        return status
+
+    def b_unset(self, argv: list[str]) -> int:
+        for name in argv[1:]:
+            self.vars.pop(name, None)
+            unsetenv(name)
+        return 0
+
+    def b_jobs(self, argv: list[str]) -> int:
+        if argv[1:]:
+            err(f"sh: jobs: unknown argument '{argv[1]}' (usage: jobs)")
+            return EXIT_USAGE
+        for job in self.jobs:
+            state = "Done" if job.poll() else "Running"
+            out(f"[{job.number}] {state:<8} {job.text}\n")
+        return 0
+
+    def b_wait(self, argv: list[str]) -> int:
+        """``wait``: every job (status 0); ``wait %N`` or ``wait PID``: that one's status."""
+        status = 0
+        targets = argv[1:] or None
+        for job in list(self.jobs):
+            keys = {f"%{job.number}", *(str(p) for p in job.pids)}
+            if targets is None or keys & set(targets):
+                status = job.wait()
+                self.jobs.remove(job)
+                if targets is not None:
+                    targets = [t for t in targets if t not in keys]
+        if targets:
+            err(f"sh: wait: {targets[0]}: no such job")
+            return NOT_A_JOB
+        return status if argv[1:] else 0
+
+    def b_history(self, argv: list[str]) -> int:
+        if argv[1:]:
+            err(f"sh: history: unknown argument '{argv[1]}' (usage: history)")
+            return EXIT_USAGE
+        for i, line in enumerate(self.history, 1):
+            out(f"{i:5}  {line}\n")
+        return 0
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def recall(self, line: str) -> str | None:
+        """``!!`` replaced by the previous line (None: there is none)."""
+        if "!!" not in line:
+            return line
+        if not self.history:
+            err("sh: !!: event not found")
+            return None
+        expanded = line.replace("!!", self.history[-1])
+        err(expanded)
+        return expanded
+
+    def repl(self, stream: BinaryIO) -> int:
+        """Read and run lines until end of file; the last status (ShellExit ends it sooner)."""
+        while True:
+            if self.interactive:
+                self.report_done()
+                prompt(PROMPT)
+            try:
+                raw = stream.readline()
+            except InterruptedError:  # ^C at the prompt: drop the line, start a new one
+                if self.interactive:
+                    prompt("\n")
+                self.last = INTERRUPTED
+                continue
+            if not raw:
+                if self.interactive:
+                    prompt("\n")
+                return self.last
+            line = raw.decode(errors="replace").rstrip("\n")
+            if self.interactive:
+                recalled = self.recall(line)
+                if recalled is None:
+                    self.last = EXIT_FAILURE
+                    continue
+                line = recalled
+                if line.strip():
+                    self.history.append(line)
+            self.run_line(line)
+            if self.interactive and self.last == INTERRUPTED:
+                prompt("\n")  # the command died of ^C: the prompt goes on a new line
+
+
+NOT_A_JOB = 127
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def _describe(node: AndOr) -> str:
+    """An and-or list as text (for ``jobs``)."""
+
+    def word(w: Word) -> str:
+        return "".join(p.text if isinstance(p, Lit) else f"${p.name}" for p in w)
+
+    def pipeline(cmds: list[Command]) -> str:
+        return " | ".join(" ".join(word(w) for w in c.words) for c in cmds)
+
+    text = pipeline(node.first)
+    for op, cmds in node.rest:
+        text += f" {op} {pipeline(cmds)}"
+    return text
+
+
+def prompt(text: str) -> None:
+    """The prompt (and the newlines of ^C/^D) on stderr: stdout carries only output."""
+    with contextlib.suppress(OSError):
+        stdio.eprintf(text)
 
 
 @dies_of_sigpipe
 def main(argv: list[str]) -> int:
     args = argv[1:]
+    shell = Shell()
     try:
         if args and args[0] == "-c":
             if len(args) < 2:
                 err("sh: -c: option requires an argument")
                 return EXIT_USAGE
-            return run_line(args[1], 0)
+            return shell.run_line(args[1])
         if args:
             err(f"sh: unknown argument '{args[0]}' (usage: sh [-c 'cmd; cmd'])")
             return EXIT_USAGE
         stream = stdio.stdin()
-        interactive = bool(getattr(stream, "isatty", lambda: False)())
-        return repl(stream, interactive)
+        shell.interactive = bool(getattr(stream, "isatty", lambda: False)())
+        return shell.repl(stream)
     except ShellExit as exc:
         return exc.status

@@ -232,6 +232,12 @@ def lseek(fd: int, offset: int, whence: int) -> int:
 
 def fstat(fd: int) -> Stat:
     if fd in STDIO_FDS:
+        stdio = cur().process.stdio
+        stream = (stdio.stdin, stdio.stdout, stdio.stderr)[fd]
+        redirected = getattr(stream, "fstat", None)  # an opened path (lib.c fdio)
+        if redirected is not None:
+            st: Stat = redirected()
+            return st
         return Stat(0, 0, 0, 0, 0, 0, 0, 0, 0, CONSOLE_MODE, 1, 0, 0)
     _status, data = ipc.MsgSend(fd, IoStat().pack(), STAT.size)
     if len(data) < STAT.size:

@@ -21,8 +21,10 @@ __all__ = [
     "ThreadInfo",
     "clock_monotonic",
     "delay",
+    "environ",
     "exit",
     "find_program",
+    "getenv",
     "getgid",
     "getpid",
     "getprio",
@@ -34,9 +36,11 @@ __all__ = [
     "pthread_create",
     "pthread_join",
     "sched_yield",
+    "setenv",
     "setprio",
     "spawn",
     "system_hwinfo",
+    "unsetenv",
     "waitpid",
 ]
 
@@ -198,3 +202,23 @@ def _check_pid(own: int, pid: int) -> None:
 def system_hwinfo() -> Any:
     """The syspage hwinfo the kernel built from the device tree (None if none)."""
     return K(cur()).hwinfo
+
+
+def environ() -> dict[str, str]:
+    """A copy of the calling process's environment (a child starts with one)."""
+    return dict(cur().process.env)
+
+
+def getenv(name: str) -> str | None:
+    return cur().process.env.get(name)
+
+
+def setenv(name: str, value: str) -> None:
+    """Set `name` in the calling process's environment (EINVAL: empty or with ``=``)."""
+    if not name or "=" in name:
+        raise oserror(EINVAL, name)
+    cur().process.env[name] = value
+
+
+def unsetenv(name: str) -> None:
+    cur().process.env.pop(name, None)

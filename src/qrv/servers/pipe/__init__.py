@@ -1,0 +1,1 @@
+"""pipe: the pipe resource manager (QNX's ``pipe`` server)."""

@@ -1,0 +1,47 @@
+"""help: list the commands, one line each.  use CMD: print a command's usage (QNX's ``use``).
+
+``use`` runs ``CMD --help`` with its usage going to stdout, as QNX's ``use``
+prints a program's usage message; a built-in's usage is the shell's line.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, dies_of_sigpipe, err, out
+from qrv.userland.commands import BUILTINS, COMMANDS
+
+
+def _help(args: list[str]) -> int:
+    if args:
+        err(f"help: unknown argument '{args[0]}' (usage: help)")
+        return EXIT_USAGE
+    names = sorted({**COMMANDS, **{b: ("", u) for b, u in BUILTINS.items()}})
+    width = max(len(n) for n in names)
+    for name in names:
+        line = COMMANDS[name][1] if name in COMMANDS else BUILTINS[name].split(": ", 1)[1]
+        out(f"{name:<{width}}  {line}\n")
+    return 0
+
+
+def _use(args: list[str]) -> int:
+    if len(args) != 1 or args[0].startswith("-"):
+        err("use: usage: use COMMAND")
+        return EXIT_USAGE
+    name = args[0]
+    if name in BUILTINS:
+        out(BUILTINS[name] + "\n")
+        return 0
+    if name not in COMMANDS:
+        err(f"use: {name}: not found")
+        return EXIT_FAILURE
+    doc = importlib.import_module(COMMANDS[name][0]).__doc__ or name
+    out(doc.strip().split("\n\n", 1)[0] + "\n")
+    return 0
+
+
+@dies_of_sigpipe
+def main(argv: list[str]) -> int:
+    if argv and argv[0].rsplit("/", 1)[-1] == "use":
+        return _use(argv[1:])
+    return _help(argv[1:])
