@@ -132,7 +132,7 @@ def test_help_and_use(k) -> None:
     names = [line.split()[0] for line in r.text.splitlines()]
     assert {"cat", "echo", "help", "use", "exit", "jobs", "wait"} <= set(names)
     assert names == sorted(names)
-    assert run(k, "use cat").text.startswith("cat [FILE...]")
+    assert run(k, "use cat").text.startswith("cat [-u] [FILE...]")
     assert run(k, "use wait").text.startswith("wait ")
     r = run(k, "use nope")
     assert (r.status, r.errtext) == (1, "use: nope: not found\n")

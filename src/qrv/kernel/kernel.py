@@ -198,7 +198,7 @@ class Kernel:
         proc = self._new_process(pname, uid, gid, stdio or self.stdio, parent)
         proc.log_traceback = bool(getattr(entry, "log_traceback", False))
         if caller is not None:
-            proc.env = dict(caller.process.env)
+            proc.env, proc.cwd = dict(caller.process.env), caller.process.cwd
         prio, policy = (
             (caller.base_prio, caller.policy) if caller else (DEFAULT_PRIORITY, Policy.RR)
         )
@@ -309,6 +309,19 @@ class Kernel:
             self.exit_process(proc, -signo)
 
         self.sched.call(run)
+
+    @kcall
+    def signal_kill(self, t: KThread, pid: int, signo: int) -> None:
+        """lib.c ``kill``: as :meth:`kill`; only root or the same user may (EPERM)."""
+        self.ipc.enter(t)
+        proc = self.procs.get(pid)
+        if proc is None or pid == self._procnto_pid:
+            raise oserror(ESRCH)
+        if t.process.uid not in (0, proc.uid):
+            raise oserror(EPERM)
+        if signo == 0:
+            return  # only the checks (kill -0)
+        self.exit_process(proc, -signo)
 
     def descendants(self, pid: int) -> list[int]:
         """Live processes spawned by `pid`, by its children, and so on (parents first)."""

@@ -144,6 +144,8 @@ class Process:
     """Threads blocked in waitpid on this process."""
     env: dict[str, str] = field(default_factory=dict)
     """The environment (``environ``): a child starts with a copy of its spawner's."""
+    cwd: str = "/"
+    """The current working directory (relative paths start there); inherited."""
 
 
 @dataclass(eq=False, slots=True)

@@ -1,31 +1,43 @@
 """The system's commands: name -> (program module, one line for ``help``).
 
 A program module has ``main(argv) -> int``.  Built into the shell (they
-change the shell itself): ``exit``, ``export``, ``unset``, ``jobs``,
-``wait``, ``history``.
+change the shell itself): ``cd``, ``pwd``, ``exit``, ``export``, ``unset``,
+``jobs``, ``wait``, ``history``.
 """
 
 from __future__ import annotations
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "cat": ("qrv.userland.cat", "copy files (or stdin) to stdout"),
+    "clear": ("qrv.userland.clear", "clear the terminal"),
     "dd": ("qrv.userland.dd", "copy blocks between files and devices"),
     "echo": ("qrv.userland.echo", "write the arguments"),
+    "env": ("qrv.userland.env", "print the environment"),
     "false": ("qrv.userland.truefalse", "do nothing, unsuccessfully"),
     "help": ("qrv.userland.help", "list the commands, one line each"),
+    "grep": ("qrv.userland.grep", "print lines that match a pattern"),
+    "head": ("qrv.userland.head", "print the first lines of files"),
     "hexdump": ("qrv.userland.hexdump", "dump bytes in hex"),
+    "kill": ("qrv.userland.kill", "send a signal to processes"),
     "ls": ("qrv.userland.ls", "list directory contents"),
     "lspci": ("qrv.userland.lspci", "list PCI functions"),
     "mount": ("qrv.userland.mount", "mount a qrvfs partition, or list the mounts"),
     "pidin": ("qrv.userland.pidin", "list processes and threads"),
     "sh": ("qrv.userland.sh", "the shell"),
+    "slay": ("qrv.userland.kill", "send a signal to processes by name"),
+    "sleep": ("qrv.userland.sleep", "wait some seconds"),
     "sync": ("qrv.userland.sync", "flush devices' write caches"),
+    "tail": ("qrv.userland.tail", "print the last lines of files"),
     "true": ("qrv.userland.truefalse", "do nothing, successfully"),
+    "uname": ("qrv.userland.uname", "print the system's name"),
     "umount": ("qrv.userland.umount", "unmount a qrvfs mount"),
     "use": ("qrv.userland.help", "print a command's usage"),
+    "wc": ("qrv.userland.wc", "count lines, words and bytes"),
 }
 
 BUILTINS: dict[str, str] = {
+    "cd": "cd [DIR]: change the working directory (default /)",
+    "pwd": "pwd: print the working directory",
     "exit": "exit [N]: leave the shell with status N (or the last status)",
     "export": "export NAME[=VALUE]...: put variables in the environment of commands",
     "unset": "unset NAME...: remove variables",

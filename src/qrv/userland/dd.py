@@ -70,6 +70,12 @@ CONVERSIONS = ("notrunc", "fsync", "fdatasync")
 OUTPUT_FLAGS = {"sync": O_SYNC, "dsync": O_DSYNC}
 
 
+USAGE = (
+    "dd [if=FILE] [of=FILE] [bs=N] [count=N] [skip=N] [seek=N] [status=progress]"
+    " [conv=notrunc,fsync,fdatasync] [oflag=sync,dsync]"
+)
+
+
 class _Usage(Exception):
     pass
 
@@ -243,7 +249,7 @@ def main(argv: list[str]) -> int:
     try:
         o = parse(argv[1:])
     except _Usage as exc:
-        err(str(exc))
+        err(f"usage: {USAGE}" if "--help" in argv else str(exc))
         return EXIT_USAGE
     started = time.monotonic()
     try:

@@ -14,7 +14,10 @@ from qrv.userland.commands import BUILTINS, COMMANDS
 
 def _help(args: list[str]) -> int:
     if args:
-        err(f"help: unknown argument '{args[0]}' (usage: help)")
+        if args[0] != "--help":
+            kind = "option" if args[0].startswith("-") else "argument"
+            err(f"help: unknown {kind} '{args[0]}'")
+        err("usage: help")
         return EXIT_USAGE
     names = sorted({**COMMANDS, **{b: ("", u) for b, u in BUILTINS.items()}})
     width = max(len(n) for n in names)
@@ -26,7 +29,10 @@ def _help(args: list[str]) -> int:
 
 def _use(args: list[str]) -> int:
     if len(args) != 1 or args[0].startswith("-"):
-        err("use: usage: use COMMAND")
+        if args and args[0] != "--help":
+            kind = "option" if args[0].startswith("-") else "argument"
+            err(f"use: unknown {kind} '{args[-1] if kind == 'argument' else args[0]}'")
+        err("usage: use COMMAND")
         return EXIT_USAGE
     name = args[0]
     if name in BUILTINS:

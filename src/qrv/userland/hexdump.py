@@ -23,6 +23,7 @@ from qrv.lib.c import close, fstat, lseek, open, read
 from qrv.spec.iomsg import EISDIR, ENOSYS, S_IFBLK, S_IFMT, S_IFREG, SEEK_SET, oserror
 from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, dies_of_sigpipe, err, fail, is_dir, out
 
+USAGE = "hexdump [-C] [-n LENGTH] [-s OFFSET] [FILE...]"
 LINE = 16
 CHUNK = 65536
 STDIN = 0
@@ -174,7 +175,7 @@ def main(argv: list[str]) -> int:
     try:
         fmt_c, length, skip, paths = _options(argv[1:])
     except _Usage as exc:
-        err(str(exc))
+        err(f"usage: {USAGE}" if "--help" in argv else str(exc))
         return EXIT_USAGE
     if length == 0:
         return 0  # util-linux reads nothing and prints nothing, not even an offset

@@ -32,7 +32,7 @@ import contextlib
 import re
 from typing import BinaryIO
 
-from qrv.lib.c import getpid, stdio
+from qrv.lib.c import chdir, getcwd, getpid, stdio, strerror
 from qrv.lib.c.proc import environ, getenv, setenv, unsetenv
 from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, dies_of_sigpipe, err, out
 from qrv.userland.shexpand import expand
@@ -92,6 +92,8 @@ class Shell:
             "jobs": self.b_jobs,
             "wait": self.b_wait,
             "history": self.b_history,
+            "cd": self.b_cd,
+            "pwd": self.b_pwd,
         }
 
     # -- expansion -------------------------------------------------------------------
@@ -272,6 +274,25 @@ class Shell:
             err(f"sh: wait: {targets[0]}: no such job")
             return NOT_A_JOB
         return status if argv[1:] else 0
+
+    def b_cd(self, argv: list[str]) -> int:
+        if len(argv) > 2 or argv[1:2] == ["--help"]:
+            err("sh: cd: usage: cd [DIR]")
+            return EXIT_USAGE
+        target = argv[1] if len(argv) > 1 else "/"
+        try:
+            chdir(target)
+        except OSError as exc:
+            err(f"sh: cd: {target}: {strerror(exc.errno or 0)}")
+            return EXIT_FAILURE
+        return 0
+
+    def b_pwd(self, argv: list[str]) -> int:
+        if argv[1:]:
+            err(f"sh: pwd: unknown argument '{argv[1]}' (usage: pwd)")
+            return EXIT_USAGE
+        out(getcwd() + "\n")
+        return 0
 
     def b_history(self, argv: list[str]) -> int:
         if argv[1:]:

@@ -5,7 +5,7 @@ component at a time against the directory listings the servers give
 (``/dev/nvme*`` lists ``/dev``); matches come sorted, names starting with
 ``.`` only for a pattern starting with ``.``.  A pattern matching nothing
 stays as written (POSIX sh).  A relative pattern is taken from the current
-directory (``/``: there is no ``cd`` across servers yet).
+directory (``cd``).
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def glob(pattern: str) -> list[str]:
 
 def _matching(base: str, comp: str) -> list[str]:
     try:
-        names = listdir(base or "/")
+        names = listdir(base or ".")
     except OSError:
         return []
     return [
@@ -74,7 +74,7 @@ def _matching(base: str, comp: str) -> list[str]:
 
 def _exists(path: str) -> bool:
     try:
-        stat(path if path.startswith("/") else "/" + path)
+        stat(path)
     except OSError:
         return False
     return True

@@ -48,6 +48,9 @@ def _sync(path: str) -> int:
 
 def main(argv: list[str]) -> int:
     if len(argv) > 1:
+        if argv[1] != "--help":
+            kind = "option" if argv[1].startswith("-") else "argument"
+            err(f"sync: unknown {kind} '{argv[1]}'")
         err("usage: sync")
         return EXIT_USAGE
     try:

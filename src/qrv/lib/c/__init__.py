@@ -24,6 +24,7 @@ from qrv.lib.c.ipc import (
 )
 from qrv.lib.c.mman import DmaMapping, PhysMapping, mem_offset, mmap_anon, mmap_phys, munmap
 from qrv.lib.c.posix import (
+    chdir,
     close,
     closedir,
     devctl,
@@ -31,6 +32,7 @@ from qrv.lib.c.posix import (
     fdatasync,
     fstat,
     fsync,
+    getcwd,
     listdir,
     lseek,
     open,
@@ -89,6 +91,7 @@ __all__ = [
     "SchedSet",
     "Stat",
     "ThreadCtl",
+    "chdir",
     "close",
     "closedir",
     "delay",
@@ -99,6 +102,7 @@ __all__ = [
     "find_program",
     "fstat",
     "fsync",
+    "getcwd",
     "getpid",
     "gettid",
     "listdir",

@@ -16,8 +16,10 @@ spelling: EINVAL, longer than ``PATH_MAX``: ENAMETOOLONG.
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 
+from qrv.kernel import current_or_none
 from qrv.lib.c import ipc
 from qrv.lib.c._sys import K, cur
 from qrv.lib.c.msg import (
@@ -37,6 +39,7 @@ from qrv.spec.iomsg import (
     EINVAL,
     ENOENT,
     ENOSYS,
+    ENOTDIR,
     ENXIO,
     EOVERFLOW,
     EROFS,
@@ -48,6 +51,8 @@ from qrv.spec.iomsg import (
     O_SYNC,
     OFF_MAX,
     S_IFCHR,
+    S_IFDIR,
+    S_IFMT,
     STAT,
     ConnectSubtype,
     Stat,
@@ -59,6 +64,7 @@ from qrv.spec.iomsg import (
 
 __all__ = [
     "Dir",
+    "chdir",
     "close",
     "closedir",
     "devctl",
@@ -66,6 +72,7 @@ __all__ = [
     "fdatasync",
     "fstat",
     "fsync",
+    "getcwd",
     "listdir",
     "lseek",
     "open",
@@ -86,7 +93,25 @@ CONSOLE_MODE = S_IFCHR | 0o666
 
 
 def _absolute(path: str) -> str:
-    return path if path.startswith("/") else "/" + path
+    """`path` from the process's working directory (a host caller's is /)."""
+    if path.startswith("/"):
+        return path
+    t = current_or_none()
+    cwd = t.process.cwd if t is not None else "/"
+    return cwd.rstrip("/") + "/" + path
+
+
+def getcwd() -> str:
+    return cur().process.cwd
+
+
+def chdir(path: str) -> None:
+    """Make `path` (a directory) the working directory: ENOENT, ENOTDIR as POSIX."""
+    full = posixpath.normpath(_absolute(path))
+    full = "/" + full.lstrip("/")
+    if S_IFMT & stat(full).mode != S_IFDIR:
+        raise oserror(ENOTDIR, path)
+    cur().process.cwd = full
 
 
 def _in(value: int, lo: int, hi: int, err: int) -> int:

@@ -30,6 +30,7 @@ __all__ = [
     "getprio",
     "gettid",
     "getuid",
+    "kill",
     "proc_snapshot",
     "procmgr_ready",
     "procmgr_waitfor",
@@ -46,6 +47,8 @@ __all__ = [
 
 SCHED_FIFO = int(Policy.FIFO)
 SCHED_RR = int(Policy.RR)
+SIGNAL_LIMIT = 65
+"""Signal numbers are 1..64 (QNX's _SIGMAX)."""
 _NTO_TCTL_RUNMASK = 4
 """ThreadCtl commands that the model accepts and ignores (one CPU)."""
 
@@ -222,3 +225,11 @@ def setenv(name: str, value: str) -> None:
 
 def unsetenv(name: str) -> None:
     cur().process.env.pop(name, None)
+
+
+def kill(pid: int, signo: int) -> None:
+    """Send `signo` to `pid` with its default action, termination (0: only check it exists)."""
+    if not 0 <= signo < SIGNAL_LIMIT:
+        raise oserror(EINVAL)
+    t = cur()
+    K(t).signal_kill(t, pid, signo)
