@@ -64,6 +64,7 @@ from qrv.hw.edu import Edu
 from qrv.hw.nvme import Namespace, NvmeController, PowerCut, namespace_ranges
 from qrv.hw.serial import Serial16550
 from qrv.kernel import SIGINT, ConsoleInput, Kernel, Stdio, host_console
+from qrv.kernel.slog import LogTee, Severity
 from qrv.lib.c.proc import procmgr_waitfor, spawn
 from qrv.programs import load_all
 from qrv.servers.pci.main import main as pci_server_main
@@ -497,11 +498,18 @@ def boot(
 
     def script() -> int | None:
         for prog in programs:
-            pid = spawn(prog.entry, [prog.name, *prog.argv], name=prog.name)
+            # a boot program's stderr lines also go to the system log (sloginfo)
+            out = kernel.stdio
+            logged = Stdio(
+                out.stdin, out.stdout, _binary(LogTee(out.stderr, kernel.slog, prog.name))
+            )
+            pid = kernel.spawn(
+                prog.entry, [prog.name, *prog.argv], name=prog.name, stdio=logged, parent=1
+            )
             if not procmgr_waitfor(pid, prog.waitfor, prog.timeout):
-                log(
-                    f"procnto: {prog.name} (pid {pid}) not ready after {prog.timeout:.0f} s", stderr
-                )
+                line = f"procnto: {prog.name} (pid {pid}) not ready after {prog.timeout:.0f} s"
+                kernel.slog.add("procnto", line, Severity.ERROR)
+                log(line, stderr)
         return None if shell is None else spawn(sh.main, shell)
 
     done = kernel.procnto_thread(script, "boot")
@@ -511,6 +519,11 @@ def boot(
         except concurrent.futures.TimeoutError:
             if sigint is not None:
                 sigint.check()
+
+
+def _binary(stream: object) -> BinaryIO:
+    """A raw stream typed as the BinaryIO a Stdio carries."""
+    return stream  # type: ignore[return-value]
 
 
 def interrupt_foreground(kernel: Kernel, shell: int, console: ConsoleInput) -> None:
@@ -593,7 +606,9 @@ def run(
     user's programs (:mod:`qrv.programs`), run by name or as ``/bin/NAME``.
     """
     kernel = Kernel(machine, stdio, seed=seed, trace=trace, programs=installed)
-    log(f"procnto: up, RAM {machine.ram_size // MiB} MiB at {machine.ram_base:#x}", stdio.stderr)
+    up = f"procnto: up, RAM {machine.ram_size // MiB} MiB at {machine.ram_base:#x}"
+    kernel.slog.add("procnto", up, Severity.NOTICE)
+    log(up, stdio.stderr)
     try:
         progs = BOOT_PROGRAMS if programs is None else programs
         pid = boot(kernel, progs, stdio.stderr, sigint, shell_argv(command))

@@ -40,3 +40,24 @@ def test_bad_option_is_one_line_usage_error() -> None:
     r = emu("--bogus")
     assert r.returncode == 2
     assert r.stderr.decode().count("\n") == 1 and b"Traceback" not in r.stderr
+
+
+def test_the_boot_log_is_in_sloginfo_and_pipelines_carry_the_image(tmp_path) -> None:
+    image = str(tmp_path / "nvme.img")
+    r = emu("--nvme", "--image", image, "-c", "sloginfo")
+    assert r.returncode == 0, r.stderr
+    log = r.stdout.decode().splitlines()
+    assert any("NOTICE" in line and "procnto: up" in line for line in log)
+    assert any(" devb-nvme " in line and "GPT OK" in line for line in log)
+    for line in r.stderr.decode().splitlines():  # every boot line is in the log too
+        if line.startswith("devb-nvme:"):
+            assert any(line in entry for entry in log), line
+    with open(image, "rb") as f:
+        f.seek(34 * 512)
+        p1 = f.read(32)
+    r = emu("--nvme", "--image", image, "-c", "cat /dev/nvme0n1p1 | hexdump -C -n 32")
+    assert r.returncode == 0, r.stderr
+    cells = " ".join(f"{b:02x}" for b in p1[:8])
+    assert r.stdout.decode().startswith(f"00000000  {cells}")
+    r = emu("--nvme", "--image", image, "-c", "echo /dev/nvme0n1p*; ls /nope 2>&1 | wc -l")
+    assert r.stdout == b"/dev/nvme0n1p1 /dev/nvme0n1p2\n      1\n"

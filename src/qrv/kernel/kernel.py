@@ -51,6 +51,7 @@ from qrv.kernel.proc import (
 )
 from qrv.kernel.procnto import DEVICES, ProcServer
 from qrv.kernel.sched import DEFAULT_SEED, HostProxy, Scheduler, kcall
+from qrv.kernel.slog import SEVERITIES, LogEntry, Severity, SystemLog
 from qrv.kernel.trace import Tracer
 from qrv.spec.iomsg import (
     ECHILD,
@@ -107,6 +108,8 @@ class Kernel:
         self._down = False
         """Set by :meth:`shutdown`: no new process may start from then on."""
         self.paths = PathManager(1, 1)
+        self.slog = SystemLog(self.clock)
+        """The system log (``sloginfo``): boot and driver messages."""
         self.sched.call(self._start_procnto)
 
     def _who(self) -> str:
@@ -256,6 +259,7 @@ class Kernel:
             return
         line = f"procnto: process {proc.pid} ({proc.name}) terminated: "
         line += "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        self.slog.add("procnto", line, Severity.CRITICAL)
         if proc.log_traceback:
             line += "\n" + program_traceback(exc)
         with contextlib.suppress(OSError, ValueError):
@@ -322,6 +326,19 @@ class Kernel:
         if signo == 0:
             return  # only the checks (kill -0)
         self.exit_process(proc, -signo)
+
+    @kcall
+    def slog_add(self, t: KThread, severity: int, text: str) -> None:
+        """lib.c ``slogf``: one entry under the caller's name (EINVAL: no such severity)."""
+        self.ipc.enter(t)
+        if severity not in SEVERITIES:
+            raise oserror(EINVAL)
+        self.slog.add(t.process.name, text, Severity(severity))
+
+    @kcall
+    def slog_read(self, t: KThread) -> list[LogEntry]:
+        self.ipc.enter(t)
+        return self.slog.snapshot()
 
     def descendants(self, pid: int) -> list[int]:
         """Live processes spawned by `pid`, by its children, and so on (parents first)."""

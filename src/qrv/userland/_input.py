@@ -53,3 +53,18 @@ def each_file(cmd: str, paths: list[str], body: Callable[[str, int], None]) -> i
         finally:
             close(fd)
     return status if status == 0 else EXIT_FAILURE
+
+
+class Headers:
+    """``==> NAME <==`` before each file when there are several (head, tail)."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.several = len(paths) > 1
+        self.first = True
+
+    def text(self, name: str) -> str:
+        if not self.several:
+            return ""
+        text = ("" if self.first else "\n") + f"==> {name} <==\n"
+        self.first = False
+        return text

@@ -47,3 +47,11 @@ def number(text: str, what: str, minimum: int = 0) -> int:
     if value < minimum:
         raise Usage(f"bad {what} '{text}'")
     return value
+
+
+def line_or_byte_count(name: str, args: list[str]) -> tuple[int, int | None, list[str]]:
+    """head's and tail's ``-n LINES`` (default 10) and ``-c BYTES``: (lines, bytes, paths)."""
+    opts, paths = options(name, args, "n:c:")
+    count = number(opts.get("-n", "10"), "line count")
+    nbytes = number(opts["-c"], "byte count") if "-c" in opts else None
+    return count, nbytes, paths

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sh": ("qrv.userland.sh", "the shell"),
     "slay": ("qrv.userland.kill", "send a signal to processes by name"),
     "sleep": ("qrv.userland.sleep", "wait some seconds"),
+    "sloginfo": ("qrv.userland.sloginfo", "print the system log"),
     "sync": ("qrv.userland.sync", "flush devices' write caches"),
     "tail": ("qrv.userland.tail", "print the last lines of files"),
     "true": ("qrv.userland.truefalse", "do nothing, successfully"),

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from qrv.userland._input import chunks, each_file, lines
-from qrv.userland._opts import Usage, number, options, usage_error
+from qrv.userland._input import Headers, chunks, each_file, lines
+from qrv.userland._opts import Usage, line_or_byte_count, usage_error
 from qrv.userland._util import dies_of_sigpipe, out, out_bytes
 
 USAGE = "tail [-n LINES] [-c BYTES] [FILE...]"
@@ -18,17 +18,13 @@ USAGE = "tail [-n LINES] [-c BYTES] [FILE...]"
 @dies_of_sigpipe
 def main(argv: list[str]) -> int:
     try:
-        opts, paths = options("tail", argv[1:], "n:c:")
-        count = number(opts.get("-n", "10"), "line count")
-        nbytes = number(opts["-c"], "byte count") if "-c" in opts else None
+        count, nbytes, paths = line_or_byte_count("tail", argv[1:])
     except Usage as exc:
         return usage_error("tail", USAGE, exc)
-    first = [True]
+    headers = Headers(paths)
 
     def body(name: str, fd: int) -> None:
-        if len(paths) > 1:
-            out(("" if first[0] else "\n") + f"==> {name} <==\n")
-        first[0] = False
+        out(headers.text(name))
         if nbytes is not None:
             keep = b""
             for data in chunks(fd):
