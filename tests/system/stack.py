@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from qrv.emu import BOOT_PROGRAMS, boot_programs, run_shell
+from qrv.emu import boot_programs, run_shell
 from qrv.hw.bus import Machine
 from qrv.kernel import Kernel, Stdio
 
@@ -77,12 +77,13 @@ def booted(machine: Machine, *, writable: bool = False) -> Iterator[Stack]:
     kernel = Kernel(machine, stdio)
     try:
         kernel.load_hwinfo()
-        pid = -1
+        pids: dict[str, int] = {}
         for prog in boot_programs(writable):
             pid = kernel.spawn(prog.entry, [prog.name, *prog.argv], name=prog.name)
             assert kernel.wait_ready(pid, prog.waitfor, BOOT_WAIT_S), f"{prog.name} hung"
-        assert BOOT_PROGRAMS[-1].name == DRIVER
-        yield Stack(kernel, stdio.stdout, stdio.stderr, pid)  # type: ignore[arg-type]
+            pids[prog.name] = pid
+        assert DRIVER in pids
+        yield Stack(kernel, stdio.stdout, stdio.stderr, pids[DRIVER])  # type: ignore[arg-type]
     finally:
         kernel.shutdown()
         machine.close()

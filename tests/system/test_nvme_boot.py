@@ -117,7 +117,7 @@ def test_image_without_gpt_serves_only_the_namespace(tmp_path: Path) -> None:
         assert "GPT_ERR_NO_PMBR" in st.log
         assert "ready (1 path(s), first NS 8 MiB 512 B/LBA)" in st.log
         _, out, _ = st.sh("ls /dev")
-        assert out.decode().split() == ["null", "nvme0n1", "pci", "zero"]
+        assert out.decode().split() == ["null", "nvme0n1", "pci", "pipe", "zero"]
 
 
 def test_damaged_primary_gpt_is_recovered_from_the_backup(seed_image: Path) -> None:
@@ -127,7 +127,15 @@ def test_damaged_primary_gpt_is_recovered_from_the_backup(seed_image: Path) -> N
         assert "using the backup copy" in st.log
         assert "GPT OK, 2 partition(s)" in st.log
         _, out, _ = st.sh("ls /dev")
-        assert out.decode().split() == ["null", "nvme0n1", "nvme0n1p1", "nvme0n1p2", "pci", "zero"]
+        assert out.decode().split() == [
+            "null",
+            "nvme0n1",
+            "nvme0n1p1",
+            "nvme0n1p2",
+            "pci",
+            "pipe",
+            "zero",
+        ]
 
 
 def test_4096_byte_lba_namespace(tmp_path: Path) -> None:
@@ -181,7 +189,7 @@ def test_controller_faults_at_bring_up(seed_image: Path, fault: str, message: st
         assert message in st.log
         assert "Traceback" not in st.log
         _, out, _ = st.sh("ls /dev")
-        assert out.decode().split() == ["null", "pci", "zero"]
+        assert out.decode().split() == ["null", "pci", "pipe", "zero"]
 
 
 def test_wrong_cid_and_lba_out_of_range_surface_as_eio(seed_image: Path) -> None:

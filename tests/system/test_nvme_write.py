@@ -247,6 +247,7 @@ def test_reread_partition_table(rw: Stack, image: Path, tmp_path: Path) -> None:
         "nvme0n1p2",
         "nvme0n1p3",
         "pci",
+        "pipe",
         "zero",
     ]
 
