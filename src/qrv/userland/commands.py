@@ -30,8 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sync": ("qrv.userland.sync", "flush devices' write caches"),
     "tail": ("qrv.userland.tail", "print the last lines of files"),
     "true": ("qrv.userland.truefalse", "do nothing, successfully"),
-    "uname": ("qrv.userland.uname", "print the system's name"),
     "umount": ("qrv.userland.umount", "unmount a qrvfs mount"),
+    "uname": ("qrv.userland.uname", "print the system's name"),
     "use": ("qrv.userland.help", "print a command's usage"),
     "wc": ("qrv.userland.wc", "count lines, words and bytes"),
 }

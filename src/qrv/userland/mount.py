@@ -88,6 +88,10 @@ def wait_served(pid: int, table_entry: str) -> int | None:
 def main(argv: list[str]) -> int:
     parsed = _parse(list(argv[1:]))
     if parsed is None or len(parsed[2]) not in (0, 2):
+        known = ("-t", "-o", "--help")
+        bad = next((a for a in argv[1:] if a.startswith("-") and a not in known), None)
+        if bad is not None:
+            err(f"mount: unknown option '{bad}'")
         err(USAGE)
         return EXIT_USAGE
     kind, opts, rest = parsed

@@ -18,6 +18,9 @@ def main(argv: list[str]) -> int:
     force = "-f" in args
     paths = [a for a in args if a != "-f"]
     if len(paths) != 1 or any(a.startswith("-") for a in paths):
+        bad = next((a for a in paths if a.startswith("-") and a != "--help"), None)
+        if bad is not None:
+            err(f"umount: unknown option '{bad}'")
         err(USAGE)
         return EXIT_USAGE
     path = paths[0]
