@@ -251,3 +251,39 @@ def test_sigint_ends_a_non_interactive_run_promptly(tmp_path: Path, machine: str
     while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(pid) for pid in children)  # QEMU is gone
+
+
+LEFT, UP = b"\x1b[D", b"\x1b[A"
+
+
+def test_line_editing_history_completion_and_redraw(tmp_path: Path) -> None:
+    with tty(["--nvme"], tmp_path) as t:
+        t.expect(PROMPT, BOOT_T)
+        t.send(b"echo abc" + LEFT + LEFT + b"X\r")  # the arrows move the cursor, not the text
+        t.expect(b"\r\naXbc\r\n" + PROMPT)
+        t.send(UP + b"\r")  # Up recalls the previous line
+        t.expect(b"\r\naXbc\r\n" + PROMPT)
+        t.send(b"echo /dev/nvm\t")  # Tab completes a path
+        t.expect(b"echo /dev/nvme0n1")
+        t.send(b"\r")
+        t.expect(b"\r\n/dev/nvme0n1\r\n" + PROMPT)
+        t.send(b"hexd\t-C -n 4 /dev/nvme0n1\r")  # and a command name
+        t.expect(b"00000000  ")
+        t.expect(PROMPT)
+        t.send(b"echo one\x0c")  # ^L clears the screen and redraws the line
+        t.expect(b"\x1b[H\x1b[2J\r# echo one")
+        t.send(b" two\r")
+        t.expect(b"\r\none two\r\n" + PROMPT)
+        t.send(b"ls /nope 2>&1 | wc -l\r")
+        t.expect(b"      1\r\n" + PROMPT)
+        t.send(b"echo x\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x15\r")  # ^U: the line is empty
+        t.expect(PROMPT)
+        t.send(b"history\r")
+        t.expect(b"history\r\n")
+        t.expect(PROMPT)
+        assert b"    1  echo aXbc\r\n    2  echo aXbc\r\n    3  echo /dev/nvme0n1" in t.out
+        t.send(CTRL_D)
+        status, out = t.finish()
+    assert status == 0
+    assert out.endswith(PROMPT + b"\n")
+    assert not any(bad in out for bad in BAD), out.decode(errors="replace")

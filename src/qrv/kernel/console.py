@@ -30,15 +30,19 @@ at shutdown.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
 import select
 import stat
+import termios
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, BinaryIO
 
+from qrv.kernel.lineedit import Completer, LineEditor
 from qrv.kernel.proc import KThread, ProcessKilled, Stdio, current_or_none
 
 SLICE = 0.05
@@ -176,6 +180,47 @@ class ConsoleInput(_ConsoleFd):
         data = self.read1(len(buffer))
         memoryview(buffer)[: len(data)] = data
         return len(data)
+
+    # -- edit mode (QNX io-char's): a line edited in place ---------------------------------
+
+    def edit_readline(
+        self,
+        prompt: str,
+        history: list[str] | None = None,
+        complete: Completer | None = None,
+        echo: Callable[[bytes], None] | None = None,
+    ) -> bytes:
+        """One line edited on the terminal (:mod:`.lineedit`), b"" at ^D on an empty line.
+
+        The terminal is put in raw mode (no canonical input, no echo; ^C
+        still raises SIGINT) for the line and restored after it, so a
+        command reading the console later gets ordinary lines.  The prompt
+        and the echo go to `echo` (a shell passes its stderr, as bash does),
+        else to the terminal itself.  Not a terminal: readline().
+        """
+        if not self.isatty():
+            return self.readline()
+        editor = LineEditor(prompt, history, complete)
+        show = echo or self._echo
+        saved = _raw_mode(self.fd)
+        try:
+            show(prompt.encode())
+            while True:
+                data = self.read1(CHUNK)
+                if not data:
+                    return b""
+                res = editor.feed(data)
+                show(res.echo)
+                if res.eof:
+                    return b""
+                if res.line is not None:
+                    return res.line.encode() + b"\n"
+        finally:
+            _restore_mode(self.fd, saved)
+
+    def _echo(self, data: bytes) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self.fd, data)
 
     # -- internals (called with the gate held) ----------------------------------------------
 
@@ -324,6 +369,31 @@ class ConsoleOutput(_ConsoleFd):
             if ready:
                 return
             _check_killed()  # only while it would block: a dying process's last lines go out
+
+
+TermAttrs = list[Any]
+
+
+def _raw_mode(fd: int) -> TermAttrs | None:
+    """Canonical input and echo off (ISIG stays: ^C is SIGINT); the old attributes."""
+    try:
+        old = termios.tcgetattr(fd)
+    except (termios.error, OSError):
+        return None
+    lflag: int = old[3]
+    cc: list[Any] = list(old[6])
+    cc[termios.VMIN], cc[termios.VTIME] = 1, 0
+    new: list[Any] = [*old[:3], lflag & ~(termios.ICANON | termios.ECHO | termios.IEXTEN)]
+    new += [old[4], old[5], cc]
+    with contextlib.suppress(termios.error, OSError):
+        termios.tcsetattr(fd, termios.TCSANOW, new)
+    return old
+
+
+def _restore_mode(fd: int, old: TermAttrs | None) -> None:
+    if old is not None:
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(fd, termios.TCSANOW, old)
 
 
 def host_console() -> tuple[Stdio, ConsoleInput]:

@@ -32,9 +32,10 @@ import contextlib
 import re
 from typing import BinaryIO
 
-from qrv.lib.c import chdir, getcwd, getpid, stdio, strerror
+from qrv.lib.c import chdir, getcwd, getpid, listdir, stat, stdio, strerror
 from qrv.lib.c.proc import environ, getenv, setenv, unsetenv
-from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, dies_of_sigpipe, err, out
+from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, dies_of_sigpipe, err, is_dir, out
+from qrv.userland.commands import BUILTINS, COMMANDS
 from qrv.userland.shexpand import expand
 from qrv.userland.shrun import (
     SIGNAL_BASE,
@@ -317,15 +318,17 @@ class Shell:
 
     def repl(self, stream: BinaryIO) -> int:
         """Read and run lines until end of file; the last status (ShellExit ends it sooner)."""
+        edit = getattr(stream, "edit_readline", None) if self.interactive else None
         while True:
             if self.interactive:
                 self.report_done()
-                prompt(PROMPT)
+                if edit is None:
+                    prompt(PROMPT)
             try:
-                raw = stream.readline()
+                raw = edit(PROMPT, self.history, complete, echo) if edit else stream.readline()
             except InterruptedError:  # ^C at the prompt: drop the line, start a new one
                 if self.interactive:
-                    prompt("\n")
+                    prompt("^C\n" if edit else "\n")  # no terminal echo in edit mode: show it
                 self.last = INTERRUPTED
                 continue
             if not raw:
@@ -366,6 +369,36 @@ def _describe(node: AndOr) -> str:
     for op, cmds in node.rest:
         text += f" {op} {pipeline(cmds)}"
     return text
+
+
+def complete(word: str, command: bool) -> list[str]:
+    """Tab: command names for the first word, else paths of the pathname space."""
+    if command and "/" not in word:
+        return [n for n in sorted({*COMMANDS, *BUILTINS}) if n.startswith(word)]
+    head, _, base = word.rpartition("/")
+    directory = head + "/" if head or word.startswith("/") else ""
+    try:
+        names = listdir(directory or ".")
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        if name.startswith(base) and (base.startswith(".") or not name.startswith(".")):
+            path = directory + name
+            found.append(path + "/" if _is_dir(path) else path)
+    return found
+
+
+def _is_dir(path: str) -> bool:
+    try:
+        return is_dir(stat(path).mode)
+    except OSError:
+        return False
+
+
+def echo(data: bytes) -> None:
+    """The line editor's prompt and echo: on stderr, with the prompt."""
+    prompt(data.decode(errors="replace"))
 
 
 def prompt(text: str) -> None:
