@@ -86,6 +86,8 @@ def test_pipelines_carry_the_bytes(k) -> None:
     assert (r.status, r.out) == (0, BLOB)
     r = run(k, "cat /dev/nvme0n1 | hexdump -C -n 4")
     assert r.text.startswith("00000000  4e 4e 4e 4e"), r.errtext
+    r = run(k, "cat /dev/blob | hexdump -C -s 16 -n 16")  # a pipe cannot seek: read past
+    assert r.text == run(k, "hexdump -C -s 16 -n 16 /dev/blob").text
     r = run(k, "ls /nope 2>&1 | cat")
     assert r.text == "ls: /nope: No such file or directory\n"
 

@@ -468,3 +468,4 @@ EAGAIN = errno.EAGAIN
 EIO = errno.EIO
 ENODEV = errno.ENODEV
 EPIPE = errno.EPIPE
+ESPIPE = errno.ESPIPE

@@ -10,7 +10,7 @@ Usage: ``pipe`` (no options).  It serves ``/dev/pipe``:
   children of a pipeline, then closes the one it made;
 * any other open of ``/dev/pipe`` is the directory (empty: pipes have no names).
 
-Reads and writes follow :mod:`qrv.servers.pipe.pipes`; a client blocked in
+``lseek`` is ESPIPE.  Reads and writes follow :mod:`qrv.servers.pipe.pipes`; a client blocked in
 a read or write waits un-replied (``_RESMGR_NOREPLY``) and is answered when
 the pipe changes; a client killed meanwhile is dropped when its open closes.
 """
@@ -32,7 +32,7 @@ from qrv.lib.c.iofunc import (
     iofunc_write_verify,
 )
 from qrv.lib.c.iofunc_types import IofuncAttr, IofuncOcb
-from qrv.lib.c.msg import IoOpen, IoRead, IoWrite
+from qrv.lib.c.msg import IoLseek, IoOpen, IoRead, IoWrite
 from qrv.lib.c.proc import procmgr_ready
 from qrv.lib.c.resmgr import RESMGR_NOREPLY, HandlerResult, ResmgrContext, resmgr_attach
 from qrv.lib.c.stdio import eprintf
@@ -43,6 +43,7 @@ from qrv.spec.iomsg import (
     _IO_FLAG_WR,
     ENOENT,
     EOK,
+    ESPIPE,
     S_IFDIR,
     S_IFIFO,
     FileType,
@@ -178,6 +179,12 @@ def _answer(a: Answer) -> None:
             ipc.MsgReply(a.rcvid, a.count)
 
 
+def no_seek(ctp: ResmgrContext, msg: IoLseek, ocb: IofuncOcb) -> HandlerResult:
+    """A pipe has no file offset: ESPIPE (POSIX lseek)."""
+    del ctp, msg, ocb
+    return ESPIPE
+
+
 def main(argv: list[str]) -> int:
     if argv[1:]:
         eprintf(f"pipe: unknown argument '{argv[1]}' (usage: pipe)\n")
@@ -188,6 +195,7 @@ def main(argv: list[str]) -> int:
     connect, io = iofunc_func_init()
     connect.open = server.open
     io.read, io.write, io.close_ocb = server.read, server.write, server.close_ocb
+    io.lseek = no_seek
     resmgr_attach(dpp, None, PATH, FileType.ANY, ResmgrFlag.DIR, connect, io, server.dir)
     procmgr_ready()
     dispatch_loop(dpp)
