@@ -276,11 +276,12 @@ def test_line_editing_history_completion_and_redraw(tmp_path: Path) -> None:
         t.expect(b"\r\none two\r\n" + PROMPT)
         t.send(b"ls /nope 2>&1 | wc -l\r")
         t.expect(b"      1\r\n" + PROMPT)
-        t.send(b"echo x\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x15\r")  # ^U: the line is empty
-        t.expect(PROMPT)
+        t.send(b"echo x\x01\x0b\r")  # ^A then ^K: an empty line, nothing runs
+        t.expect(b"\r\n" + PROMPT)
+        t.send(b"echo yz" + LEFT + b"\x15\r")  # ^U: what is left of the cursor goes
+        t.expect(b"sh: z: not found\r\n" + PROMPT)  # only "z" was left
         t.send(b"history\r")
-        t.expect(b"history\r\n")
-        t.expect(PROMPT)
+        t.expect(b"  history\r\n" + PROMPT)
         assert b"    1  echo aXbc\r\n    2  echo aXbc\r\n    3  echo /dev/nvme0n1" in t.out
         t.send(CTRL_D)
         status, out = t.finish()
