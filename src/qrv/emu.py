@@ -71,6 +71,7 @@ from qrv.servers.pci.main import main as pci_server_main
 from qrv.servers.pipe.main import main as pipe_main
 from qrv.tools.mkgpt import create_seed_image
 from qrv.userland import sh
+from qrv.userland.commands import BUILTINS, COMMANDS
 
 Entry = Callable[[list[str]], int]
 SIGNAL_BASE = 128
@@ -630,7 +631,8 @@ def machine_lost(machine: Machine) -> str | None:
 
 def main(argv: list[str]) -> int:
     opts = parse_args(argv)
-    installed = load_all(opts.programs, opts.program_dirs, reserved=[*sh.COMMANDS, "exit"])
+    reserved = [*COMMANDS, *BUILTINS]
+    installed = load_all(opts.programs, opts.program_dirs, reserved=reserved)
     machine = make_machine(opts)
     with SigintLatch() as sigint, contextlib.ExitStack() as files:
         try:
