@@ -176,7 +176,11 @@ def start(stages: list[Stage]) -> list[int]:
             pipe_in = pipes[i - 1][1] if i > 0 else 0
             pipe_out = pipes[i][1] if i < len(pipes) else 0
             name = stage.argv[0].rsplit("/", 1)[-1] if stage.argv else "sh"
-            pids.append(spawn(_child(stage, pipe_in, pipe_out), stage.argv, name=name))
+            body = _child(stage, pipe_in, pipe_out)
+            entry = find(stage.argv[0]) if stage.argv and stage.builtin is None else None
+            if getattr(entry, "log_traceback", False):  # a user's program: its crash's traceback
+                setattr(body, "log_traceback", True)  # noqa: B010 - an attribute the kernel reads
+            pids.append(spawn(body, stage.argv, name=name))
         if pipes:
             for pid in pids:
                 procmgr_waitfor(pid, None, READY_TIMEOUT)
