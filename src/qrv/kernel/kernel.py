@@ -25,7 +25,9 @@ from typing import TextIO, TypeVar
 
 from qrv.hw.bus import Machine
 from qrv.hw.clock import VirtualClock
+from qrv.hw.irq import InterruptInput
 from qrv.kernel.hwinfo import HwInfo, hwinfo_from_fdt
+from qrv.kernel.interrupt import Interrupts
 from qrv.kernel.ipc import Ipc
 from qrv.kernel.mm import DmaMapping, MemoryManager, PhysMapping
 from qrv.kernel.pathmgr import PathManager, ResolveEntry
@@ -101,6 +103,11 @@ class Kernel:
         self.procs: dict[int, Process] = {}
         self.zombies: dict[int, Process] = {}
         self.ipc = Ipc(self.sched, self.procs)
+        hw_irq = getattr(machine, "interrupts", None)
+        self.interrupts = Interrupts(
+            self.sched, self.ipc, hw_irq if isinstance(hw_irq, InterruptInput) else None
+        )
+        """InterruptAttachEvent and friends (kernel/interrupt.py)."""
         self.mm = MemoryManager(machine, self.tracer)
         self.hwinfo: HwInfo | None = None
         """The syspage hwinfo (set by :meth:`load_hwinfo` from the device tree)."""
@@ -283,6 +290,7 @@ class Kernel:
         for conn in list(proc.connections.values()):
             self.ipc.detach(conn)
         self.paths.remove_pid(proc.pid)
+        self.interrupts.release(proc)
         for m in proc.mappings:
             if m.mapped:
                 self.mm.unmap(m)

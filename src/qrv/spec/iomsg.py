@@ -124,6 +124,7 @@ class ThreadState(IntEnum):
     MUTEX = 13
     CONDVAR = 14
     JOIN = 15
+    INTR = 16
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,16 @@ passing), :mod:`.posix` (open/read/...), :mod:`.proc` (spawn, threads),
 :mod:`.dispatch`, :mod:`.resmgr`, :mod:`.iofunc`.  See docs/kernel-api.md.
 """
 
+from qrv.lib.c.interrupt import (
+    SIGEV_INTR_INIT,
+    SIGEV_PULSE_INIT,
+    InterruptAttachEvent,
+    InterruptDetach,
+    InterruptMask,
+    InterruptUnmask,
+    InterruptWait,
+    SigEvent,
+)
 from qrv.lib.c.ipc import (
     ChannelCreate,
     ChannelDestroy,
@@ -70,12 +80,19 @@ from qrv.spec.iomsg import Stat, strerror
 __all__ = [
     "SCHED_FIFO",
     "SCHED_RR",
+    "SIGEV_INTR_INIT",
+    "SIGEV_PULSE_INIT",
     "ChannelCreate",
     "ChannelDestroy",
     "ClockTime",
     "ConnectAttach",
     "ConnectDetach",
     "DmaMapping",
+    "InterruptAttachEvent",
+    "InterruptDetach",
+    "InterruptMask",
+    "InterruptUnmask",
+    "InterruptWait",
     "MsgError",
     "MsgInfo",
     "MsgRead",
@@ -89,6 +106,7 @@ __all__ = [
     "PhysMapping",
     "SchedGet",
     "SchedSet",
+    "SigEvent",
     "Stat",
     "ThreadCtl",
     "chdir",
