@@ -82,3 +82,17 @@ def test_unlink_rules() -> None:
     with pytest.raises(OSError) as ei:
         pm.unlink(lid, 10)
     assert ei.value.errno == errno.EINVAL
+
+
+def test_pairs_keep_servers_owning_both_paths() -> None:
+    dir_ = int(ResmgrFlag.DIR)
+    pm = pm_with(("/mnt", 10, dir_), ("/ro", 11, dir_), ("/mnt/sub", 12, dir_))
+    pairs = pm.resolve_pair("/mnt/a/new", "/mnt/b/old")
+    assert [(e.pid, e.remainder, rest) for e, rest in pairs] == [(10, "a/new", "b/old")]
+    for new, old in (("/ro/x", "/mnt/x"), ("/mnt/sub/x", "/mnt/x"), ("/mnt/x", "/mnt/sub/x")):
+        with pytest.raises(OSError) as ei:
+            pm.resolve_pair(new, old)
+        assert ei.value.errno == errno.EXDEV, (new, old)
+    with pytest.raises(OSError) as ei:
+        pm.resolve_pair("/nowhere/x", "/mnt/x")
+    assert ei.value.errno == errno.ENOENT

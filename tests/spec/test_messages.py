@@ -12,8 +12,19 @@ import struct
 import pytest
 from hypothesis import given
 
-from qrv.spec.iomsg import LSEEK_REPLY, STAT, MessageError, Stat
+from qrv.spec.iomsg import (
+    LSEEK_REPLY,
+    STAT,
+    STATVFS,
+    ConnectExtra,
+    ConnectSubtype,
+    MessageError,
+    Stat,
+    StatVfs,
+)
 from qrv.spec.messages import (
+    IoChmod,
+    IoChown,
     IoClose,
     IoDevctl,
     IoLseek,
@@ -21,8 +32,10 @@ from qrv.spec.messages import (
     IoOpen,
     IoOther,
     IoRead,
+    IoSpace,
     IoStat,
     IoSync,
+    IoUtime,
     IoWrite,
     decode,
     encode_path,
@@ -49,6 +62,40 @@ def test_well_formed_messages_decode_to_their_kind() -> None:
     assert decode(rm.header(rm.CLOSE, 4)) == IoClose()
     assert decode(rm.header(rm.SYNC, 8, 0x20)) == IoSync(0x20)
     assert decode(b"\x00\x02" + bytes(14)) == IoOther(0x200)
+    assert decode(rm.header(rm.CHMOD, 8, 0o640)) == IoChmod(0o640)
+    assert decode(rm.header(rm.CHOWN, 12, -1, 100)) == IoChown(-1, 100)
+    assert decode(rm.header(rm.UTIME, 24, 0, 10, 20)) == IoUtime(10, 20)
+    assert decode(rm.header(rm.UTIME, 24, 1, -5, -5)) == IoUtime(-5, -5, now=True)
+    assert decode(rm.header(rm.SPACE, 24, 111, 2, -3, 0)) == IoSpace(111, -3, 0, 2)
+
+
+def test_new_messages_pack_as_iomsg_h_lays_them_out() -> None:
+    assert IoChmod(0o755).pack() == rm.header(rm.CHMOD, 8, 0o755)
+    assert IoChown(5, -1).pack() == rm.header(rm.CHOWN, 12, 5, -1)
+    assert IoUtime(now=True).pack() == rm.header(rm.UTIME, 24, 1, 0, 0)
+    assert IoSpace(111, 4096).pack() == rm.header(rm.SPACE, 24, 111, 0, 4096, 0)
+    ren = IoOpen("new", 0, subtype=4, extra_type=7, extra="old/a")
+    assert ren.pack() == rm.connect(b"new", 0, subtype=4, extra=(7, b"old/a\0"))
+    assert decode(ren.pack()) == ren
+    st = StatVfs(4096, 4096, 100, 50, 50, 63, 10, 10, 0, "qrv", 1, 251)
+    assert StatVfs.unpack(st.pack()) == st and len(st.pack()) == STATVFS.size
+
+
+def test_connect_extras_are_checked_as_paths() -> None:
+    link = ConnectSubtype.LINK
+    sym = rm.connect(b"ln", subtype=link, extra=(ConnectExtra.SYMLINK, b"tgt\0"))
+    assert decode(sym) == IoOpen("ln", 1, subtype=link, extra_type=2, extra="tgt")
+    cut = rm.connect(b"ln", subtype=link, extra=(ConnectExtra.LINK, b"abc\0"))[:-2]
+    assert errno_of(cut) == errno.EBADMSG
+    bad = rm.connect(b"ln", subtype=link, extra=(ConnectExtra.RENAME, b"\xff\0"))
+    assert errno_of(bad) == errno.EINVAL
+    long = rm.connect(b"ln", subtype=link, extra=(ConnectExtra.RENAME, b"x" * 1025))
+    assert errno_of(long) == errno.ENAMETOOLONG
+    other = rm.connect(b"m", subtype=9, extra=(ConnectExtra.MOUNT, b"\xff"))
+    assert decode(other).extra == ""  # not a path extra: not read
+    assert errno_of(rm.header(rm.CHOWN, 12, -2, 0)) == errno.EINVAL
+    assert errno_of(rm.header(rm.UTIME, 24, 0, -1, 0)) == errno.EINVAL
+    assert errno_of(rm.header(rm.SPACE, 24, 111, 0, 0, -1)) == errno.EINVAL
 
 
 @pytest.mark.parametrize("mtype", rm.TYPES)

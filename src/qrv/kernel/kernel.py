@@ -631,6 +631,13 @@ class Kernel:
         self.ipc.enter(t)
         return self.paths.resolve(path)
 
+    @kcall
+    def path_resolve_pair(
+        self, t: KThread, path: str, other: str
+    ) -> list[tuple[ResolveEntry, str]]:
+        self.ipc.enter(t)
+        return self.paths.resolve_pair(path, other)
+
     # -- memory ------------------------------------------------------------------------------
 
     @kcall

@@ -11,6 +11,13 @@ remainder goes to the server); an ``_OPAQUE`` entry hides shorter matches
 Directories that only hold registered names (``/``, ``/dev``, ...) are
 synthesised: the resolution ends with procnto's own entry, which serves
 them as ``dr-xr-xr-x`` listing the child names.  ``/dev`` always exists.
+
+A link or rename names two paths that one server must own:
+:meth:`PathManager.resolve_pair` keeps the servers of the new path with the
+longest prefix (a mount hides the ones below it) that are also among the
+longest-prefix servers of the old one
+(same process, channel and handle), each with the old path's remainder
+there; none in common is EXDEV (a rename across mounts).
 All methods are called with the kernel lock held.
 """
 
@@ -18,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qrv.spec.iomsg import EINVAL, ENOENT, ENOTDIR, ResmgrFlag, oserror
+from qrv.spec.iomsg import EINVAL, ENOENT, ENOTDIR, EXDEV, ResmgrFlag, oserror
 
 PERMANENT_DIRS = frozenset({"/", "/dev"})
 
@@ -162,3 +169,22 @@ class PathManager:
         if not out:
             raise oserror(ENOTDIR if not_dir else ENOENT, path)
         return out
+
+    def resolve_pair(self, path: str, other: str) -> list[tuple[ResolveEntry, str]]:
+        """The servers of `path` that own `other` too, with `other`'s remainder at
+        each; ENOENT/ENOTDIR as :meth:`resolve`, EXDEV when they share none."""
+        entries = _owners(self.resolve(path))
+        others = {(o.pid, o.chid, o.handle): o.remainder for o in _owners(self.resolve(other))}
+        out = [
+            (e, others[(e.pid, e.chid, e.handle)])
+            for e in entries
+            if (e.pid, e.chid, e.handle) in others
+        ]
+        if not out:
+            raise oserror(EXDEV, other)
+        return out
+
+
+def _owners(entries: list[ResolveEntry]) -> list[ResolveEntry]:
+    """The entries of the longest prefix (resolve's first ones)."""
+    return [e for e in entries if e.prefix_len == entries[0].prefix_len]

@@ -15,6 +15,11 @@ QNX's procnto serves them: ``crw-rw-rw-``, root-owned; a read of ``/dev/null``
 is end of file, a read of ``/dev/zero`` returns as many zero bytes as asked
 (up to 1 MiB per read); writes to either take every byte; lseek always lands
 at 0; fsync succeeds.
+
+The names procnto serves cannot be changed by a client: a mknod (mkdir) of
+one is EEXIST, an unlink, rename or link naming one is EROFS, a readlink is
+EINVAL (none is a symbolic link); chmod, chown, utime and ftruncate of a
+synthesised directory are EROFS, of a device ENOSYS.
 """
 
 from __future__ import annotations
@@ -29,11 +34,13 @@ from qrv.spec.iomsg import (
     DCMD_ALL_GETFLAGS,
     DEVCTL_REPLY,
     EBADF,
+    EEXIST,
     EINVAL,
     EISDIR,
     ENOENT,
     ENOSYS,
     EOK,
+    EROFS,
     IO_WRITE,
     LSEEK_REPLY,
     O_RDONLY,
@@ -41,20 +48,25 @@ from qrv.spec.iomsg import (
     S_IFCHR,
     S_IFDIR,
     SEEK_SET,
+    ConnectSubtype,
     Pulse,
     PulseCode,
     Stat,
     pack_dirent,
 )
 from qrv.spec.messages import (
+    IoChmod,
+    IoChown,
     IoClose,
     IoDevctl,
     IoLseek,
     IoMessage,
     IoOpen,
     IoRead,
+    IoSpace,
     IoStat,
     IoSync,
+    IoUtime,
     IoWrite,
     decode,
 )
@@ -68,6 +80,8 @@ NULL_HANDLE, ZERO_HANDLE = 1, 2
 DEVICES = {"/dev/null": NULL_HANDLE, "/dev/zero": ZERO_HANDLE}
 """procnto's own character devices: path -> the handle it links them with."""
 MAX_ZERO_READ = 1 << 20  # one read of /dev/zero returns at most this much
+_OPENS = (ConnectSubtype.OPEN, ConnectSubtype.COMBINE)
+_CHANGES = (IoChmod, IoChown, IoUtime, IoSpace)
 
 
 @dataclass
@@ -131,6 +145,8 @@ class ProcServer:
             return 0, b"", EOK
         if isinstance(ocb, DevOcb):
             return _device(ocb, msg, raw)
+        if isinstance(msg, _CHANGES):
+            return 0, b"", EROFS
         if isinstance(msg, IoRead):
             return self._read(ocb, msg)
         if isinstance(msg, IoStat):
@@ -144,6 +160,8 @@ class ProcServer:
         return _getflags(msg, O_RDONLY)
 
     def _open(self, key: tuple[int, int], msg: IoOpen) -> tuple[int, bytes, int]:
+        if msg.subtype not in _OPENS:
+            return 0, b"", _change_errno(msg.subtype)
         if msg.handle in DEVICES.values():
             self._ocbs[key] = DevOcb(msg.handle)
             return 0, b"", EOK
@@ -166,6 +184,18 @@ class ProcServer:
             out += rec
             ocb.index += 1
         return len(out), out, EOK
+
+
+def _change_errno(subtype: int) -> int:
+    """The answer to a connect that would change one of procnto's names."""
+    if subtype == ConnectSubtype.MKNOD:
+        return EEXIST
+    if subtype == ConnectSubtype.READLINK:
+        return EINVAL
+    return EROFS if subtype in _NAME_CHANGES else ENOSYS
+
+
+_NAME_CHANGES = (ConnectSubtype.UNLINK, ConnectSubtype.RENAME, ConnectSubtype.LINK)
 
 
 def _device(ocb: DevOcb, msg: IoMessage, raw: bytes) -> tuple[int, bytes, int]:

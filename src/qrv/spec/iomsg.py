@@ -203,6 +203,22 @@ class ConnectSubtype(IntEnum):
     MOUNT = 9
 
 
+class ConnectExtra(IntEnum):
+    """``_IO_CONNECT_EXTRA_*``: what follows the path of a connect message."""
+
+    NONE = 0
+    LINK = 1  # link(): the existing file's path (qrv; QNX passes an open file)
+    SYMLINK = 2  # symlink(): the link's target text
+    MQUEUE = 3
+    PHYSICAL = 4
+    RESMGR_LINK = 5
+    PROC_SYMLINK = 6
+    RENAME = 7  # rename(): the source path
+    MOUNT = 8
+    MOUNT_OCB = 9
+    TYPED_MEM = 10
+
+
 _IO_FLAG_RD = 1
 _IO_FLAG_WR = 2
 _IO_FLAG_MASK = 3
@@ -229,12 +245,19 @@ O_CREAT = 0x0100
 O_TRUNC = 0x0200
 O_EXCL = 0x0400
 O_NOCTTY = 0x0800
+O_NOFOLLOW = 0x00080000
+"""Do not follow a symbolic link in the last component (lstat); qrv's value."""
 O_SETFLAG = O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_RSYNC
 """Flags DCMD_ALL_SETFLAGS may change (fcntl F_SETFL)."""
 
 SEEK_SET = 0
 SEEK_CUR = 1
 SEEK_END = 2
+
+F_ALLOCSP64 = 110
+"""``_IO_SPACE`` subtype: allocate (extend the file to) ``start + len``; len 0: to ``start``."""
+F_FREESP64 = 111
+"""``_IO_SPACE`` subtype: free ``[start, start + len)``; len 0: set the size to ``start``."""
 
 
 def ioflag_from_oflag(oflag: int) -> int:
@@ -321,6 +344,7 @@ _INT_SIZE = 4
 DCMD_ALL_GETFLAGS = dcmd(DEVDIR_FROM, _DCMD_ALL, 1, _INT_SIZE)
 DCMD_ALL_SETFLAGS = dcmd(DEVDIR_TO, _DCMD_ALL, 2, _INT_SIZE)
 DCMD_ALL_GETMOUNTFLAGS = dcmd(DEVDIR_FROM, _DCMD_ALL, 3, _INT_SIZE)
+_DCMD_FSYS = 0x02
 assert DCMD_ALL_GETFLAGS == 0x40040101 and DCMD_ALL_SETFLAGS == 0x80040102
 
 # -- message layouts ---------------------------------------------------------------
@@ -361,6 +385,34 @@ STAT = Layout("<QqIIiiqqqIIIIq")
 """Reply to ``_IO_STAT`` (qrv's fixed layout of ``struct stat``): ino, size,
 dev, rdev, uid, gid, mtime, atime, ctime, mode, nlink, blksize, pad, blocks."""
 assert STAT.size == 80
+
+IO_CHMOD = Layout("<HHI")
+"""``struct _io_chmod``: type, combine_len, mode (permission bits; the type bits are ignored)."""
+IO_CHOWN = Layout("<HHii")
+"""``struct _io_chown``: type, combine_len, uid, gid (-1 leaves that one as it is)."""
+IO_UTIME = Layout("<HHiqq")
+"""``struct _io_utime``: type, combine_len, cur_flag, actime, modtime (seconds);
+``cur_flag`` != 0: both times are the server's now (``utime(path, NULL)``)."""
+IO_SPACE = Layout("<HHHhqq")
+"""``struct _io_space``: type, combine_len, subtype (F_ALLOCSP64/F_FREESP64), whence,
+start, len.  Reply: :data:`SPACE_REPLY`, the file's new size."""
+SPACE_REPLY = Layout("<q")
+CONNECT_LINK_REPLY = Layout("<IIBBHIHH")
+"""``struct _io_connect_link_reply``: reserved1, file_type, eflag, reserved2,
+chroot_len, umask, nentries, path_len; the NUL-terminated path follows.
+``readlink`` is answered with one (nentries 0) carrying the link's target."""
+assert IO_CHMOD.size == 8 and IO_CHOWN.size == 12 and IO_UTIME.size == 24
+assert IO_SPACE.size == 24 and CONNECT_LINK_REPLY.size == 20
+
+STATVFS = Layout("<QQQQQQQQQ16sQQ")
+"""``struct statvfs`` (the DCMD_FSYS_STATVFS reply; QNX's trailing filler left
+out): bsize, frsize, blocks, bfree, bavail, files, ffree, favail, fsid,
+basetype[16], flag, namemax."""
+assert STATVFS.size == 104
+DCMD_FSYS_STATVFS = dcmd(DEVDIR_FROM, _DCMD_FSYS, 13, STATVFS.size)
+ST_RDONLY = 0x1
+"""``f_flag``: the filesystem is mounted read-only."""
+ST_NOSUID = 0x2
 
 DIRENT = Layout("<QqHH")
 """``struct dirent`` header: d_ino, d_offset, d_reclen, d_namelen; the
@@ -410,6 +462,61 @@ class Stat:
             STAT.unpack_from(data)
         )
         return cls(ino, size, dev, rdev, uid, gid, mt, at, ct, mode, nlink, blksize, blocks)
+
+
+@dataclass(frozen=True)
+class StatVfs:
+    """``struct statvfs`` as carried by :data:`STATVFS` (sizes in ``frsize`` units)."""
+
+    bsize: int
+    frsize: int
+    blocks: int
+    bfree: int
+    bavail: int
+    files: int
+    ffree: int
+    favail: int
+    fsid: int
+    basetype: str
+    flag: int
+    namemax: int
+
+    def pack(self) -> bytes:
+        return STATVFS.pack(
+            self.bsize,
+            self.frsize,
+            self.blocks,
+            self.bfree,
+            self.bavail,
+            self.files,
+            self.ffree,
+            self.favail,
+            self.fsid,
+            self.basetype.encode()[:15],
+            self.flag,
+            self.namemax,
+        )
+
+    @classmethod
+    def unpack(cls, data: bytes) -> StatVfs:
+        bsize, frsize, blocks, bfree, bavail, files, ffree, favail, fsid, raw, flag, namemax = (
+            STATVFS.unpack_from(data)
+        )
+        basetype = raw.split(b"\0", 1)[0].decode(errors="replace")
+        return cls(
+            bsize,
+            frsize,
+            blocks,
+            bfree,
+            bavail,
+            files,
+            ffree,
+            favail,
+            fsid,
+            basetype,
+            flag,
+            namemax,
+        )
 
 
 def pack_dirent(ino: int, offset: int, name: str) -> bytes:
@@ -470,3 +577,7 @@ EIO = errno.EIO
 ENODEV = errno.ENODEV
 EPIPE = errno.EPIPE
 ESPIPE = errno.ESPIPE
+EXDEV = errno.EXDEV
+ENOTEMPTY = errno.ENOTEMPTY
+ELOOP = errno.ELOOP
+EMLINK = errno.EMLINK

@@ -10,6 +10,10 @@ can tell, so that a handler only ever sees a well-formed message:
 * a negative ``nbytes`` or offset, or a path that is not UTF-8: EINVAL;
 * a path longer than :data:`PATH_MAX`: ENAMETOOLONG.
 
+A connect message carries a second path after its own for link, symlink and
+rename (``extra_type`` LINK, SYMLINK, RENAME; ``extra_len`` bytes right after
+the path, NUL included): it is checked as the path is.
+
 The errors are :class:`MessageError` (an OSError).  What a field means for a
 given file (whence, xtype, dcmd, the subtype of a connect) is the handler's
 to judge.  Packing checks the same ranges, so a client cannot send what a
@@ -28,18 +32,23 @@ from qrv.spec.iomsg import (
     EBADMSG,
     EINVAL,
     ENAMETOOLONG,
+    IO_CHMOD,
+    IO_CHOWN,
     IO_CLOSE,
     IO_CONNECT,
     IO_DEVCTL,
     IO_LSEEK,
     IO_MSG,
     IO_READ,
+    IO_SPACE,
     IO_STAT,
     IO_SYNC,
+    IO_UTIME,
     IO_WRITE,
     MSG_TYPE,
     PATH_MAX,
     XTYPE_OFFSET,
+    ConnectExtra,
     ConnectSubtype,
     FileType,
     IoType,
@@ -60,6 +69,19 @@ def encode_path(path: str) -> bytes:
     return raw
 
 
+PATH_EXTRAS = frozenset({ConnectExtra.LINK, ConnectExtra.SYMLINK, ConnectExtra.RENAME})
+"""Extra types whose extra is a path (NUL-terminated, UTF-8)."""
+
+
+def _text(raw: bytes, what: str) -> str:
+    """The NUL-terminated UTF-8 text at the start of `raw` (EINVAL when it is not UTF-8)."""
+    text = raw.split(b"\0", 1)[0]
+    try:
+        return text.decode()
+    except UnicodeDecodeError:
+        raise MessageError(EINVAL, f"{what} {text!r} is not UTF-8") from None
+
+
 def _not_negative(value: int, what: str) -> int:
     if value < 0:
         raise MessageError(EINVAL, f"{what} {value} is negative")
@@ -76,7 +98,11 @@ def _offset(raw: bytes, xtype: int, at: int) -> int | None:
 
 @dataclass(frozen=True)
 class IoOpen:
-    """``struct _io_connect`` with subtype ``_IO_CONNECT_OPEN`` (or COMBINE for stat)."""
+    """``struct _io_connect``: an open (subtype OPEN, or COMBINE for stat and the
+    attribute calls), or unlink, rename, mknod, readlink, link by its subtype.
+
+    `extra` is the second path of a link/symlink/rename (see ``extra_type``).
+    """
 
     path: str
     ioflag: int
@@ -85,9 +111,12 @@ class IoOpen:
     file_type: int = FileType.ANY
     subtype: int = ConnectSubtype.OPEN
     eflag: int = 0
+    extra_type: int = ConnectExtra.NONE
+    extra: str = ""
 
     def pack(self) -> bytes:
         raw = encode_path(self.path) + b"\0"
+        extra = encode_path(self.extra) + b"\0" if self.extra_type in PATH_EXTRAS else b""
         hdr = IO_CONNECT.pack(
             IoType.CONNECT,
             self.subtype,
@@ -103,35 +132,35 @@ class IoOpen:
             0,
             len(raw),
             self.eflag,
-            0,
-            0,
+            self.extra_type,
+            len(extra),
         )
-        return hdr + raw
+        return hdr + raw + extra
 
     @classmethod
     def parse(cls, raw: bytes, srcmsglen: int | None = None) -> IoOpen:
         del srcmsglen
         f = IO_CONNECT.unpack_from(raw)
-        subtype, file_type, handle, ioflag, mode, path_len, eflag = (
-            f[1],
-            f[2],
-            f[6],
-            f[7],
-            f[8],
-            f[12],
-            f[13],
-        )
+        subtype, file_type, handle, ioflag, mode = f[1], f[2], f[6], f[7], f[8]
+        path_len, eflag, extra_type, extra_len = f[12], f[13], f[14], f[15]
         if path_len > PATH_MAX:
             raise MessageError(ENAMETOOLONG, f"path of {path_len} bytes")
         end = IO_CONNECT.size + path_len
         if len(raw) < end:
             raise MessageError(EBADMSG, f"path of {path_len} bytes in a {len(raw)}-byte message")
-        path = raw[IO_CONNECT.size : end].split(b"\0", 1)[0]
-        try:
-            text = path.decode()
-        except UnicodeDecodeError:
-            raise MessageError(EINVAL, f"path {path!r} is not UTF-8") from None
-        return cls(text, ioflag, mode, handle, file_type, subtype, eflag)
+        text = _text(raw[IO_CONNECT.size : end], "path")
+        extra = ""
+        if extra_type in PATH_EXTRAS:
+            if extra_len > PATH_MAX:
+                raise MessageError(ENAMETOOLONG, f"second path of {extra_len} bytes")
+            if len(raw) < end + extra_len:
+                raise MessageError(EBADMSG, f"second path of {extra_len} bytes cut short")
+            extra = _text(raw[end : end + extra_len], "second path")
+        return cls(text, ioflag, mode, handle, file_type, subtype, eflag, extra_type, extra)
+
+
+IoConnect = IoOpen
+"""Every connect message is one :class:`IoOpen` (QNX's ``struct _io_connect``)."""
 
 
 @dataclass(frozen=True)
@@ -287,6 +316,85 @@ class IoClose:
 
 
 @dataclass(frozen=True)
+class IoChmod:
+    """``_io_chmod``: the new permission bits of the open file."""
+
+    mode: int
+
+    def pack(self) -> bytes:
+        return IO_CHMOD.pack(IoType.CHMOD, IO_CHMOD.size, self.mode)
+
+    @classmethod
+    def parse(cls, raw: bytes, srcmsglen: int | None = None) -> IoChmod:
+        del srcmsglen
+        _t, _c, mode = IO_CHMOD.unpack_from(raw)
+        return cls(mode)
+
+
+@dataclass(frozen=True)
+class IoChown:
+    """``_io_chown``: the new owner and group (-1: unchanged)."""
+
+    uid: int
+    gid: int
+
+    def pack(self) -> bytes:
+        return IO_CHOWN.pack(IoType.CHOWN, IO_CHOWN.size, self.uid, self.gid)
+
+    @classmethod
+    def parse(cls, raw: bytes, srcmsglen: int | None = None) -> IoChown:
+        del srcmsglen
+        _t, _c, uid, gid = IO_CHOWN.unpack_from(raw)
+        if uid < -1 or gid < -1:
+            raise MessageError(EINVAL, f"owner {uid}:{gid}")
+        return cls(uid, gid)
+
+
+@dataclass(frozen=True)
+class IoUtime:
+    """``_io_utime``: access and modification times, or ``now`` (cur_flag)."""
+
+    atime: int = 0
+    mtime: int = 0
+    now: bool = False
+
+    def pack(self) -> bytes:
+        return IO_UTIME.pack(IoType.UTIME, IO_UTIME.size, int(self.now), self.atime, self.mtime)
+
+    @classmethod
+    def parse(cls, raw: bytes, srcmsglen: int | None = None) -> IoUtime:
+        del srcmsglen
+        _t, _c, cur_flag, atime, mtime = IO_UTIME.unpack_from(raw)
+        if not cur_flag:
+            _not_negative(atime, "atime")
+            _not_negative(mtime, "mtime")
+        return cls(atime, mtime, bool(cur_flag))
+
+
+@dataclass(frozen=True)
+class IoSpace:
+    """``_io_space``: F_ALLOCSP64 / F_FREESP64 of ``len`` bytes at ``start`` (from
+    ``whence``); ``ftruncate`` is F_FREESP64 at its length with len 0."""
+
+    subtype: int
+    start: int
+    len: int = 0
+    whence: int = 0
+
+    def pack(self) -> bytes:
+        return IO_SPACE.pack(
+            IoType.SPACE, IO_SPACE.size, self.subtype, self.whence, self.start, self.len
+        )
+
+    @classmethod
+    def parse(cls, raw: bytes, srcmsglen: int | None = None) -> IoSpace:
+        del srcmsglen
+        _t, _c, subtype, whence, start, length = IO_SPACE.unpack_from(raw)
+        _not_negative(length, "len")
+        return cls(subtype, start, length, whence)
+
+
+@dataclass(frozen=True)
 class IoOther:
     """A message of a type no decoder here knows (its server answers ENOSYS)."""
 
@@ -294,7 +402,20 @@ class IoOther:
 
 
 IoMessage = (
-    IoOpen | IoRead | IoWrite | IoStat | IoLseek | IoDevctl | IoMsg | IoSync | IoClose | IoOther
+    IoOpen
+    | IoRead
+    | IoWrite
+    | IoStat
+    | IoLseek
+    | IoDevctl
+    | IoMsg
+    | IoSync
+    | IoClose
+    | IoChmod
+    | IoChown
+    | IoUtime
+    | IoSpace
+    | IoOther
 )
 
 _DECODERS: dict[int, Callable[[bytes, int | None], IoMessage]] = {
@@ -307,6 +428,10 @@ _DECODERS: dict[int, Callable[[bytes, int | None], IoMessage]] = {
     int(IoType.MSG): IoMsg.parse,
     int(IoType.SYNC): IoSync.parse,
     int(IoType.CLOSE): IoClose.parse,
+    int(IoType.CHMOD): IoChmod.parse,
+    int(IoType.CHOWN): IoChown.parse,
+    int(IoType.UTIME): IoUtime.parse,
+    int(IoType.SPACE): IoSpace.parse,
 }
 
 

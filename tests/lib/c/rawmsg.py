@@ -33,6 +33,7 @@ CONNECT, READ, WRITE, STAT, DEVCTL, LSEEK, MSG, CLOSE, SYNC = (
     0x116,
     0x119,
 )
+CHMOD, CHOWN, UTIME, SPACE = 0x10A, 0x10B, 0x10C, 0x110
 HEADERS = {
     CONNECT: "<HHIHHIIIIHHHHBBH",  # struct _io_connect (40 bytes), the path follows
     READ: "<HHiII",  # type, combine_len, nbytes, xtype, zero (+ i64 offset)
@@ -43,6 +44,10 @@ HEADERS = {
     MSG: "<HHHH",  # type, combine_len, mgrid, subtype; payload follows
     CLOSE: "<HH",
     SYNC: "<HHI",  # type, combine_len, flag
+    CHMOD: "<HHI",  # type, combine_len, mode
+    CHOWN: "<HHii",  # type, combine_len, uid, gid
+    UTIME: "<HHiqq",  # type, combine_len, cur_flag, actime, modtime
+    SPACE: "<HHHhqq",  # type, combine_len, subtype, whence, start, len
 }
 XTYPE_OFFSET = 3
 IOFLAG_READ = 1  # O_RDONLY + 1
@@ -99,11 +104,20 @@ def header(mtype: int, *fields: int) -> bytes:
     return struct.pack(HEADERS[mtype], mtype, *fields)
 
 
-def connect(path: bytes, ioflag: int = IOFLAG_READ, handle: int = 0, path_len: int = -1) -> bytes:
-    """An ``_IO_CONNECT`` open of `path` (path_len defaults to len(path) + 1 for the NUL)."""
+def connect(  # noqa: PLR0917 - the fields a test varies
+    path: bytes,
+    ioflag: int = IOFLAG_READ,
+    handle: int = 0,
+    path_len: int = -1,
+    subtype: int = 2,
+    extra: tuple[int, bytes] | None = None,
+) -> bytes:
+    """An ``_IO_CONNECT`` of `path` (path_len defaults to len(path) + 1 for the NUL),
+    an open unless `subtype` says otherwise; `extra` (type, bytes) follows the path."""
     n = len(path) + 1 if path_len < 0 else path_len
-    fields = (2, 0, 0, 0, 0, handle, ioflag, 0, 0, 0, 0, n, 0, 0, 0)
-    return header(CONNECT, *fields) + path + b"\0"
+    etype, eraw = extra if extra is not None else (0, b"")
+    fields = (subtype, 0, 0, 0, 0, handle, ioflag, 0, 0, 0, 0, n, 0, etype, len(eraw))
+    return header(CONNECT, *fields) + path + b"\0" + eraw
 
 
 def read(nbytes: int, offset: int | None = None, xtype: int | None = None) -> bytes:
@@ -150,7 +164,7 @@ def message_of(mtype: int) -> st.SearchStrategy[bytes]:
     return st.one_of(st.binary(max_size=80).map(lambda b: prefix + b), _structured(mtype))
 
 
-TYPES = (CONNECT, READ, WRITE, STAT, DEVCTL, LSEEK, MSG, CLOSE, SYNC)
+TYPES = (CONNECT, READ, WRITE, STAT, DEVCTL, LSEEK, MSG, CLOSE, SYNC, CHMOD, CHOWN, UTIME, SPACE)
 any_message = st.one_of(
     *(message_of(t) for t in TYPES),
     st.binary(max_size=64),  # any type at all, short ones included
@@ -177,3 +191,5 @@ def check_shape(raw: bytes, reply: Reply) -> None:
         assert len(reply.data) == 80
     elif mtype == DEVCTL:
         assert len(reply.data) >= 16
+    elif mtype == SPACE:
+        assert len(reply.data) == 8 and struct.unpack("<q", reply.data)[0] >= 0

@@ -20,6 +20,11 @@ import time
 
 from qrv.kernel import MsgInfo
 from qrv.lib.c._sys import cur
+from qrv.lib.c.iofunc_attrs import (
+    iofunc_chmod_default,
+    iofunc_chown_default,
+    iofunc_utime_default,
+)
 from qrv.lib.c.iofunc_types import DEFAULT_BLKSIZE, IofuncAttr, IofuncOcb
 from qrv.lib.c.msg import IoDevctl, IoLseek, IoOpen, IoRead, IoStat, IoWrite
 from qrv.lib.c.resmgr import (
@@ -115,7 +120,8 @@ def iofunc_attr_init(
 
 
 def iofunc_func_init() -> tuple[ResmgrConnectFuncs, ResmgrIoFuncs]:
-    """Tables filled with the defaults (``iofunc_func_init.c``); `msg` stays empty."""
+    """Tables filled with the defaults (``iofunc_func_init.c``); `msg` and `space`
+    stay empty, and so do the connect slots other than open (ENOSYS)."""
     connect = ResmgrConnectFuncs(open=iofunc_open_default)
     io = ResmgrIoFuncs(
         read=iofunc_read_default,
@@ -124,6 +130,9 @@ def iofunc_func_init() -> tuple[ResmgrConnectFuncs, ResmgrIoFuncs]:
         stat=iofunc_stat_default,
         devctl=iofunc_devctl_default,
         lseek=iofunc_lseek_default,
+        chmod=iofunc_chmod_default,
+        chown=iofunc_chown_default,
+        utime=iofunc_utime_default,
     )
     return connect, io
 

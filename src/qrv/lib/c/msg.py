@@ -7,7 +7,10 @@ resource manager built on :mod:`qrv.lib.c.resmgr`.
 
 from qrv.spec.iomsg import MessageError
 from qrv.spec.messages import (
+    IoChmod,
+    IoChown,
     IoClose,
+    IoConnect,
     IoDevctl,
     IoLseek,
     IoMessage,
@@ -15,15 +18,20 @@ from qrv.spec.messages import (
     IoOpen,
     IoOther,
     IoRead,
+    IoSpace,
     IoStat,
     IoSync,
+    IoUtime,
     IoWrite,
     decode,
     encode_path,
 )
 
 __all__ = [
+    "IoChmod",
+    "IoChown",
     "IoClose",
+    "IoConnect",
     "IoDevctl",
     "IoLseek",
     "IoMessage",
@@ -31,8 +39,10 @@ __all__ = [
     "IoOpen",
     "IoOther",
     "IoRead",
+    "IoSpace",
     "IoStat",
     "IoSync",
+    "IoUtime",
     "IoWrite",
     "MessageError",
     "decode",

@@ -17,9 +17,10 @@ spelling: EINVAL, longer than ``PATH_MAX``: ENAMETOOLONG.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from qrv.kernel import current_or_none
+from qrv.kernel import KThread, current_or_none
+from qrv.kernel.pathmgr import ResolveEntry
 from qrv.lib.c import ipc
 from qrv.lib.c._sys import K, cur
 from qrv.lib.c.msg import (
@@ -131,35 +132,49 @@ def _offset(offset: int) -> int:
     return _in(offset, 0, OFF_MAX, EOVERFLOW)
 
 
-def _connect(path: str, ioflag: int, mode: int, subtype: int) -> int:
+def _entries(t: KThread, full: str, other: str | None) -> list[tuple[ResolveEntry, str]]:
+    """The servers to try for `full` (with `other`'s remainder at each, for a pair)."""
+    if other is None:
+        return [(e, "") for e in K(t).path_resolve(t, full)]
+    return K(t).path_resolve_pair(t, full, _absolute(other))
+
+
+def connect_send(
+    path: str, msg: IoOpen, rbytes: int = 0, other: str | None = None
+) -> tuple[int, bytes]:
+    """Send the connect `msg` for `path` to its servers in turn (``_connect_ctrl.c``):
+    (the new connection, the reply).  With `other` (link, rename) only servers that
+    own both paths are tried, `msg.extra` becoming `other`'s path there (EXDEV: none)."""
     t = cur()
     full = _absolute(path)
     try:
         encode_path(full)
-    except OSError as exc:
-        raise oserror(exc.errno or EINVAL, path) from None
-    try:
-        entries = K(t).path_resolve(t, full)
+        entries = _entries(t, full, other)
     except OSError as exc:
         raise oserror(exc.errno or ENOENT, path) from None
     last = ENOENT
-    for e in entries:
+    for e, rest in entries:
         try:
             coid = ipc.ConnectAttach(0, e.pid, e.chid, 0, 0)
         except OSError as exc:
             last = exc.errno or ENOENT
             continue
-        msg = IoOpen(e.remainder, ioflag, mode, e.handle, e.file_type, subtype)
+        extra = rest if other is not None else msg.extra
+        sent = replace(msg, path=e.remainder, handle=e.handle, file_type=e.file_type, extra=extra)
         try:
-            ipc.MsgSend(coid, msg.pack(), 0)
+            _status, reply = ipc.MsgSend(coid, sent.pack(), rbytes)
         except OSError as exc:
             ipc.ConnectDetach(coid)
             last = exc.errno or ENOENT
             if last in FALLTHROUGH:
                 continue
             raise oserror(last, path) from None
-        return coid
+        return coid, reply
     raise oserror(last, path)
+
+
+def _connect(path: str, ioflag: int, mode: int, subtype: int) -> int:
+    return connect_send(path, IoOpen(path, ioflag, mode, subtype=subtype))[0]
 
 
 def open(path: str, flags: int = O_RDONLY, mode: int = 0) -> int:

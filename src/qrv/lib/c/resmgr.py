@@ -7,6 +7,11 @@ data; errno > 0 → MsgError; ``-n`` → reply ``ctp.iov[:n]``;
 → ENOSYS.  I/O on a connection without an OCB → EBADF; ``_IO_CLOSE``
 without a handler → EOK; a connect message for an unknown link → ENOENT.
 
+Connect messages go to the slot of their subtype (``resmgr_connect_funcs_t``):
+OPEN and COMBINE to ``open``, then ``unlink`` (rmdir too: mode S_IFDIR),
+``rename``, ``mknod`` (mkdir), ``readlink``, ``link`` (link and symlink, told
+apart by ``extra_type``); an empty slot answers ENOSYS.
+
 Every message is decoded and validated (:func:`qrv.spec.messages.decode`)
 before a handler sees it: a malformed one is answered EBADMSG, EINVAL or
 ENAMETOOLONG and no handler runs.  Handlers judge the semantics.  A handler
@@ -25,14 +30,18 @@ from qrv.lib.c import ipc
 from qrv.lib.c._sys import K, cur
 from qrv.lib.c.iofunc_types import IofuncAttr, IofuncOcb
 from qrv.lib.c.msg import (
+    IoChmod,
+    IoChown,
     IoClose,
     IoDevctl,
     IoLseek,
     IoMsg,
     IoOpen,
     IoRead,
+    IoSpace,
     IoStat,
     IoSync,
+    IoUtime,
     IoWrite,
     decode,
 )
@@ -69,15 +78,24 @@ LseekFunc = Callable[["ResmgrContext", IoLseek, "IofuncOcb"], HandlerResult]
 DevctlFunc = Callable[["ResmgrContext", IoDevctl, "IofuncOcb"], HandlerResult]
 MsgFunc = Callable[["ResmgrContext", IoMsg, "IofuncOcb"], HandlerResult]
 SyncFunc = Callable[["ResmgrContext", IoSync, "IofuncOcb"], HandlerResult]
+ChmodFunc = Callable[["ResmgrContext", IoChmod, "IofuncOcb"], HandlerResult]
+ChownFunc = Callable[["ResmgrContext", IoChown, "IofuncOcb"], HandlerResult]
+UtimeFunc = Callable[["ResmgrContext", IoUtime, "IofuncOcb"], HandlerResult]
+SpaceFunc = Callable[["ResmgrContext", IoSpace, "IofuncOcb"], HandlerResult]
 CloseFunc = Callable[["ResmgrContext", "IofuncOcb"], HandlerResult]
 PulseFunc = Callable[["ResmgrContext", Pulse], None]
 
 
 @dataclass
 class ResmgrConnectFuncs:
-    """``resmgr_connect_funcs_t`` (only open is served; the rest answer ENOSYS)."""
+    """``resmgr_connect_funcs_t``: one slot per connect subtype (empty: ENOSYS)."""
 
     open: OpenFunc | None = None
+    unlink: OpenFunc | None = None
+    rename: OpenFunc | None = None
+    mknod: OpenFunc | None = None
+    readlink: OpenFunc | None = None
+    link: OpenFunc | None = None
 
 
 @dataclass
@@ -92,6 +110,35 @@ class ResmgrIoFuncs:
     lseek: LseekFunc | None = None
     msg: MsgFunc | None = None
     sync: SyncFunc | None = None
+    chmod: ChmodFunc | None = None
+    chown: ChownFunc | None = None
+    utime: UtimeFunc | None = None
+    space: SpaceFunc | None = None
+
+
+_CONNECT_SLOTS = {
+    int(ConnectSubtype.OPEN): "open",
+    int(ConnectSubtype.COMBINE): "open",
+    int(ConnectSubtype.UNLINK): "unlink",
+    int(ConnectSubtype.RENAME): "rename",
+    int(ConnectSubtype.MKNOD): "mknod",
+    int(ConnectSubtype.READLINK): "readlink",
+    int(ConnectSubtype.LINK): "link",
+}
+_IO_SLOTS: dict[type, str] = {
+    IoRead: "read",
+    IoWrite: "write",
+    IoStat: "stat",
+    IoLseek: "lseek",
+    IoDevctl: "devctl",
+    IoMsg: "msg",
+    IoSync: "sync",
+    IoChmod: "chmod",
+    IoChown: "chown",
+    IoUtime: "utime",
+    IoSpace: "space",
+}
+"""The ``resmgr_io_funcs_t`` slot of each I/O message kind."""
 
 
 @dataclass
@@ -251,33 +298,24 @@ def _route(ctp: ResmgrContext) -> HandlerResult:
     if isinstance(msg, IoClose):
         del ctp.dpp.bindings[key]
         return io.close_ocb(ctp, ocb) if io.close_ocb is not None else EOK
-    if isinstance(msg, IoRead):
-        return io.read(ctp, msg, ocb) if io.read else ENOSYS
-    if isinstance(msg, IoWrite):
-        return io.write(ctp, msg, ocb) if io.write else ENOSYS
-    if isinstance(msg, IoStat):
-        return io.stat(ctp, msg, ocb) if io.stat else ENOSYS
-    if isinstance(msg, IoLseek):
-        return io.lseek(ctp, msg, ocb) if io.lseek else ENOSYS
-    if isinstance(msg, IoDevctl):
-        return io.devctl(ctp, msg, ocb) if io.devctl else ENOSYS
-    if isinstance(msg, IoMsg):
-        return io.msg(ctp, msg, ocb) if io.msg else ENOSYS
-    if isinstance(msg, IoSync):
-        return io.sync(ctp, msg, ocb) if io.sync else ENOSYS
-    return ENOSYS
+    slot = _IO_SLOTS.get(type(msg))
+    handler = getattr(io, slot) if slot is not None else None
+    if handler is None:
+        return ENOSYS
+    result: HandlerResult = handler(ctp, msg, ocb)
+    return result
 
 
 def _connect(ctp: ResmgrContext, msg: IoOpen) -> HandlerResult:
     att = ctp.dpp.attachments.get(msg.handle)
     if att is None:
         return ENOENT
-    if msg.subtype not in (ConnectSubtype.OPEN, ConnectSubtype.COMBINE):
-        return ENOSYS
-    if att.connect.open is None:
+    slot = _CONNECT_SLOTS.get(msg.subtype)
+    handler: OpenFunc | None = getattr(att.connect, slot) if slot is not None else None
+    if handler is None:
         return ENOSYS
     ctp.id, ctp.io_funcs = msg.handle, att.io
-    return att.connect.open(ctp, msg, att.handle)
+    return handler(ctp, msg, att.handle)
 
 
 def handle_pulse(ctp: ResmgrContext, pulse: Pulse) -> None:

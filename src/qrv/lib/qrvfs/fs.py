@@ -117,6 +117,8 @@ class Filesystem:
         while comps:
             name = comps.popleft()
             self._dir(cur, name)
+            if len(name) > NAME_MAX:
+                raise FsError.of(errno.ENAMETOOLONG, _bytes(path).decode(errors="replace"))
             if name == b".":
                 continue
             found = dirs.find(self.vol, cur, name)
@@ -335,10 +337,18 @@ class Filesystem:
         return inum
 
     def _set_attrs(self, path: PathLike, follow: bool, change: Callable[[Inode], Inode]) -> None:
-        inum = self._resolve(path, follow)
-        with self._op(_bytes(path).decode(errors="replace")) as vol:
-            ino = change(vol.read_inode(inum))
-            vol.write_inode(inum, replace(ino, ctime=vol.now()))
+        self.change_inode(self._resolve(path, follow), change)
+
+    def change_inode(self, inum: int, change: Callable[[Inode], Inode]) -> Inode:
+        """Apply ``change`` to inode ``inum`` (ctime becomes now); the new inode."""
+        with self._op(f"inode {inum}") as vol:
+            ino = replace(change(vol.read_inode(inum)), ctime=vol.now())
+            vol.write_inode(inum, ino)
+        return ino
+
+    def now(self) -> int:
+        """The filesystem's clock (seconds)."""
+        return self.vol.now()
 
     def chmod(self, path: PathLike, mode: int) -> None:
         self._set_attrs(path, True, lambda ino: replace(ino, mode=mode & MODE_MASK))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import errno
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Concatenate, ParamSpec
+from typing import Concatenate, ParamSpec, TypeVar
 
 from qrv.lib.c.iofunc import (
     IofuncAttr,
@@ -38,6 +38,7 @@ from qrv.spec.iomsg import (
     O_CREAT,
     O_DSYNC,
     O_EXCL,
+    O_NOFOLLOW,
     O_SYNC,
     O_TRUNC,
     S_IFDIR,
@@ -59,17 +60,18 @@ from qrv.spec.qrvfs import (
 )
 
 P = ParamSpec("P")
+S = TypeVar("S", bound="FsServer")
 _KIND = {InodeType.DIR: S_IFDIR, InodeType.FILE: S_IFREG, InodeType.SYMLINK: S_IFLNK}
 _SEARCH = 0o100  # execute/search permission as iofunc_check_access counts it
 SECTOR = 512
 
 
 def replies_errno(
-    fn: Callable[Concatenate[FsServer, P], HandlerResult],
-) -> Callable[Concatenate[FsServer, P], HandlerResult]:
+    fn: Callable[Concatenate[S, P], HandlerResult],
+) -> Callable[Concatenate[S, P], HandlerResult]:
     """A filesystem error is the reply's errno (EIO for a corrupt image)."""
 
-    def wrapper(self: FsServer, /, *args: P.args, **kwargs: P.kwargs) -> HandlerResult:
+    def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> HandlerResult:
         try:
             return fn(self, *args, **kwargs)
         except FsError as exc:
@@ -147,7 +149,7 @@ class FsServer:
         del attr
         fs, ioflag = self.fs, msg.ioflag
         try:
-            inum = fs.lookup(msg.path)
+            inum = fs.lookup(msg.path, follow=not ioflag & O_NOFOLLOW)
             if ioflag & O_CREAT and ioflag & O_EXCL:
                 return errno.EEXIST
         except FsError as exc:
@@ -157,6 +159,8 @@ class FsServer:
             if inum < 0:
                 return -inum
         ino = fs.inode(inum)
+        if ino.type == InodeType.SYMLINK and ioflag & (_IO_FLAG_RD | _IO_FLAG_WR):
+            return errno.ELOOP  # opened for access with O_NOFOLLOW
         writing = bool(ioflag & _IO_FLAG_WR)
         if writing and ino.type == InodeType.DIR:
             return errno.EISDIR

@@ -34,7 +34,7 @@ from qrv.lib.c.resmgr import HandlerResult, ResmgrContext, resmgr_attach, resmgr
 from qrv.lib.c.stdio import eprintf
 from qrv.lib.qrvfs import Filesystem
 from qrv.servers.fs_qrv.device import NodeDevice
-from qrv.servers.fs_qrv.handlers import FsServer
+from qrv.servers.fs_qrv.ops import FsOpsServer
 from qrv.spec.iomsg import EOK, S_IFDIR, S_IFREG, FileType, ResmgrFlag
 from qrv.spec.qrvfs import MOUNT_TABLE_DIR
 
@@ -106,7 +106,8 @@ def serve(node: NodeDevice, device: str, mountpoint: str) -> int:
         return EXIT_FAILURE
     for note in fs.notes:
         log(f"fs-qrv: {device}: {note}")
-    server = FsServer(fs, log)
+    server = FsOpsServer(fs, log)
+    connect_funcs, io_funcs = server.tables()
     dpp = dispatch_create()
     root = IofuncAttr()
     iofunc_attr_init(root, S_IFDIR | 0o755)
@@ -116,8 +117,8 @@ def serve(node: NodeDevice, device: str, mountpoint: str) -> int:
         mountpoint,
         FileType.ANY,
         ResmgrFlag.DIR,
-        server.connect_funcs,
-        server.io_funcs,
+        connect_funcs,
+        io_funcs,
         root,
     )
     line = MountLine()
