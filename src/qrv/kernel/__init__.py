@@ -22,6 +22,7 @@ from qrv.kernel.proc import (
     ThreadInfo,
     current,
     current_or_none,
+    running,
 )
 
 __all__ = [
@@ -46,4 +47,5 @@ __all__ = [
     "current",
     "current_or_none",
     "host_console",
+    "running",
 ]

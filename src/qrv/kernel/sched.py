@@ -54,6 +54,7 @@ KCALL_COST = 1e-6
 HOST_POLL = 0.5
 """Longest idle wait of the CPU thread between looks at its stop flag (s)."""
 _PRIO = operator.attrgetter("prio")
+_RR = Policy.RR  # an enum member read through its class costs ~0.1 us
 
 
 @dataclass
@@ -85,9 +86,11 @@ class Scheduler:
         self.trace: Tracer | None = None
         self.external = 0
         """Threads waiting on something only the host brings (console input, a host call)."""
-        self._timers: list[tuple[float, int, KThread, int]] = []
+        self.timers: list[tuple[float, int, KThread, int]] = []
+        """Timeouts: a heap of (deadline, sequence, thread, its wait_seq)."""
         self._seq = 0
-        self._inbox: deque[Callable[[], None]] = deque()
+        self.inbox: deque[Callable[[], None]] = deque()
+        """Callbacks posted by host threads, run at the next scheduling point."""
         self._wakeup = threading.Event()
         self._live = 0
         self._stopping = False
@@ -117,12 +120,12 @@ class Scheduler:
                 continue
             if self._stopping and not self._live:
                 return
-            if self._timers and self.jump and not self.external:
-                self.clock.advance_to(self._timers[0][0])
+            if self.timers and self.jump and not self.external:
+                self.clock.advance_to(self.timers[0][0])
                 continue
             wait = HOST_POLL
-            if self._timers:
-                wait = min(wait, max(0.0, self._timers[0][0] - self.clock.now()))
+            if self.timers:
+                wait = min(wait, max(0.0, self.timers[0][0] - self.clock.now()))
             t0 = time.monotonic()
             self._wakeup.wait(wait)
             self._wakeup.clear()
@@ -154,9 +157,9 @@ class Scheduler:
 
     def _pick(self) -> KThread | None:
         """The next thread to run, off the ready list (None: nothing is READY)."""
-        if self._inbox:
+        if self.inbox:
             self._drain()
-        if self._timers and self._timers[0][0] <= self.clock.now():
+        if self.timers and self.timers[0][0] <= self.clock.now():
             self._expire()
         ready = self.ready
         if not ready:
@@ -170,13 +173,13 @@ class Scheduler:
         return t
 
     def _drain(self) -> None:
-        while self._inbox:
-            self._inbox.popleft()()
+        while self.inbox:
+            self.inbox.popleft()()
 
     def _expire(self) -> None:
         now = self.clock.now()
-        while self._timers and self._timers[0][0] <= now:
-            _when, _seq, t, token = heapq.heappop(self._timers)
+        while self.timers and self.timers[0][0] <= now:
+            _when, _seq, t, token = heapq.heappop(self.timers)
             if t.blocked and t.wait_seq == token:
                 t.timed_out = True
                 self.make_ready(t)
@@ -213,17 +216,36 @@ class Scheduler:
         if timeout is not None:
             self._seq += 1
             when = self.clock.now() + max(timeout, 0.0)
-            heapq.heappush(self._timers, (when, self._seq, t, t.wait_seq))
-        self._switch(t, self._pick())
+            heapq.heappush(self.timers, (when, self._seq, t, t.wait_seq))
+        ready = self.ready
+        timers = self.timers
+        if len(ready) == 1 and not self.inbox and not (timers and timers[0][0] <= self.clock._now):
+            # The direct hand-off: one thread is READY (the server a send just woke, the
+            # client a reply woke) and nothing is due, so it is _pick's choice: switch to it.
+            nxt = ready.pop()
+            self.current = running.thread = nxt
+            if self.trace is not None:
+                self.trace.emit("schedule")
+            nxt.glet.switch()
+        else:
+            self._switch(t, self._pick())
         return not t.timed_out
 
     def tick(self, t: KThread) -> None:
-        """A kernel call's entry: charge its time; preempt `t` if another thread should run."""
-        clock = self.clock
-        clock.advance(KCALL_COST)
+        """A kernel call's entry: charge its time; preempt `t` if another thread should run.
+
+        The message-passing calls inline the first three lines (hot path) and call
+        :meth:`reschedule` only when something is READY, posted, timed or dying.
+        """
+        self.clock._now += KCALL_COST  # clock.advance(KCALL_COST), without the call
         t.budget -= 1
-        if self._inbox or (self._timers and self._timers[0][0] <= clock.now()):
-            if self._inbox:
+        if self.ready or self.inbox or self.timers or t.process.dying:
+            self.reschedule(t)
+
+    def reschedule(self, t: KThread) -> None:
+        """The rest of :meth:`tick`: host posts, due timers, preemption, teardown."""
+        if self.inbox or (self.timers and self.timers[0][0] <= self.clock._now):
+            if self.inbox:
                 self._drain()
             self._expire()
         if self.ready:
@@ -237,11 +259,15 @@ class Scheduler:
         A SCHED_FIFO thread's budget runs down too but is only ever renewed:
         FIFO yields to a higher priority only.
         """
-        top = 0
-        for r in self.ready:
-            if r.prio > top:  # noqa: PLR1730 - on every kernel call: no max() call
-                top = r.prio
-        if top > t.prio or (top == t.prio and t.budget <= 0 and t.policy is Policy.RR):
+        ready = self.ready
+        if len(ready) == 1:  # the usual case: the thread a reply or send just woke
+            top = ready[0].prio
+        else:
+            top = 0
+            for r in ready:
+                if r.prio > top:  # noqa: PLR1730 - on every kernel call: no max() call
+                    top = r.prio
+        if top > t.prio or (top == t.prio and t.budget <= 0 and t.policy is _RR):
             self.yield_(t)
         elif t.budget <= 0:
             t.budget = RR_SLICE
@@ -256,12 +282,12 @@ class Scheduler:
 
     def post(self, fn: Callable[[], None]) -> None:
         """Run `fn` on the CPU thread at its next scheduling point (from any thread)."""
-        self._inbox.append(fn)
+        self.inbox.append(fn)
         self._wakeup.set()
 
     def poll_host(self) -> None:
         """Run what the host posted, from inside a kernel call that waits on the host."""
-        if self._inbox:
+        if self.inbox:
             self._drain()
 
     def call(self, fn: Callable[[], R], timeout: float | None = None) -> R:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from qrv.kernel import MsgInfo
-from qrv.lib.c._sys import K, cur
+from qrv.kernel import Kernel, MsgInfo
+from qrv.lib.c._sys import K, cur, running
 from qrv.spec.iomsg import _NTO_SIDE_CHANNEL, ChannelFlag, Pulse, PulseCode
 
 __all__ = [
@@ -64,8 +64,9 @@ def MsgSend(
     coid: int, smsg: bytes, rbytes: int = DEFAULT_RBYTES, timeout: float | None = None
 ) -> tuple[int, bytes]:
     """Send and block until replied: (status, reply of at most `rbytes` bytes)."""
-    t = cur()
-    return K(t).ipc.msg_sendv(t, coid, [smsg], rbytes, timeout)
+    t = running.thread or cur()  # cur() raises ESRCH outside a process
+    k: Kernel = t.process.kernel
+    return k.ipc.msg_sendv(t, coid, (smsg,), rbytes, timeout)
 
 
 def MsgSendv(
@@ -80,13 +81,15 @@ def MsgReceive(
     chid: int, rbytes: int = DEFAULT_RBYTES, timeout: float | None = None
 ) -> tuple[int, bytes, MsgInfo | None]:
     """(rcvid, message, info); rcvid 0 and info None for a pulse (bytes = packed _pulse)."""
-    t = cur()
-    return K(t).ipc.msg_receive(t, chid, rbytes, timeout)
+    t = running.thread or cur()  # cur() raises ESRCH outside a process
+    k: Kernel = t.process.kernel
+    return k.ipc.msg_receive(t, chid, rbytes, timeout)
 
 
 def MsgReply(rcvid: int, status: int = 0, msg: bytes = b"") -> None:
-    t = cur()
-    K(t).ipc.msg_reply(t, rcvid, status, [msg])
+    t = running.thread or cur()  # cur() raises ESRCH outside a process
+    k: Kernel = t.process.kernel
+    k.ipc.msg_reply(t, rcvid, status, (msg,))
 
 
 def MsgReplyv(rcvid: int, status: int, parts: Sequence[bytes]) -> None:
