@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from qrv.kernel.proc import (
     DEFAULT_PRIORITY,
@@ -84,8 +85,21 @@ class MsgInfo:
     gid: int = 0
 
 
+def _replied(tx: Transaction) -> bool:
+    return tx.done
+
+
+def _handed(t: KThread, ch: Channel) -> bool:
+    return t.handoff is not None or ch.destroyed
+
+
 class Ipc:
-    """Message-passing kernel calls; every method takes the calling thread."""
+    """Message-passing kernel calls; every method takes the calling thread.
+
+    The hot calls (send, receive, reply) make no closures: a function that
+    defines a lambda over its arguments pays for their cells on every call, so
+    the rare paths (an adopted host thread, a timeout) use ``functools.partial``.
+    """
 
     def __init__(self, sched: Scheduler, procs: dict[int, Process]) -> None:
         self.sched = sched
@@ -232,7 +246,7 @@ class Ipc:
     ) -> tuple[int, bytes]:
         sched = self.sched
         if t.proxy is not None and not sched.on_cpu():  # kcall, inlined (hot path)
-            return sched.call_as(t, lambda: self.msg_sendv(t, coid, parts, rmax, timeout))
+            return sched.call_as(t, partial(self.msg_sendv, t, coid, parts, rmax, timeout))
         sched.clock._now += KCALL_COST  # sched.tick(t), inlined (hot path)
         t.budget -= 1
         if sched.ready or sched.inbox or sched.timers or t.process.dying:
@@ -266,7 +280,7 @@ class Ipc:
                     raise ProcessKilled
                 finished = True
             else:
-                finished = self.wait(t, lambda: tx.done, timeout)
+                finished = self.wait(t, partial(_replied, tx), timeout)
         finally:
             if not tx.done:
                 self._abandon(tx)
@@ -283,7 +297,7 @@ class Ipc:
     ) -> tuple[int, bytes, MsgInfo | None]:
         sched = self.sched
         if t.proxy is not None and not sched.on_cpu():  # kcall, inlined (hot path)
-            return sched.call_as(t, lambda: self.msg_receive(t, chid, rmax, timeout))
+            return sched.call_as(t, partial(self.msg_receive, t, chid, rmax, timeout))
         sched.clock._now += KCALL_COST  # sched.tick(t), inlined (hot path)
         t.budget -= 1
         if sched.ready or sched.inbox or sched.timers or t.process.dying:
@@ -315,7 +329,7 @@ class Ipc:
                     if proc.dying:
                         raise ProcessKilled
                 else:
-                    self.wait(t, lambda: t.handoff is not None or ch.destroyed, timeout)
+                    self.wait(t, partial(_handed, t, ch), timeout)
             finally:
                 if t.handoff is None and t in ch.receivers:  # a handoff took it off the list
                     ch.receivers.remove(t)
@@ -395,7 +409,7 @@ class Ipc:
     def msg_reply(self, t: KThread, rcvid: int, status: int, parts: Sequence[bytes]) -> None:
         sched = self.sched
         if t.proxy is not None and not sched.on_cpu():  # kcall, inlined (hot path)
-            sched.call_as(t, lambda: self.msg_reply(t, rcvid, status, parts))
+            sched.call_as(t, partial(self.msg_reply, t, rcvid, status, parts))
             return
         sched.clock._now += KCALL_COST  # sched.tick(t), inlined (hot path)
         t.budget -= 1

@@ -378,7 +378,7 @@ def kcall(fn: Callable[Concatenate[S, KThread, P], R]) -> Callable[Concatenate[S
     def call(self: S, t: KThread, /, *args: P.args, **kwargs: P.kwargs) -> R:
         if t.proxy is not None:
             sched: Scheduler = t.process.kernel.sched
-            return sched.call_as(t, lambda: fn(self, t, *args, **kwargs))
+            return sched.call_as(t, functools.partial(fn, self, t, *args, **kwargs))
         return fn(self, t, *args, **kwargs)
 
     return call
