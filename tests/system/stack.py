@@ -27,7 +27,10 @@ SEED_BOOT_LINES = [
     '  p2: LBA 32802..65569 (16 MiB) type=0fc63daf-8483-4772-8e79-3d69d8477de4 name="qrv-test-p2"',
     "devb-nvme: ready (3 path(s), first NS 64 MiB 512 B/LBA)",
 ]
+CONTROLLER_LS = "crw-------  1     0     0        0 nvme0"
+"""The controller node beside the seed's block nodes (Linux's /dev/nvme0)."""
 SEED_LS = [
+    CONTROLLER_LS,
     "br--r--r--  1     0     0 67108864 nvme0n1",
     "br--r--r--  1     0     0 16777216 nvme0n1p1",
     "br--r--r--  1     0     0 16777216 nvme0n1p2",

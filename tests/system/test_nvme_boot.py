@@ -117,7 +117,7 @@ def test_image_without_gpt_serves_only_the_namespace(tmp_path: Path) -> None:
         assert "GPT_ERR_NO_PMBR" in st.log
         assert "ready (1 path(s), first NS 8 MiB 512 B/LBA)" in st.log
         _, out, _ = st.sh("ls /dev")
-        assert out.decode().split() == ["null", "nvme0n1", "pci", "pipe", "zero"]
+        assert out.decode().split() == ["null", "nvme0", "nvme0n1", "pci", "pipe", "zero"]
 
 
 def test_damaged_primary_gpt_is_recovered_from_the_backup(seed_image: Path) -> None:
@@ -129,6 +129,7 @@ def test_damaged_primary_gpt_is_recovered_from_the_backup(seed_image: Path) -> N
         _, out, _ = st.sh("ls /dev")
         assert out.decode().split() == [
             "null",
+            "nvme0",
             "nvme0n1",
             "nvme0n1p1",
             "nvme0n1p2",

@@ -25,7 +25,7 @@ from qrv.spec.blk import (
 )
 from qrv.spec.iomsg import O_DSYNC, O_RDONLY, O_RDWR, O_SYNC, O_WRONLY
 from qrv.tools.mkgpt import create_seed_image, write_gpt
-from tests.system.stack import Stack, booted, image_bytes
+from tests.system.stack import CONTROLLER_LS, Stack, booted, image_bytes
 
 MiB = 1 << 20
 DISK = 8 * MiB
@@ -242,6 +242,7 @@ def test_reread_partition_table(rw: Stack, image: Path, tmp_path: Path) -> None:
     _, out, _ = rw.sh("ls /dev")
     assert out.decode().split() == [
         "null",
+        "nvme0",
         "nvme0n1",
         "nvme0n1p1",
         "nvme0n1p2",
@@ -269,7 +270,8 @@ def test_reread_needs_root(rw: Stack) -> None:
 def test_rw_nodes_are_root_writable_only(rw: Stack) -> None:
     _, out, _ = rw.sh("ls -l /dev")
     nodes = [line for line in out.decode().splitlines() if "nvme" in line]
-    assert nodes and all(line.startswith("brw-r--r--  1     0     0 ") for line in nodes)
+    assert nodes[0] == CONTROLLER_LS  # the controller node: root's alone, as on Linux
+    assert nodes[1:] and all(line.startswith("brw-r--r--  1     0     0 ") for line in nodes[1:])
     with rw.kernel.adopt("user", uid=100, gid=100):
         with pytest.raises(OSError) as err:
             open("/dev/nvme0n1p1", O_WRONLY)

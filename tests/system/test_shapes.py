@@ -81,7 +81,10 @@ def test_two_namespaces_and_two_controllers(machine: MachineFactory, tmp_path: P
         _, out, _ = st.sh("ls /dev")
         names = [n for n in out.decode().split() if n.startswith("nvme")]
         assert names == [
-            f"nvme{c}n{ns}{p}" for c in (0, 1) for ns in (1, 2) for p in ("", "p1", "p2")
+            "nvme0",
+            *(f"nvme0n{ns}{p}" for ns in (1, 2) for p in ("", "p1", "p2")),
+            "nvme1",
+            *(f"nvme1n{ns}{p}" for ns in (1, 2) for p in ("", "p1", "p2")),
         ]
         for c, img in enumerate((first, second)):
             for ns in (1, 2):

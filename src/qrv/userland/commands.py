@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ls": ("qrv.userland.ls", "list directory contents"),
     "lspci": ("qrv.userland.lspci", "list PCI functions"),
     "mount": ("qrv.userland.mount", "mount a qrvfs partition, or list the mounts"),
+    "nvme": ("qrv.userland.nvme", "NVMe controllers and namespaces (as nvme-cli)"),
     "pidin": ("qrv.userland.pidin", "list processes and threads"),
     "sh": ("qrv.userland.sh", "the shell"),
     "slay": ("qrv.userland.kill", "send a signal to processes by name"),

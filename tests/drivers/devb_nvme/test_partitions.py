@@ -54,6 +54,7 @@ def test_invalid_entries_are_not_served_and_overruns_are_clipped(tmp_path: Path)
         status, out, _ = st.sh("ls /dev")
         assert status == 0
         assert [n for n in out.decode().split() if n.startswith("nvme")] == [
+            "nvme0",
             "nvme0n1",
             "nvme0n1p1",
             "nvme0n1p3",

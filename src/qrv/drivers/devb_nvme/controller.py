@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from qrv.drivers.devb_nvme.errors import CommandFailed
+from qrv.drivers.devb_nvme.prp import HOST_PAGE, prps, transfer_buffer
 from qrv.drivers.devb_nvme.queues import DmaMemory, QueuePair
 from qrv.drivers.devb_nvme.regs import ControllerRegs, Mmio
 from qrv.errors import NvmeError
@@ -44,8 +45,6 @@ from qrv.spec.nvme import (
     Shst,
 )
 
-HOST_PAGE = 4096  # the driver's DMA pages (mmap_anon); CC.MPS must select this size
-PRP_ENTRY = 8
 ADMIN_ENTRIES = 32
 DEFAULT_IO_ENTRIES = 64
 DEFAULT_MAX_TRANSFER = 1 << 20  # cap when MDTS is 0 (no limit) or larger
@@ -216,23 +215,9 @@ class Controller:
     # -- I/O -------------------------------------------------------------------------------
 
     def _data_buffers(self) -> tuple[DmaMemory, DmaMemory]:
-        """A bounce buffer of `max_transfer` bytes and its PRP list (NVMe 1.4 §4.3).
-
-        The buffer is contiguous, so one list serves every transfer: entry i
-        holds page i+1; a k-page transfer uses PRP1 = page 0 and PRP2 = page 1
-        (k = 2) or the list (k > 2).
-        """
+        """A bounce buffer of `max_transfer` bytes and its PRP list (prp.py)."""
         if self._data is None or self._prp_list is None:
-            pages = self.max_transfer // HOST_PAGE
-            self._data = self.alloc(self.max_transfer)
-            list_bytes = max(1, pages - 1) * PRP_ENTRY
-            self._prp_list = self.alloc(list_bytes)
-            entries = b"".join(
-                (self._data.paddr + i * HOST_PAGE).to_bytes(PRP_ENTRY, "little")
-                for i in range(1, pages)
-            )
-            if entries:
-                self._prp_list.write(0, entries)
+            self._data, self._prp_list = transfer_buffer(self.alloc, self.max_transfer)
         return self._data, self._prp_list
 
     def _io(self, cmd: Command, what: str) -> Completion:
@@ -248,13 +233,11 @@ class Controller:
     ) -> None:
         """One Read or Write of `count` blocks through the bounce buffer (PRP1, PRP2 or
         the PRP list, NVMe 1.4 §4.3)."""
-        data, prp_list = self._data_buffers()
-        pages = -(-(count * ns.lba_size) // HOST_PAGE)
-        prp2 = 0 if pages == 1 else data.paddr + HOST_PAGE if pages == 2 else prp_list.paddr
+        prp1, prp2 = prps(*self._data_buffers(), count * ns.lba_size)
         cmd = Command(
             opc,
             nsid=ns.nsid,
-            prp1=data.paddr,
+            prp1=prp1,
             prp2=prp2,
             cdw10=slba & 0xFFFF_FFFF,
             cdw11=slba >> 32,

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from qrv.drivers.devb_nvme import partitions
 from qrv.drivers.devb_nvme.blockdev import BlockHandlers, NvmeRegion, make_region
+from qrv.drivers.devb_nvme.chardev import ControllerHandlers, make_controller_attr
 from qrv.drivers.devb_nvme.controller import (
     COMMAND_TIMEOUT_S,
     DEFAULT_IO_ENTRIES,
@@ -27,6 +28,7 @@ from qrv.drivers.devb_nvme.controller import (
     Namespace,
 )
 from qrv.drivers.devb_nvme.partitions import Served
+from qrv.drivers.devb_nvme.passthru import Passthrough, Refused, check
 from qrv.drivers.devb_nvme.pci import PciController, find_controller
 from qrv.errors import MachineLost, NvmeError, PciError, QrvError
 from qrv.lib.c.dispatch import dispatch_create, dispatch_loop
@@ -37,6 +39,7 @@ from qrv.lib.c.stdio import eprintf
 from qrv.lib.gpt import GptErr, GptParseError, gpt_parse
 from qrv.spec.iomsg import FileType
 from qrv.spec.nvme import IdentifyController
+from qrv.spec.nvmectl import PassthruCmd, PassthruResult
 
 PROG = "devb-nvme"
 KIB = 1024
@@ -111,6 +114,7 @@ class Driver:
         self.regions: list[tuple[str, NvmeRegion]] = []
         self.dpp: Dispatch | None = None
         self.handlers = BlockHandlers(self, writable=opts.writable)
+        self.passthru: Passthrough | None = None
         self._links: dict[str, int] = {}  # path -> resmgr_attach id
         self.lost: str | None = None
         """Why the machine went away (QEMU exited): from then on every request is EIO."""
@@ -226,6 +230,30 @@ class Driver:
                 self._attach(self.dpp, path, region)
         return len(fresh)
 
+    # -- the controller node's passthrough (passthru.py checks, then runs) --------------
+
+    def passthrough(
+        self, cmd: PassthruCmd, *, admin: bool, data: bytes
+    ) -> tuple[PassthruResult, bytes]:
+        if self.ctrl is None:
+            raise OSError(errno.EIO, "controller not up")
+        namespaces = {r.ns.nsid: r.ns for _, r in self.regions}
+        ns = namespaces.get(cmd.nsid)
+        try:
+            check(
+                cmd,
+                admin=admin,
+                max_transfer=self.ctrl.max_transfer,
+                active=sorted(namespaces),
+                is_open=lambda nsid: any(r.count for _, r in self.regions if r.ns.nsid == nsid),
+                writable=self.opts.writable,
+                lba_size=ns.lba_size if ns else 512,
+            )
+        except Refused as exc:
+            raise OSError(exc.errno, str(exc)) from None
+        runner = self.passthru = self.passthru or Passthrough(self.ctrl)
+        return self._command(lambda _c: runner.run(cmd, admin=admin, data=data))
+
     # -- Phase D: paths -------------------------------------------------------------------
 
     def base_path(self, ns: Namespace) -> str:
@@ -293,6 +321,12 @@ class Driver:
         self.dpp = dpp
         for path, region in self.regions:
             self._attach(dpp, path, region)
+        node = ControllerHandlers(self)
+        attr = make_controller_attr(self.index)
+        path = f"/dev/nvme{self.index}"
+        self._links[path] = resmgr_attach(
+            dpp, None, path, FileType.ANY, 0, node.connect_funcs, node.io_funcs, attr
+        )
 
     def _attach(self, dpp: Dispatch, path: str, region: NvmeRegion) -> None:
         h = self.handlers

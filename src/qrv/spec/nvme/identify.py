@@ -73,7 +73,15 @@ class IdentifyController(Layout):
     rtd3e: int = field_at(88, "I")
     oaes: int = field_at(92, "I")
     ctratt: int = field_at(96, "I")
+    rrls: int = field_at(100, "H")
     cntrltype: int = field_at(111, "B")
+    fguid: bytes = field_at(112, "raw:16", b"")
+    crdt1: int = field_at(128, "H")
+    crdt2: int = field_at(130, "H")
+    crdt3: int = field_at(132, "H")
+    nvmsr: int = field_at(253, "B")
+    vwci: int = field_at(254, "B")
+    mec: int = field_at(255, "B")
     oacs: int = field_at(256, "H")
     acl: int = field_at(258, "B")
     aerl: int = field_at(259, "B")
@@ -81,8 +89,33 @@ class IdentifyController(Layout):
     lpa: int = field_at(261, "B")
     elpe: int = field_at(262, "B")
     npss: int = field_at(263, "B")
+    avscc: int = field_at(264, "B")
+    apsta: int = field_at(265, "B")
     wctemp: int = field_at(266, "H")
     cctemp: int = field_at(268, "H")
+    mtfa: int = field_at(270, "H")
+    hmpre: int = field_at(272, "I")
+    hmmin: int = field_at(276, "I")
+    tnvmcap: int = field_at(280, "u128")
+    unvmcap: int = field_at(296, "u128")
+    rpmbs: int = field_at(312, "I")
+    edstt: int = field_at(316, "H")
+    dsto: int = field_at(318, "B")
+    fwug: int = field_at(319, "B")
+    kas: int = field_at(320, "H")
+    hctma: int = field_at(322, "H")
+    mntmt: int = field_at(324, "H")
+    mxtmt: int = field_at(326, "H")
+    sanicap: int = field_at(328, "I")
+    hmminds: int = field_at(332, "I")
+    hmmaxd: int = field_at(336, "H")
+    nsetidmax: int = field_at(338, "H")
+    endgidmax: int = field_at(340, "H")
+    anatt: int = field_at(342, "B")
+    anacap: int = field_at(343, "B")
+    anagrpmax: int = field_at(344, "I")
+    nanagrpid: int = field_at(348, "I")
+    pels: int = field_at(352, "I")
     sqes: int = field_at(512, "B")
     cqes: int = field_at(513, "B")
     maxcmd: int = field_at(514, "H")
@@ -93,11 +126,53 @@ class IdentifyController(Layout):
     vwc: int = field_at(525, "B")
     awun: int = field_at(526, "H")
     awupf: int = field_at(528, "H")
+    icsvscc: int = field_at(530, "B")  # NVSCC in 1.4
+    nwpc: int = field_at(531, "B")
+    acwu: int = field_at(532, "H")
     sgls: int = field_at(536, "I")
+    mnan: int = field_at(540, "I")
     subnqn: str = field_at(768, "cstr:256", "")
+    ioccsz: int = field_at(1792, "I")
+    iorcsz: int = field_at(1796, "I")
+    icdoff: int = field_at(1800, "H")
+    fcatt: int = field_at(1802, "B")
+    msdbd: int = field_at(1803, "B")
+    ofcs: int = field_at(1804, "H")
     psd0_mp: int = field_at(2048, "H")  # power state 0: maximum power, 0.01 W units
     psd0_enlat: int = field_at(2052, "I")
     psd0_exlat: int = field_at(2056, "I")
+
+    def power_states(self, raw: bytes) -> list[PowerState]:
+        """Power state descriptors 0..NPSS of the identify data `raw` (this structure's bytes)."""
+        count = min(self.npss + 1, PSD_COUNT)
+        return [PowerState.unpack(raw[PSD_OFFSET + i * PSD_SIZE :]) for i in range(count)]
+
+
+PSD_OFFSET = 2048
+PSD_SIZE = 32
+PSD_COUNT = 32
+
+
+@dataclass
+class PowerState(Layout):
+    """Power State Descriptor (NVMe 1.4 Figure 248 / 249)."""
+
+    SIZE: ClassVar[int] = PSD_SIZE
+    mp: int = field_at(0, "H")
+    flags: int = field_at(3, "B")  # bit 0 MXPS (0.0001 W units), bit 1 NOPS
+    enlat: int = field_at(4, "I")
+    exlat: int = field_at(8, "I")
+    rrt: int = field_at(12, "B")
+    rrl: int = field_at(13, "B")
+    rwt: int = field_at(14, "B")
+    rwl: int = field_at(15, "B")
+    idlp: int = field_at(16, "H")
+    ips: int = field_at(18, "B")  # bits 7:6
+    actp: int = field_at(20, "H")
+    apws: int = field_at(22, "B")  # APW bits 2:0, APS bits 7:6
+
+    MXPS: ClassVar[int] = 1 << 0
+    NOPS: ClassVar[int] = 1 << 1
 
 
 CNTRLTYPE_IO = 1
@@ -136,8 +211,21 @@ class IdentifyNamespace(Layout):
     dlfeat: int = field_at(33, "B")
     nawun: int = field_at(34, "H")
     nawupf: int = field_at(36, "H")
+    nacwu: int = field_at(38, "H")
+    nabsn: int = field_at(40, "H")
+    nabo: int = field_at(42, "H")
+    nabspf: int = field_at(44, "H")
+    noiob: int = field_at(46, "H")
     nvmcap: int = field_at(48, "u128")
+    npwg: int = field_at(64, "H")
+    npwa: int = field_at(66, "H")
+    npdg: int = field_at(68, "H")
+    npda: int = field_at(70, "H")
+    nows: int = field_at(72, "H")
+    anagrpid: int = field_at(92, "I")
     nsattr: int = field_at(99, "B")
+    nvmsetid: int = field_at(100, "H")
+    endgid: int = field_at(102, "H")
     nguid: bytes = field_at(104, "raw:16", b"")
     eui64: bytes = field_at(120, "raw:8", b"")
     lbaf: tuple[int, ...] = field_at(128, f"I*{LBAF_COUNT}", ())

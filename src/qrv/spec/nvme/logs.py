@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import IntFlag
 from typing import ClassVar
 
-from qrv.spec.nvme.identify import IdentifyController, IdentifyNamespace
+from qrv.spec.nvme.identify import IdentifyController, IdentifyNamespace, PowerState
 from qrv.spec.nvme.layout import Layout, check_layout, field_at
 
 
@@ -62,6 +62,11 @@ class SmartLog(Layout):
     error_log_entries: int = field_at(176, "u128")
     warning_temperature_time: int = field_at(192, "I")
     critical_temperature_time: int = field_at(196, "I")
+    temperature_sensors: tuple[int, ...] = field_at(200, "H*8", ())  # Kelvin, 0: none
+    thm_temp1_trans_count: int = field_at(216, "I")
+    thm_temp2_trans_count: int = field_at(220, "I")
+    thm_temp1_total_time: int = field_at(224, "I")
+    thm_temp2_total_time: int = field_at(228, "I")
 
 
 @dataclass
@@ -71,6 +76,17 @@ class FirmwareSlotLog(Layout):
     SIZE: ClassVar[int] = 512
     afi: int = field_at(0, "B")
     frs1: str = field_at(8, "text:8", "")
+    frs2: str = field_at(16, "text:8", "")
+    frs3: str = field_at(24, "text:8", "")
+    frs4: str = field_at(32, "text:8", "")
+    frs5: str = field_at(40, "text:8", "")
+    frs6: str = field_at(48, "text:8", "")
+    frs7: str = field_at(56, "text:8", "")
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        """Firmware revisions of slots 1..7 ("" for an empty slot)."""
+        return (self.frs1, self.frs2, self.frs3, self.frs4, self.frs5, self.frs6, self.frs7)
 
 
 class CommandEffect(IntFlag):
@@ -93,6 +109,7 @@ class CommandEffectsLog(Layout):
 for _layout in (
     IdentifyController,
     IdentifyNamespace,
+    PowerState,
     ErrorLogEntry,
     SmartLog,
     FirmwareSlotLog,

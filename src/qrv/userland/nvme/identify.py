@@ -1,0 +1,263 @@
+"""``nvme id-ctrl`` and ``nvme id-ns`` output: nvme-cli's labels, order and JSON keys.
+
+The fields are those of NVMe 1.4 (what :class:`IdentifyController` decodes);
+nvme-cli's later (2.0) fields are left out (docs/nvme.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qrv.spec.nvme import (
+    FLBAS_INDEX,
+    LBAF_LBADS,
+    LBAF_MS,
+    IdentifyController,
+    IdentifyNamespace,
+    PowerState,
+)
+from qrv.userland.nvme.fmt import (
+    RENDERS,
+    JsonObject,
+    c_hex,
+    hex_bytes,
+    ieee_oui,
+    key_lines,
+    uuid_text,
+)
+
+# (key, human format): "x" C %#x, "d" decimal, "s" text, "u" a 128-bit counter
+CTRL_FIELDS: list[tuple[str, str]] = [
+    ("vid", "x"),
+    ("ssvid", "x"),
+    ("sn", "s"),
+    ("mn", "s"),
+    ("fr", "s"),
+    ("rab", "d"),
+    ("ieee", "ieee"),
+    ("cmic", "x"),
+    ("mdts", "d"),
+    ("cntlid", "x"),
+    ("ver", "x"),
+    ("rtd3r", "x"),
+    ("rtd3e", "x"),
+    ("oaes", "x"),
+    ("ctratt", "x"),
+    ("rrls", "x"),
+    ("cntrltype", "d"),
+    ("fguid", "uuid"),
+    ("crdt1", "d"),
+    ("crdt2", "d"),
+    ("crdt3", "d"),
+    ("nvmsr", "d"),
+    ("vwci", "d"),
+    ("mec", "d"),
+    ("oacs", "x"),
+    ("acl", "d"),
+    ("aerl", "d"),
+    ("frmw", "x"),
+    ("lpa", "x"),
+    ("elpe", "d"),
+    ("npss", "d"),
+    ("avscc", "x"),
+    ("apsta", "x"),
+    ("wctemp", "d"),
+    ("cctemp", "d"),
+    ("mtfa", "d"),
+    ("hmpre", "d"),
+    ("hmmin", "d"),
+    ("tnvmcap", "d"),
+    ("unvmcap", "d"),
+    ("rpmbs", "x"),
+    ("edstt", "d"),
+    ("dsto", "d"),
+    ("fwug", "d"),
+    ("kas", "d"),
+    ("hctma", "x"),
+    ("mntmt", "d"),
+    ("mxtmt", "d"),
+    ("sanicap", "x"),
+    ("hmminds", "d"),
+    ("hmmaxd", "d"),
+    ("nsetidmax", "d"),
+    ("endgidmax", "d"),
+    ("anatt", "d"),
+    ("anacap", "d"),
+    ("anagrpmax", "d"),
+    ("nanagrpid", "d"),
+    ("pels", "d"),
+    ("sqes", "x"),
+    ("cqes", "x"),
+    ("maxcmd", "d"),
+    ("nn", "d"),
+    ("oncs", "x"),
+    ("fuses", "x"),
+    ("fna", "x"),
+    ("vwc", "x"),
+    ("awun", "d"),
+    ("awupf", "d"),
+    ("icsvscc", "d"),
+    ("nwpc", "d"),
+    ("acwu", "d"),
+    ("sgls", "x"),
+    ("mnan", "d"),
+    ("subnqn", "s"),
+    ("ioccsz", "d"),
+    ("iorcsz", "d"),
+    ("icdoff", "d"),
+    ("fcatt", "x"),
+    ("msdbd", "d"),
+    ("ofcs", "d"),
+]
+
+NS_FIELDS: list[tuple[str, str]] = [
+    ("nsze", "x"),
+    ("ncap", "x"),
+    ("nuse", "x"),
+    ("nsfeat", "x"),
+    ("nlbaf", "d"),
+    ("flbas", "x"),
+    ("mc", "x"),
+    ("dpc", "x"),
+    ("dps", "x"),
+    ("nmic", "x"),
+    ("rescap", "x"),
+    ("fpi", "x"),
+    ("dlfeat", "d"),
+    ("nawun", "d"),
+    ("nawupf", "d"),
+    ("nacwu", "d"),
+    ("nabsn", "d"),
+    ("nabo", "d"),
+    ("nabspf", "d"),
+    ("noiob", "d"),
+    ("nvmcap", "d"),
+    ("npwg", "d"),
+    ("npwa", "d"),
+    ("npdg", "d"),
+    ("npda", "d"),
+    ("nows", "d"),
+    ("anagrpid", "d"),
+    ("nsattr", "d"),
+    ("nvmsetid", "d"),
+    ("endgid", "d"),
+    ("nguid", "hex"),
+    ("eui64", "hex"),
+]
+NSFEAT_OPTPERF = 0x10  # the npwg..nows fields are valid (NVMe 1.4 Figure 245)
+CTRL_WIDTH = 10
+NS_WIDTH = 8
+
+
+def _ns_fields(ns: IdentifyNamespace) -> list[tuple[str, str]]:
+    optperf = {"npwg", "npwa", "npdg", "npda", "nows"}
+    if ns.nsfeat & NSFEAT_OPTPERF:
+        return NS_FIELDS
+    return [(k, f) for k, f in NS_FIELDS if k not in optperf]
+
+
+def _json_value(value: Any, kind: str) -> Any:
+    if kind == "ieee":
+        return ieee_oui(value)
+    if kind == "uuid":
+        return uuid_text(value)
+    if kind == "hex":
+        return hex_bytes(value)
+    return value
+
+
+def _human_value(value: Any, kind: str) -> str:
+    if kind == "ieee":
+        return f"{ieee_oui(value):06x}"
+    if kind == "uuid":
+        return uuid_text(value)
+    if kind == "hex":
+        return hex_bytes(value)
+    return RENDERS[kind](value)
+
+
+def _power(value: int, scale: int) -> str:
+    """nvme-cli's power with its scale: 0 not reported, 1 0.0001 W, 2 0.01 W."""
+    if scale == 1:
+        return f"{value // 10000}.{value % 10000:04d}W"
+    if scale == 2:
+        return f"{value // 100}.{value % 100:02d}W"
+    return "-"
+
+
+def _ps_json(ps: PowerState) -> JsonObject:
+    return {
+        "max_power": ps.mp,
+        "max_power_scale": ps.flags & PowerState.MXPS,
+        "non-operational_state": int(bool(ps.flags & PowerState.NOPS)),
+        "entry_lat": ps.enlat,
+        "exit_lat": ps.exlat,
+        "read_tput": ps.rrt,
+        "read_lat": ps.rrl,
+        "write_tput": ps.rwt,
+        "write_lat": ps.rwl,
+        "idle_power": ps.idlp,
+        "idle_scale": ps.ips >> 6,
+        "active_power": ps.actp,
+        "active_power_work": ps.apws & 7,
+        "active_scale": ps.apws >> 6,
+    }
+
+
+def _ps_lines(index: int, ps: PowerState) -> list[str]:
+    mp = _power(ps.mp, 1 if ps.flags & PowerState.MXPS else 2)
+    state = "non-operational" if ps.flags & PowerState.NOPS else "operational"
+    work = str(ps.apws & 7) if ps.apws >> 6 else "-"
+    return [
+        f"ps {index:4d} : mp:{mp} {state} enlat:{ps.enlat} exlat:{ps.exlat} "
+        f"rrt:{ps.rrt} rrl:{ps.rrl}",
+        f"          rwt:{ps.rwt} rwl:{ps.rwl} idle_power:{_power(ps.idlp, ps.ips >> 6)} "
+        f"active_power:{_power(ps.actp, ps.apws >> 6)}",
+        f"          active_power_workload:{work}",
+    ]
+
+
+def id_ctrl_json(ctrl: IdentifyController, raw: bytes) -> JsonObject:
+    obj: JsonObject = {k: _json_value(getattr(ctrl, k), kind) for k, kind in CTRL_FIELDS}
+    if not ctrl.subnqn:
+        del obj["subnqn"]  # as nvme-cli: only when the controller reports one
+    obj["psds"] = [_ps_json(ps) for ps in ctrl.power_states(raw)]
+    return obj
+
+
+def id_ctrl_text(ctrl: IdentifyController, raw: bytes) -> str:
+    rows = [(k, _human_value(getattr(ctrl, k), kind)) for k, kind in CTRL_FIELDS]
+    lines = ["NVME Identify Controller:", *key_lines(rows, CTRL_WIDTH)]
+    for i, ps in enumerate(ctrl.power_states(raw)):
+        lines += _ps_lines(i, ps)
+    return "\n".join(lines) + "\n"
+
+
+def in_use(ns: IdentifyNamespace) -> int:
+    return FLBAS_INDEX.get(ns.flbas)
+
+
+def _lbafs(ns: IdentifyNamespace) -> list[tuple[int, int, int, int]]:
+    """(index, ms, lbads, rp) of formats 0..NLBAF."""
+    return [
+        (i, LBAF_MS.get(f), LBAF_LBADS.get(f), (f >> 24) & 0b11)
+        for i, f in enumerate(ns.lbaf[: ns.nlbaf + 1])
+    ]
+
+
+def id_ns_json(ns: IdentifyNamespace) -> JsonObject:
+    obj: JsonObject = {k: _json_value(getattr(ns, k), kind) for k, kind in _ns_fields(ns)}
+    obj["lbafs"] = [
+        {"lbaf": i, "ms": ms, "ds": ds, "rp": rp, "in_use": int(i == in_use(ns))}
+        for i, ms, ds, rp in _lbafs(ns)
+    ]
+    return obj
+
+
+def id_ns_text(ns: IdentifyNamespace, nsid: int) -> str:
+    rows = [(k, _human_value(getattr(ns, k), kind)) for k, kind in _ns_fields(ns)]
+    lines = [f"NVME Identify Namespace {nsid}:", *key_lines(rows, NS_WIDTH)]
+    for i, ms, ds, rp in _lbafs(ns):
+        mark = "(in use)" if i == in_use(ns) else ""
+        lines.append(f"lbaf {i:2d} : ms:{ms:<3d} lbads:{ds:<2d} rp:{c_hex(rp)} {mark}".rstrip())
+    return "\n".join(lines) + "\n"
