@@ -263,7 +263,7 @@ def test_line_editing_history_completion_and_redraw(tmp_path: Path) -> None:
         t.expect(b"\r\naXbc\r\n" + PROMPT)
         t.send(UP + b"\r")  # Up recalls the previous line
         t.expect(b"\r\naXbc\r\n" + PROMPT)
-        t.send(b"echo /dev/nvm\t")  # Tab completes a path
+        t.send(b"echo /dev/nvme0n\t")  # Tab completes a path (nvme0 is the controller)
         t.expect(b"echo /dev/nvme0n1")
         t.send(b"\r")
         t.expect(b"\r\n/dev/nvme0n1\r\n" + PROMPT)
