@@ -1,12 +1,14 @@
 """IPC benchmark: MsgSend/Receive/Reply round trip and open+read(4 KiB)+close.
 
 Prints medians (µs) beside same-run baselines: a plain Python function call,
-a queue.Queue round trip between two threads, and two bare greenlets
-switching to each other (the floor under any round trip between two
-threads of the system: its two switches without any kernel work).  The client is a process
-of the system (a greenlet like the server), as every program is; a host
-thread adopted as a process would add two host-thread hand-offs per call.
-Not part of the tests.
+a queue.Queue round trip between two threads, two bare greenlets switching
+to each other (the floor under any round trip between two threads of the
+system: its two switches without any kernel work), and the least a
+send/receive/reply in Python can do over those two switches (no checks, no
+priorities, no accounting: see :func:`bare_ipc_round_trip`), the floor of any
+pure-Python kernel.  The client is a process of the system (a greenlet like
+the server), as every program is; a host thread adopted as a process would
+add two host-thread hand-offs per call.  Not part of the tests.
 """
 
 from __future__ import annotations
@@ -112,6 +114,44 @@ def greenlet_round_trip() -> Callable[[], object]:
     return greenlet(echo).switch
 
 
+def bare_ipc_round_trip() -> Callable[[], object]:
+    """The least a Python send/receive/reply does: name the running thread (a
+    ``threading.local``), hand a message record to the waiting server, switch to
+    it; the server replies into the record and switches back when it next
+    receives.  No error checks, queues, priorities, clock or tracing."""
+
+    class Local(threading.local):
+        thread: greenlet | None = None
+
+    running = Local()
+    client = greenlet.getcurrent()
+    waiting: list[greenlet] = []
+    handoff: list[list[object]] = []
+
+    def send(msg: bytes) -> object:
+        tx: list[object] = [running.thread, msg, None]
+        server = waiting.pop()
+        handoff.append(tx)
+        running.thread = server
+        server.switch()
+        return tx[2]
+
+    def receive() -> list[object]:
+        waiting.append(greenlet.getcurrent())
+        running.thread = client
+        client.switch()
+        return handoff.pop()
+
+    def serve() -> None:
+        while True:
+            tx = receive()
+            tx[2] = tx[1]  # the reply
+
+    running.thread = client
+    greenlet(serve).switch()
+    return lambda: send(b"ping")
+
+
 def in_process(k: Kernel, fn: Callable[[], float]) -> float:
     """Run `fn` as the main thread of a new process of `k`; its result."""
     box: list[float] = []
@@ -148,6 +188,7 @@ def main() -> int:
         call = median_us(lambda: len(b"ping"), ROUNDS)
         q_rt = median_us(queue_round_trip(), ROUNDS)
         g_rt = median_us(greenlet_round_trip(), ROUNDS)
+        b_rt = median_us(bare_ipc_round_trip(), ROUNDS)
     finally:
         k.shutdown()
     print(f"MsgSend/Receive/Reply round trip     median {msg_rt:9.1f} us")
@@ -155,8 +196,10 @@ def main() -> int:
     print(f"baseline: plain function call        median {call:9.1f} us")
     print(f"baseline: queue.Queue thread RTT     median {q_rt:9.1f} us")
     print(f"baseline: two greenlets' switch RTT  median {g_rt:9.1f} us")
+    print(f"baseline: bare Python send/recv/rply median {b_rt:9.1f} us")
     print(f"ratio: round trip / queue RTT        {msg_rt / q_rt:9.2f}x")
     print(f"ratio: greenlet RTT / queue RTT      {g_rt / q_rt:9.2f}x (the floor)")
+    print(f"ratio: bare Python IPC / queue RTT   {b_rt / q_rt:9.2f}x (a pure-Python floor)")
     return 0
 
 

@@ -131,10 +131,17 @@ class Ipc:
         return True
 
     def enter(self, t: KThread) -> None:
-        """Every kernel call starts here: a scheduling point; a dying process makes no more."""
+        """Every kernel call starts here: a scheduling point; a dying process makes no more.
+
+        ``sched.tick(t)``, inlined: the call is charged, the rest only when due.
+        """
         if t.process.dying:
             raise ProcessKilled
-        self.sched.tick(t)
+        sched = self.sched
+        sched.clock._now += KCALL_COST
+        t.budget -= 1
+        if sched.ready or sched.inbox or sched.timers:
+            sched.reschedule(t)
 
     # -- channels and connections ---------------------------------------------------
 
