@@ -8,7 +8,9 @@ send/receive/reply in Python can do over those two switches (no checks, no
 priorities, no accounting: see :func:`bare_ipc_round_trip`), the floor of any
 pure-Python kernel.  The client is a process of the system (a greenlet like
 the server), as every program is; a host thread adopted as a process would
-add two host-thread hand-offs per call.  Not part of the tests.
+add two host-thread hand-offs per call.  Everything is timed in turns (a
+block of each, ten times), so a change in the machine's load falls on the
+round trip and its baselines alike.  Not part of the tests.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from greenlet import greenlet
 
@@ -42,19 +45,29 @@ from qrv.lib.c.msg import IoRead
 from qrv.lib.c.resmgr import HandlerResult, ResmgrContext, resmgr_attach
 from qrv.spec.iomsg import S_IFBLK
 
+R = TypeVar("R")
 ROUNDS = 2000
 OPENS = 500
 PAGE = 4096
 US = 1e6
 
 
-def median_us(fn: Callable[[], object], n: int) -> float:
-    samples = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * US)
-    return statistics.median(samples)
+BLOCKS = 10
+
+
+def interleaved_medians(runs: dict[str, tuple[Callable[[], object], int]]) -> dict[str, float]:
+    """Median µs per call of each function, timed in turns (a block of each in a row,
+    `BLOCKS` times), so a change in the machine's load falls on all of them alike."""
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    clock = time.perf_counter
+    for _ in range(BLOCKS):
+        for name, (fn, n) in runs.items():
+            out = samples[name]
+            for _ in range(n // BLOCKS):
+                t0 = clock()
+                fn()
+                out.append((clock() - t0) * US)
+    return {name: statistics.median(out) for name, out in samples.items()}
 
 
 def echo_server(ready: queue.Queue[tuple[int, int]]) -> Callable[[list[str]], int]:
@@ -152,9 +165,9 @@ def bare_ipc_round_trip() -> Callable[[], object]:
     return lambda: send(b"ping")
 
 
-def in_process(k: Kernel, fn: Callable[[], float]) -> float:
+def in_process(k: Kernel, fn: Callable[[], R]) -> R:
     """Run `fn` as the main thread of a new process of `k`; its result."""
-    box: list[float] = []
+    box: list[R] = []
 
     def main(argv: list[str]) -> int:
         box.append(fn())
@@ -174,23 +187,30 @@ def main() -> int:
         spid = k.spawn(page_server, ["pagesrv"])
         k.wait_ready(spid, None, 5)
 
-        def round_trips() -> float:
-            coid = ConnectAttach(0, pid, chid)
-            return median_us(lambda: MsgSend(coid, b"ping"), ROUNDS)
-
         def open_read_close() -> None:
             fd = open("/dev/page")
             read(fd, PAGE)
             close(fd)
 
-        msg_rt = in_process(k, round_trips)
-        orc = in_process(k, lambda: median_us(open_read_close, OPENS))
-        call = median_us(lambda: len(b"ping"), ROUNDS)
-        q_rt = median_us(queue_round_trip(), ROUNDS)
-        g_rt = median_us(greenlet_round_trip(), ROUNDS)
-        b_rt = median_us(bare_ipc_round_trip(), ROUNDS)
+        def measure() -> dict[str, float]:
+            coid = ConnectAttach(0, pid, chid)
+            return interleaved_medians(
+                {
+                    "msg": (lambda: MsgSend(coid, b"ping"), ROUNDS),
+                    "orc": (open_read_close, OPENS),
+                    "call": (lambda: len(b"ping"), ROUNDS),
+                    "queue": (queue_round_trip(), ROUNDS),
+                    "greenlet": (greenlet_round_trip(), ROUNDS),
+                    "bare": (bare_ipc_round_trip(), ROUNDS),
+                }
+            )
+
+        m = in_process(k, measure)
     finally:
         k.shutdown()
+    msg_rt, orc, call, q_rt, g_rt, b_rt = (
+        m[name] for name in ("msg", "orc", "call", "queue", "greenlet", "bare")
+    )
     print(f"MsgSend/Receive/Reply round trip     median {msg_rt:9.1f} us")
     print(f"open+read(4 KiB)+close via resmgr    median {orc:9.1f} us")
     print(f"baseline: plain function call        median {call:9.1f} us")
