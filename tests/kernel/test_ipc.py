@@ -446,3 +446,54 @@ def test_reply_to_a_client_that_died_is_esrch(sysk) -> None:
     assert k.waitpid(cpid, T) == -9
     go.set()
     assert result.get(timeout=T) == errno.ESRCH
+
+
+def test_timeouts_between_process_threads_end_the_wait_and_nothing_else(sysk) -> None:
+    """In a process (not an adopted host thread) a timed send or receive waits on the
+    kernel's clock: a reply or a message in time is delivered as usual; a send that
+    times out forgets its message, so the server's late MsgReply is ESRCH."""
+    k, _ = sysk
+    outcome: queue.Queue[object] = queue.Queue()
+
+    def slow(chid: int) -> int:  # replies 0.2 s after receiving
+        while True:
+            rcvid, msg, _info = ipc.MsgReceive(chid)
+            proc.delay(0.2)
+            try:
+                ipc.MsgReply(rcvid, 0, msg.upper())
+            except OSError as exc:
+                outcome.put(("late reply", exc.errno))
+
+    def waiting(chid: int) -> int:  # receives with a timeout until one message comes
+        while True:
+            try:
+                rcvid, msg, _info = ipc.MsgReceive(chid, timeout=0.05)
+            except OSError as exc:
+                outcome.put(("receive", exc.errno))
+                continue
+            ipc.MsgReply(rcvid, 0, msg.upper())
+            return 0
+
+    slow_pid, slow_chid = start_server(k, slow)
+    wait_pid, wait_chid = start_server(k, waiting)
+
+    def client(argv: list[str]) -> int:
+        coid = ipc.ConnectAttach(0, slow_pid, slow_chid)
+        try:
+            ipc.MsgSend(coid, b"late", timeout=0.05)
+        except OSError as exc:
+            outcome.put(("send", exc.errno))
+        outcome.put(ipc.MsgSend(coid, b"in time", timeout=1.0))
+        proc.delay(0.12)  # the waiting server times out at least once meanwhile
+        outcome.put(ipc.MsgSend(ipc.ConnectAttach(0, wait_pid, wait_chid), b"x", timeout=1.0))
+        return 0
+
+    assert k.waitpid(k.spawn(client, ["client"]), T) == 0
+    got = []
+    while not outcome.empty():
+        got.append(outcome.get())
+    assert got.count(("send", errno.ETIMEDOUT)) == 1
+    assert ("late reply", errno.ESRCH) in got
+    assert (0, b"IN TIME") in got and (0, b"X") in got
+    assert ("receive", errno.ETIMEDOUT) in got
+    assert k.waitpid(wait_pid, T) == 0  # served the message after its timeouts
