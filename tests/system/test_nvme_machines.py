@@ -11,6 +11,11 @@ from typing import Any
 import pytest
 
 from qrv.emu import BuiltinMachine, controller_serial
+from qrv.lib.c.posix import close, devctl, open
+from qrv.spec.blk import DCMD_BLK_GEOMETRY, BlkGeometry
+from qrv.spec.iomsg import O_RDONLY, O_RDWR
+from qrv.spec.nvme import AdminOpcode
+from qrv.spec.nvmectl import DCMD_NVME_ADMIN_CMD, PassthruCmd, PassthruResult
 from qrv.tools.mkgpt import create_seed_image
 from tests.system.stack import Stack, booted
 from tests.system.test_shapes import qemu
@@ -36,12 +41,7 @@ pytestmark = pytest.mark.qemu
 
 
 def outputs(st: Stack) -> dict[str, Any]:
-    found = {}
-    for command in COMMANDS:
-        status, out, err = st.sh(f"nvme {command} -o json")
-        assert (status, err) == (0, ""), command
-        found[command] = json.loads(out)
-    return found
+    return {command: js_of(st, f"nvme {command}") for command in COMMANDS}
 
 
 def test_nvme_json_agrees_on_both_machines(tmp_path: Path) -> None:
@@ -74,3 +74,38 @@ def test_nvme_json_agrees_on_both_machines(tmp_path: Path) -> None:
         for key in ("Firmware", "ModelNumber"):
             del dev_b[key], dev_q[key]
         assert dev_b == dev_q
+
+
+def test_format_through_the_passthrough_reshapes_the_nodes(tmp_path: Path) -> None:
+    """QEMU formats namespace 1 with 4 KiB LBAs (LBA format 4; the data is erased): devb-nvme
+    re-identifies it, the whole-namespace node takes the new geometry and the partition
+    nodes of the erased GPT go, as Linux rescans after nvme format."""
+    image = tmp_path / "seed.img"
+    create_seed_image(image)
+    fmt = PassthruCmd(AdminOpcode.FORMAT_NVM, nsid=1, cdw10=4)
+    with booted(qemu(image, writable=True), writable=True) as st:
+        assert js_of(st, "nvme id-ns /dev/nvme0n1")["lbafs"][4]["ds"] == 12
+        with st.kernel.adopt("root-client"):
+            fd = open("/dev/nvme0", O_RDWR)
+            try:
+                reply = devctl(fd, DCMD_NVME_ADMIN_CMD, fmt.pack(), 64)
+            finally:
+                close(fd)
+            assert PassthruResult.unpack(reply).ok
+            node = open("/dev/nvme0n1", O_RDONLY)
+            try:
+                geometry = BlkGeometry.unpack(devctl(node, DCMD_BLK_GEOMETRY))
+            finally:
+                close(node)
+        assert (geometry.lba_size, geometry.nlba) == (4096, (64 << 20) // 4096)
+        assert "nvme: ns 1  size=16384 LBAs  lba=4096 B (re-identified)" in st.log
+        ns = js_of(st, "nvme id-ns /dev/nvme0n1")
+        assert [f["ds"] for f in ns["lbafs"] if f["in_use"]] == [12]
+        _, out, _ = st.sh("ls /dev")
+        assert [n for n in out.decode().split() if n.startswith("nvme")] == ["nvme0", "nvme0n1"]
+
+
+def js_of(st: Stack, command: str) -> Any:
+    status, out, err = st.sh(command + " -o json")
+    assert (status, err) == (0, ""), command
+    return json.loads(out)

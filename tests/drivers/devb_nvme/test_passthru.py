@@ -10,8 +10,11 @@ from typing import Any
 
 import pytest
 
-from qrv.drivers.devb_nvme.controller import Controller
+from qrv.drivers.devb_nvme.blockdev import make_region
+from qrv.drivers.devb_nvme.controller import Controller, Namespace
+from qrv.drivers.devb_nvme.main import Driver, Options
 from qrv.drivers.devb_nvme.passthru import Passthrough, Refused, check
+from qrv.kernel import Kernel
 from qrv.spec.nvme import (
     NSID_BROADCAST,
     AdminOpcode,
@@ -26,8 +29,10 @@ from qrv.spec.nvme import (
 from qrv.spec.nvmectl import DataDir, PassthruCmd
 from tests.drivers.devb_nvme.test_controller import bring_up
 from tests.hw.nvme.conftest import Rig, build_rig, file_bytes, make_image
+from tests.kernel.system import Console, sysk
 
 MAX = 128 * 1024
+__all__ = ["sysk"]
 
 
 def refusal(cmd: PassthruCmd, *, admin: bool = True, **kw: Any) -> int | None:
@@ -191,3 +196,23 @@ def test_an_error_status_is_a_result_not_an_exception(ctrl: tuple[Rig, Controlle
     result, data = Passthrough(c).run(PassthruCmd(0x7F), admin=True, data=b"")  # no such opcode
     assert not result.ok and data == b""
     assert Status.decode(result.status).sc == GenericStatus.INVALID_OPCODE
+
+
+def test_rescan_drops_the_nodes_of_a_namespace_no_longer_active(
+    ctrl: tuple[Rig, Controller], sysk: tuple[Kernel, Console]
+) -> None:
+    """A namespace detached or deleted (neither the model nor QEMU 7.2 without a subsystem
+    has Namespace Management): the driver, in a process of its own, drops its nodes."""
+    _, c = ctrl
+    k, console = sysk
+    with k.adopt("devb-nvme"):
+        driver = Driver(Options())
+        driver.ctrl = c
+        driver.plan_paths([c.identify_namespace(1)])
+        gone = make_region(Namespace(2, 100, 512), 0, 100)
+        driver.regions.append(("/dev/nvme0n2", gone))
+        driver.rescan([1, 2])
+    assert [path for path, _ in driver.regions] == ["/dev/nvme0n1"]  # the image has no GPT
+    log = console.stderr.getvalue().decode()
+    assert "devb-nvme: ns 2 is gone: 1 node(s) removed" in log
+    assert "nvme: ns 1  size=8192 LBAs  lba=512 B (re-identified)" in log

@@ -106,6 +106,14 @@ class NvmeRegion(IofuncAttr):
     def size_bytes(self) -> int:
         return self.nlba * self.ns.lba_size
 
+    def reshape(self, ns: Namespace) -> None:
+        """`ns` was reformatted: a whole-namespace node takes its new size and LBA size (a
+        partition node keeps its range until the GPT is read again)."""
+        self.ns = ns
+        if not self.partition:
+            self.nlba = ns.nlba
+        self.nbytes, self.blocksize = self.size_bytes, ns.lba_size
+
 
 MAX_READ_BYTES = 16 << 20
 """The most one ``_IO_READ`` returns; the client reads on for the rest."""

@@ -14,6 +14,7 @@ an open for writing gets EROFS.
 from __future__ import annotations
 
 import errno
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -28,7 +29,7 @@ from qrv.drivers.devb_nvme.controller import (
     Namespace,
 )
 from qrv.drivers.devb_nvme.partitions import Served
-from qrv.drivers.devb_nvme.passthru import Passthrough, Refused, check
+from qrv.drivers.devb_nvme.passthru import RESHAPING, Passthrough, Refused, affected, check
 from qrv.drivers.devb_nvme.pci import PciController, find_controller
 from qrv.errors import MachineLost, NvmeError, PciError, QrvError
 from qrv.lib.c.dispatch import dispatch_create, dispatch_loop
@@ -252,7 +253,29 @@ class Driver:
         except Refused as exc:
             raise OSError(exc.errno, str(exc)) from None
         runner = self.passthru = self.passthru or Passthrough(self.ctrl)
-        return self._command(lambda _c: runner.run(cmd, admin=admin, data=data))
+        result, back = self._command(lambda _c: runner.run(cmd, admin=admin, data=data))
+        if admin and result.ok and cmd.opcode in RESHAPING:
+            self.rescan(affected(cmd, sorted(namespaces)))
+        return result, back
+
+    def rescan(self, nsids: list[int]) -> None:
+        """After a command that reformatted or removed namespaces (Linux rescans too):
+        each one's nodes take its new geometry and GPT, or go if it is no longer active."""
+        active = self._command(lambda c: c.active_namespaces())
+        for nsid in nsids:
+            nodes = [(p, r) for p, r in self.regions if r.ns.nsid == nsid]
+            if nsid not in active:
+                log(f"{PROG}: ns {nsid} is gone: {len(nodes)} node(s) removed")
+                for path, _ in nodes:
+                    if self.dpp is not None:
+                        resmgr_detach(self.dpp, self._links.pop(path))
+                self.regions = [(p, r) for p, r in self.regions if r.ns.nsid != nsid]
+                continue
+            ns = self._command(functools.partial(Controller.identify_namespace, nsid=nsid))
+            log(f"nvme: ns {nsid}  size={ns.nlba} LBAs  lba={ns.lba_size} B (re-identified)")
+            for _, region in nodes:
+                region.reshape(ns)
+            self.reread(ns)
 
     # -- Phase D: paths -------------------------------------------------------------------
 

@@ -53,6 +53,12 @@ DESTRUCTIVE_ADMIN = frozenset(
 )
 """Admin commands that erase, remove or detach namespaces (or reset the controller)."""
 
+RESHAPING = frozenset(
+    {AdminOpcode.FORMAT_NVM, AdminOpcode.NAMESPACE_MANAGEMENT, AdminOpcode.NAMESPACE_ATTACHMENT}
+)
+"""Of those, the ones after which the driver re-identifies the namespaces (size, LBA format,
+or whether they are still attached)."""
+
 WHOLE_CONTROLLER = frozenset({AdminOpcode.SANITIZE, AdminOpcode.FIRMWARE_COMMIT})
 """Of those, the ones whose effect is every namespace whatever the NSID."""
 
