@@ -5,13 +5,14 @@ from the image files (os.pread), the log lines from the seed's format."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from qrv.emu import BuiltinMachine
+from qrv.emu import BuiltinMachine, controller_serial
 from qrv.hw.bus import Machine
 from qrv.hw.qemu import QemuMachine
 from qrv.lib.c.posix import close, fsync, open, pwrite
@@ -91,6 +92,13 @@ def test_two_namespaces_and_two_controllers(machine: MachineFactory, tmp_path: P
                 _, out, _ = st.sh(f"cat /dev/nvme{c}n{ns}p2")
                 start = (ns - 1) * DISK + 32802 * 512
                 assert sha(out) == sha(image_bytes(img, start, 16 * MiB)), (c, ns)
+        _, out, _ = st.sh("nvme list -o json")  # through /dev/nvme0 and /dev/nvme1
+        listed = [
+            (d["DevicePath"], d["Index"], d["SerialNumber"]) for d in json.loads(out)["Devices"]
+        ]
+        assert listed == [
+            (f"/dev/nvme{c}n{ns}", c, controller_serial(c)) for c in (0, 1) for ns in (1, 2)
+        ]
 
 
 @pytest.mark.parametrize("machine", MACHINES)
