@@ -1,0 +1,87 @@
+"""The passthrough devctl (what the nvme command uses) beside a block read of the same size.
+
+Identify Controller (4 KiB from the controller) through ``/dev/nvme0``'s
+``DCMD_NVME_ADMIN_CMD``, beside a same-run 4 KiB ``pread`` of
+``/dev/nvme0n1p1``: both are one message to devb-nvme and one NVMe command
+(admin queue vs I/O queue) moving 4 KiB; the difference is the passthrough's
+checks and its zeroed buffer.  Also ``nvme id-ctrl -o json`` as a whole
+program (spawned by the shell: option parsing, decoding, JSON).
+
+    python bench/bench_passthru.py [--machine builtin|qemu|both] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import tempfile
+from pathlib import Path
+
+from bench_stack import machine_args, make_machine, timed
+from qrv.emu import BOOT_PROGRAMS, boot, run_shell
+from qrv.kernel import Kernel, Stdio
+from qrv.lib.c.posix import close, devctl, open, pread
+from qrv.spec.iomsg import O_RDWR
+from qrv.spec.nvme import AdminOpcode, Cns
+from qrv.spec.nvmectl import DCMD_NVME_ADMIN_CMD, DataDir, PassthruCmd, PassthruResult
+from qrv.tools.mkgpt import create_seed_image
+
+IDENTIFY = PassthruCmd(
+    AdminOpcode.IDENTIFY, direction=DataDir.FROM_DEVICE, data_len=4096, cdw10=Cns.CONTROLLER
+)
+REPLY = PassthruResult.SIZE + 4096
+
+
+def bench_machine(name: str, image: Path, seconds: float) -> None:
+    machine = make_machine(name, image)
+    stdio = Stdio(io.BytesIO(), io.BytesIO(), io.BytesIO())
+    kernel = Kernel(machine, stdio)
+
+    def workload(argv: list[str]) -> int:
+        ctrl, node = open("/dev/nvme0", O_RDWR), open("/dev/nvme0n1p1")
+        request = IDENTIFY.pack()
+        try:
+
+            def identify() -> int:
+                return len(devctl(ctrl, DCMD_NVME_ADMIN_CMD, request, REPLY))
+
+            def block() -> int:
+                return len(pread(node, 4096, 0))
+
+            c1, _, t1 = timed(identify, seconds)
+            c0, _, t0 = timed(block, seconds)
+        finally:
+            close(ctrl)
+            close(node)
+        r1, r0 = c1 / t1, c0 / t0
+        print(f"\n== {name} machine")
+        print(f"{'workload':<34}{'ops/s':>10}{'vs pread 4 KiB':>18}")
+        print(f"{'pread 4 KiB of /dev/nvme0n1p1':<34}{r0:>10.0f}{1:>17.2f}x")
+        print(f"{'Identify passthrough (4 KiB)':<34}{r1:>10.0f}{r0 / r1:>17.2f}x")
+        return 0
+
+    try:
+        boot(kernel, BOOT_PROGRAMS, stdio.stderr)  # type: ignore[arg-type]
+        if kernel.waitpid(kernel.spawn(workload, ["bench"]), 600) != 0:
+            raise SystemExit(stdio.stderr.getvalue().decode())  # type: ignore[attr-defined]
+        runs, _, elapsed = timed(
+            lambda: run_shell(kernel, "nvme id-ctrl /dev/nvme0 -o json") + 1, seconds
+        )
+        print(f"{'nvme id-ctrl -o json (program)':<34}{runs / elapsed:>10.0f}")
+    finally:
+        kernel.shutdown()
+        machine.close()
+
+
+def main() -> int:
+    machines, seconds = machine_args(__doc__)
+    with tempfile.TemporaryDirectory() as tmp:
+        image = Path(tmp) / "nvme.img"
+        create_seed_image(image)
+        for name in machines:
+            bench_machine(name, image, seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
