@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qrv.emu import BuiltinMachine
 from qrv.hw.nvme.state import NvmeConfig
@@ -20,6 +22,7 @@ from qrv.spec.nvme import AdminOpcode, Cns, NvmOpcode
 from qrv.spec.nvmectl import DCMD_NVME_ADMIN_CMD, DCMD_NVME_IO_CMD, DataDir, PassthruCmd
 from qrv.tools.mkgpt import create_seed_image
 from qrv.userland import nvme
+from tests.lib.c.rawmsg import slow
 from tests.system.stack import Stack, booted
 
 CONFIG = NvmeConfig()
@@ -283,3 +286,79 @@ def test_format_waits_for_the_namespace_to_close(rw: Stack) -> None:
         finally:
             close(fd)
     assert int.from_bytes(reply[:2], "little") & 0xFF == 0x01  # Invalid Command Opcode
+
+
+# -- whatever a root client sends, devb-nvme answers and lives on -------------------------
+
+U32 = st.integers(0, 0xFFFF_FFFF)
+ANY_CMD = st.builds(
+    PassthruCmd,
+    opcode=st.integers(0, 0xFF),
+    nsid=st.sampled_from([0, 1, 2, 0xFFFF_FFFF]) | U32,
+    direction=st.sampled_from(list(DataDir)),
+    data_len=st.sampled_from([0, 4, 512, 4096, 8192, 1 << 20, 1 << 24]) | U32,
+    cdw10=U32,
+    cdw11=U32,
+    cdw12=st.integers(0, 0xFFFF),
+    cdw13=U32,
+    flags=st.sampled_from([0, 0, 0, 1, 0x40]),
+)
+PASSTHRU_ERRNOS = {errno.EINVAL, errno.EBADMSG, errno.EPERM, errno.EROFS, errno.EBUSY}
+
+
+def send_any(cmd: PassthruCmd, admin: bool, cut: int | None) -> None:
+    fd = open("/dev/nvme0", O_RDWR)
+    try:
+        raw = cmd.pack() + bytes(min(cmd.data_len, 8192))
+        dcmd = DCMD_NVME_ADMIN_CMD if admin else DCMD_NVME_IO_CMD
+        try:
+            reply = devctl(fd, dcmd, raw[:cut], 64 + min(cmd.data_len, 1 << 20))
+        except OSError as exc:
+            assert exc.errno in PASSTHRU_ERRNOS, (cmd, exc)
+        else:
+            assert len(reply) >= 12
+    finally:
+        close(fd)
+
+
+def check_fuzz(st_: Stack, cmd: PassthruCmd, admin: bool, cut: int | None) -> None:
+    with st_.kernel.adopt("fuzz"):
+        send_any(cmd, admin, cut)
+    assert st_.driver_status() is None  # devb-nvme still runs
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ANY_CMD, st.booleans(), st.none() | st.integers(0, 60))
+def test_any_passthrough_gets_an_answer(
+    fuzzed: Stack, cmd: PassthruCmd, admin: bool, cut: int | None
+) -> None:
+    check_fuzz(fuzzed, cmd, admin, cut)
+
+
+@slow
+@settings(
+    max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ANY_CMD, st.booleans(), st.none() | st.integers(0, 60))
+def test_any_passthrough_gets_an_answer_many(
+    fuzzed: Stack, cmd: PassthruCmd, admin: bool, cut: int | None
+) -> None:
+    check_fuzz(fuzzed, cmd, admin, cut)
+
+
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack of its own: random Set Features change what the other tests read."""
+    image = tmp_path_factory.mktemp("fuzz") / "seed.img"
+    create_seed_image(image)
+    with booted(BuiltinMachine(image)) as st_:
+        yield st_
+    # afterwards the controller still answers the nvme command
+
+
+def test_after_the_fuzzing_the_controller_still_answers(fuzzed: Stack) -> None:
+    ident = js(fuzzed, "nvme id-ctrl /dev/nvme0")
+    assert ident["sn"] == CONFIG.serial
+    assert ok(fuzzed, "cat /dev/nvme0n1p1 | wc -c").split() == [str(16 << 20)]
