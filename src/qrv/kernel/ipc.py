@@ -265,7 +265,13 @@ class Ipc:
         if owner.dying:
             raise oserror(ENXIO)
         data = parts[0] if len(parts) == 1 and type(parts[0]) is bytes else b"".join(parts)
-        tx = Transaction(t, conn, ch, data, rmax if rmax > 0 else 0, t.prio)
+        tx = t.tx  # the thread's own record, reused once its last send is over
+        if tx is None or not tx.done:
+            tx = t.tx = Transaction(t, conn, ch, data, rmax if rmax > 0 else 0, t.prio)
+        else:  # nothing refers to a finished one: _finish/_abandon took it off every table
+            tx.conn, tx.channel, tx.data, tx.prio = conn, ch, data, t.prio
+            tx.rmax = rmax if rmax > 0 else 0
+            tx.reply, tx.status, tx.err, tx.done, tx.server = b"", 0, 0, False, None
         if sched.trace is not None:
             sched.trace.emit(f"send coid={coid} -> {owner.pid}/{ch.chid} len={len(data)}")
         t.blocked_on = owner.pid
