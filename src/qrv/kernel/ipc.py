@@ -270,7 +270,7 @@ class Ipc:
             tx = t.tx = Transaction(t, conn, ch, data, rmax if rmax > 0 else 0, t.prio)
         else:  # nothing refers to a finished one: _finish/_abandon took it off every table
             tx.conn, tx.channel, tx.data, tx.prio = conn, ch, data, t.prio
-            tx.rmax = rmax if rmax > 0 else 0
+            tx.rmax, tx.rcvid = rmax if rmax > 0 else 0, 0
             tx.reply, tx.status, tx.err, tx.done, tx.server = b"", 0, 0, False, None
         if sched.trace is not None:
             sched.trace.emit(f"send coid={coid} -> {owner.pid}/{ch.chid} len={len(data)}")
