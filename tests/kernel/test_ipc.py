@@ -497,3 +497,34 @@ def test_timeouts_between_process_threads_end_the_wait_and_nothing_else(sysk) ->
     assert (0, b"IN TIME") in got and (0, b"X") in got
     assert ("receive", errno.ETIMEDOUT) in got
     assert k.waitpid(wait_pid, T) == 0  # served the message after its timeouts
+
+
+def test_a_send_that_timed_out_in_the_queue_is_never_received(sysk) -> None:
+    """The client's next send reuses its record; the message that timed out while
+    SEND-blocked is gone from the queue, so the server receives only the next one."""
+    k, _ = sysk
+    received: queue.Queue[bytes] = queue.Queue()
+
+    def late(chid: int) -> int:  # busy for 0.2 s before its first receive
+        proc.delay(0.2)
+        while True:
+            rcvid, msg, _info = ipc.MsgReceive(chid)
+            received.put(msg)
+            ipc.MsgReply(rcvid, 0, msg.upper())
+
+    pid, chid = start_server(k, late)
+
+    def client(argv: list[str]) -> int:
+        coid = ipc.ConnectAttach(0, pid, chid)
+        try:
+            ipc.MsgSend(coid, b"first", timeout=0.05)
+        except OSError as exc:
+            assert exc.errno == errno.ETIMEDOUT
+        else:
+            return 1
+        return 0 if ipc.MsgSend(coid, b"second") == (0, b"SECOND") else 2
+
+    assert k.waitpid(k.spawn(client, ["client"]), T) == 0
+    assert received.get(timeout=T) == b"second"
+    wait_for(lambda: thread_state(k, pid)[0] == "RECEIVE")  # nothing more to receive
+    assert received.empty()
