@@ -148,6 +148,7 @@ class FsServer:
     def open(self, ctp: ResmgrContext, msg: IoOpen, attr: IofuncAttr) -> HandlerResult:
         del attr
         fs, ioflag = self.fs, msg.ioflag
+        created = False
         try:
             inum = fs.lookup(msg.path, follow=not ioflag & O_NOFOLLOW)
             if ioflag & O_CREAT and ioflag & O_EXCL:
@@ -158,6 +159,7 @@ class FsServer:
             inum = self._create(ctp, msg)
             if inum < 0:
                 return -inum
+            created = True  # POSIX: the new file is opened whatever its mode says
         ino = fs.inode(inum)
         if ino.type == InodeType.SYMLINK and ioflag & (_IO_FLAG_RD | _IO_FLAG_WR):
             return errno.ELOOP  # opened for access with O_NOFOLLOW
@@ -167,7 +169,7 @@ class FsServer:
         if writing and fs.read_only:
             return errno.EROFS
         check = (S_IREAD if ioflag & _IO_FLAG_RD else 0) | (S_IWRITE if writing else 0)
-        if not self._may(ctp, inum, check):
+        if not created and not self._may(ctp, inum, check):
             return errno.EACCES
         if ioflag & O_TRUNC and writing and ino.size:
             fs.truncate(inum, 0)

@@ -106,6 +106,8 @@ class FsOpsServer(FsServer):
         del attr
         if msg.mode & S_IFMT != S_IFDIR:
             return errno.ENOSYS
+        if not msg.path.strip("/"):
+            return errno.EEXIST  # the mount's root
         err = self._may_change_in(ctp, msg.path)
         if err != EOK:
             return err
@@ -136,6 +138,8 @@ class FsOpsServer(FsServer):
         del attr
         if msg.extra_type not in (ConnectExtra.LINK, ConnectExtra.SYMLINK):
             return errno.EINVAL
+        if not msg.path.strip("/"):
+            return errno.EEXIST  # the mount's root
         err = self._may_change_in(ctp, msg.path)
         if err != EOK:
             return err
