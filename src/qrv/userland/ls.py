@@ -2,7 +2,8 @@
 
 ``-l`` prints the seed's format: mode string, links, uid, gid, size, name,
 no date column — ``br--r--r--  1     0     0 67108864 nvme0n1``
-(``%s%3d %5d %5d %8d %s``).
+(``%s%3d %5d %5d %8d %s``); a symbolic link in a directory is described
+itself (``lstat``), its target after `` -> ``.
 
 Operands are shown as coreutils (and QNX) ls shows them: errors first (on
 stderr), then the operands that are not directories, sorted, as one list;
@@ -12,7 +13,7 @@ one operand, blocks separated by a blank line.
 
 from __future__ import annotations
 
-from qrv.lib.c import Stat, listdir, stat
+from qrv.lib.c import Stat, listdir, lstat, readlink, stat
 from qrv.spec.iomsg import (
     S_IFBLK,
     S_IFCHR,
@@ -74,8 +75,11 @@ def _list_dir(path: str, long: bool) -> int:
         if not long:
             out(name + "\n")
             continue
+        full = _join(path, name)
         try:
-            out(_entry(stat(_join(path, name)), name, long))
+            st = lstat(full)
+            shown = f"{name} -> {readlink(full)}" if st.mode & S_IFMT == S_IFLNK else name
+            out(_entry(st, shown, long))
         except OSError as exc:
             status = fail("ls", _join(path, name), exc)
     return status

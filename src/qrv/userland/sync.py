@@ -1,6 +1,8 @@
-"""sync: make every writable block device's data durable.
+"""sync: make every mounted filesystem's and writable block device's data durable.
 
-Each block device under ``/dev`` with a write permission bit (a node devb-nvme
+First each mount (``/proc/mount``) is ``fsync``ed through its directory: fs-qrv
+commits its journal and writes its cache back.  Then each block device
+under ``/dev`` with a write permission bit (a node devb-nvme
 serves ``rw``) is opened read-only and ``fsync``ed: the driver flushes the
 device's volatile write cache.  A device that fails is reported as
 ``sync: PATH: strerror`` (status 1) and the others are still synced.
@@ -13,6 +15,7 @@ from __future__ import annotations
 from qrv.lib.c import close, fsync, listdir, open, stat
 from qrv.spec.iomsg import O_RDONLY, S_IFBLK, S_IFMT
 from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, err, fail
+from qrv.userland.df import mounts
 
 DEV = "/dev"
 WRITE_BITS = 0o222
@@ -54,7 +57,7 @@ def main(argv: list[str]) -> int:
         err("usage: sync")
         return EXIT_USAGE
     try:
-        paths = writable_block_devices()
+        paths = [where for _dev, where in mounts()] + writable_block_devices()
     except OSError as exc:
         return fail("sync", DEV, exc)
     failed = [path for path in paths if _sync(path)]
