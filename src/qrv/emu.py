@@ -2,7 +2,14 @@
 
 ``qrv emu [-c 'cmd; cmd'] [--nvme] [--image PATH] [--machine builtin|qemu] [--rw]
 [--power-cut-after N] [--seed S] [--lba-size 512|4096] [--drive IMAGE]...
-[--namespaces N] [--trace FILE] [--program PATH.py[:NAME]]... [--programs DIR]... [--edu]``
+[--namespaces N] [--trace FILE] [--program PATH.py[:NAME]]... [--programs DIR]... [--edu]
+[--mount DEVICE:DIR]...``
+
+``--mount DEVICE:DIR`` (repeatable) starts fs-qrv on DEVICE at DIR after the
+other boot programs, as ``mount DEVICE DIR`` would (a device that is not
+writable is mounted read-only, a device without a usable qrvfs is one line
+from fs-qrv and the boot goes on without it); when the shell ends they are
+unmounted (committed and flushed) before the teardown.
 
 ``--program``/``--programs`` install the user's own programs as ``/bin/NAME``
 (:mod:`qrv.programs`: checked and loaded before the boot).
@@ -67,6 +74,7 @@ from qrv.kernel import SIGINT, ConsoleInput, Kernel, Stdio, host_console
 from qrv.kernel.slog import LogTee, Severity
 from qrv.lib.c.proc import procmgr_waitfor, spawn
 from qrv.programs import load_all
+from qrv.servers.fs_qrv.main import main as fs_qrv_main
 from qrv.servers.pci.main import main as pci_server_main
 from qrv.servers.pipe.main import main as pipe_main
 from qrv.tools.mkgpt import create_seed_image
@@ -120,6 +128,7 @@ class EmuOptions:
     programs: tuple[str, ...] = ()
     program_dirs: tuple[str, ...] = ()
     edu: bool = False
+    mounts: tuple[tuple[str, str], ...] = ()
 
     @property
     def images(self) -> list[str]:
@@ -143,16 +152,24 @@ BOOT_PROGRAMS: list[BootProgram] = [
 """Started in order before the shell, as the seed's boot script does."""
 
 
-def boot_programs(writable: bool) -> list[BootProgram]:
-    """:data:`BOOT_PROGRAMS`, with devb-nvme serving writable nodes when `writable`."""
-    if not writable:
-        return BOOT_PROGRAMS
-    return [
+def boot_programs(writable: bool, mounts: Sequence[tuple[str, str]] = ()) -> list[BootProgram]:
+    """:data:`BOOT_PROGRAMS`, with devb-nvme serving writable nodes when `writable`,
+    then an fs-qrv per (device, directory) of `mounts`."""
+    progs = [
         BootProgram(p.name, p.entry, [*p.argv, "rw"], p.waitfor, p.timeout)
-        if p.name == "devb-nvme"
+        if writable and p.name == "devb-nvme"
         else p
         for p in BOOT_PROGRAMS
     ]
+    return progs + [BootProgram("fs-qrv", fs_qrv_main, [dev, where]) for dev, where in mounts]
+
+
+def parse_mount(text: str) -> tuple[str, str]:
+    """``DEVICE:DIR`` of ``--mount`` (UsageError unless both are absolute paths)."""
+    dev, sep, where = text.partition(":")
+    if not sep or not dev.startswith("/") or not where.startswith("/"):
+        raise UsageError(f"--mount takes DEVICE:DIR (absolute paths), got {text!r} {HELP_HINT}")
+    return dev, where.rstrip("/") or "/"
 
 
 def ensure_image(path: str, lba_size: int = 512, namespaces: int = 1) -> None:
@@ -399,7 +416,15 @@ def parse_args(argv: list[str]) -> EmuOptions:
         action="store_true",
         help="attach QEMU's edu teaching device (1234:11e8) after the NVMe controllers",
     )
+    p.add_argument(
+        "--mount",
+        action="append",
+        default=[],
+        metavar="DEVICE:DIR",
+        help="mount the qrvfs on DEVICE at DIR at boot (fs-qrv; repeatable)",
+    )
     ns = p.parse_args(argv)
+    mounts = tuple(parse_mount(m) for m in ns.mount)
     if ns.image is not None and not ns.nvme:
         raise UsageError(f"--image needs --nvme (without it no drive is attached) {HELP_HINT}")
     if ns.power_cut_after is not None and ns.power_cut_after < 1:
@@ -422,6 +447,7 @@ def parse_args(argv: list[str]) -> EmuOptions:
         tuple(ns.program),
         tuple(ns.programs),
         ns.edu,
+        mounts,
     )
 
 
@@ -599,12 +625,15 @@ def run(
     seed: int = 0,
     trace: TextIO | None = None,
     installed: dict[str, Entry] | None = None,
+    unmount: Sequence[str] = (),
 ) -> int:
     """Boot `machine` (kernel, boot programs), run the shell, tear down; the shell's status.
 
     `sigint` and `console` as for :func:`run_shell`; a KeyboardInterrupt
     still tears the kernel down before it propagates.  `installed`: the
     user's programs (:mod:`qrv.programs`), run by name or as ``/bin/NAME``.
+    `unmount`: directories unmounted (``umount -f``: committed, flushed) once
+    the shell has ended, before the teardown, as a shutdown does.
     """
     kernel = Kernel(machine, stdio, seed=seed, trace=trace, programs=installed)
     up = f"procnto: up, RAM {machine.ram_size // MiB} MiB at {machine.ram_base:#x}"
@@ -613,9 +642,12 @@ def run(
     try:
         progs = BOOT_PROGRAMS if programs is None else programs
         pid = boot(kernel, progs, stdio.stderr, sigint, shell_argv(command))
-        return run_shell(
-            kernel, command, sigint=sigint, console=console, power=power_probe(machine), pid=pid
-        )
+        power = power_probe(machine)
+        status = run_shell(kernel, command, sigint=sigint, console=console, power=power, pid=pid)
+        if unmount:
+            line = "; ".join(f"umount -f {where} 2>/dev/null" for where in unmount)
+            run_shell(kernel, line, sigint=sigint, power=power)
+        return status
     finally:
         kernel.shutdown()
 
@@ -645,12 +677,13 @@ def main(argv: list[str]) -> int:
                 machine,
                 opts.command,
                 stdio,
-                boot_programs(opts.writable),
+                boot_programs(opts.writable, opts.mounts),
                 sigint=sigint,
                 console=stdin if interactive else None,
                 seed=opts.seed,
                 trace=trace,
                 installed=installed,
+                unmount=[where for _dev, where in opts.mounts],
             )
             reason = machine_lost(machine)
             if reason is not None:
