@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from qrv.lib.qrvfs import format_device
 from qrv.lib.qrvfs.check import check
 from tests.lib.qrvfs.memdev import mem_device
 from tests.lib.qrvfs.refimpl import RefReader
 from tests.servers.fs_qrv.posix.conftest import Mounted, mounted, sysk
+from tests.servers.fs_qrv.test_fs_qrv import disk_server
 from tests.userland.shell import run
 
 __all__ = ["mounted", "sysk"]
@@ -107,3 +109,18 @@ def test_usage_errors(mounted: Mounted, line: str) -> None:
 def test_commands_are_listed_in_help(mounted: Mounted) -> None:
     names = {line.split()[0] for line in sh(mounted, "help").splitlines()}
     assert {"mkdir", "rmdir", "rm", "cp", "mv", "ln", "touch", "stat", "df", "sync"} <= names
+
+
+def test_mv_across_mounts_copies_then_removes(mounted: Mounted) -> None:
+    other = bytearray(2 << 20)
+    format_device(mem_device(other), ninodes=32, nlog=48, now=lambda: 100)
+    pid = mounted.k.spawn(disk_server(other, path="/dev/disk2"), ["devb-test2"])
+    assert mounted.k.wait_ready(pid, None, 5)
+    sh(mounted, "mount /dev/disk2 /two; mkdir -p /mnt/t/u; echo x > /mnt/t/u/f; ln -s f /mnt/t/l")
+    assert "Invalid cross-device link" in sh(mounted, "ln /mnt/t/u/f /two/f", 1)
+    sh(mounted, "mv /mnt/t /two/t; echo y > /mnt/g; mv /mnt/g /two")
+    assert sh(mounted, "ls /mnt; cat /two/t/u/f /two/g; ls -l /two/t").startswith(".\n..\nx\ny\n")
+    assert "l -> f" in sh(mounted, "ls -l /two/t")
+    sh(mounted, "umount /two")
+    assert check(mem_device(other)).problems == []
+    assert mounted.fsck_clean()

@@ -46,8 +46,10 @@ __all__ = ["sysk"]
 T = 10.0
 
 
-def disk_server(image: bytearray, writable: bool = True) -> Callable[[list[str]], int]:
-    """/dev/disk over `image` (shared with the test), with fsync answered."""
+def disk_server(
+    image: bytearray, writable: bool = True, path: str = "/dev/disk"
+) -> Callable[[list[str]], int]:
+    """`path` (/dev/disk) over `image` (shared with the test), with fsync answered."""
 
     def sync(ctp: ResmgrContext, msg: IoSync, ocb: object) -> HandlerResult:
         del ctp, msg, ocb
@@ -61,7 +63,7 @@ def disk_server(image: bytearray, writable: bool = True) -> Callable[[list[str]]
         attr = MemFile(data=image, writable=writable)
         iofunc_attr_init(attr, S_IFBLK | (0o666 if writable else 0o444))
         attr.nbytes = len(image)
-        resmgr_attach(dpp, None, "/dev/disk", 0, 0, connect, io, attr)
+        resmgr_attach(dpp, None, path, 0, 0, connect, io, attr)
         procmgr_ready()
         dispatch_loop(dpp)
         return 0
