@@ -39,6 +39,9 @@ def test_make_copy_move_link_remove(mounted: Mounted) -> None:
         "cp: -r not specified; omitting directory '/mnt/priv'\n"
     )
     assert "cannot copy" in sh(mounted, "cp -r /mnt/priv /mnt/priv/in", 1)
+    sh(mounted, "ln /mnt/priv/g2 /mnt/hard")
+    assert "are the same file" in sh(mounted, "cp /mnt/hard /mnt/priv/g2", 1)
+    assert sh(mounted, "cat /mnt/hard") == "hello\n"  # not truncated
     assert mounted.fsck_clean()
 
 

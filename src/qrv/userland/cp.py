@@ -2,8 +2,9 @@
 directories, symbolic links copied as links).
 
 The copy gets the source's permission bits and the copier as owner.  A
-directory without ``-r`` is skipped with a line (status 1); copying a
-directory into itself is refused.
+directory without ``-r`` is skipped with a line (status 1); copying a file
+onto itself (same st_dev and st_ino, e.g. a hard link) or a directory into
+itself is refused.
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ def destinations(cmd: str, operands: list[str]) -> list[tuple[str, str]] | None:
     return [(sources[0], dest)]
 
 
+def same_file(src: str, dst: str) -> bool:
+    """Whether `dst` names the file `src` names (same st_dev and st_ino)."""
+    try:
+        a, b = stat(src), stat(dst)
+    except OSError:
+        return False
+    return (a.dev, a.ino) == (b.dev, b.ino)
+
+
 def inside(src: str, dst: str) -> bool:
     """Whether `dst` is `src` or below it (by name)."""
     s, d = src.rstrip("/") + "/", dst.rstrip("/") + "/"
@@ -54,6 +64,10 @@ def main(argv: list[str]) -> int:
     recursive = "-r" in opts or "-R" in opts
     status = 0
     for src, dst in pairs:
+        if same_file(src, dst):
+            err(f"cp: '{src}' and '{dst}' are the same file")
+            status = EXIT_FAILURE
+            continue
         if recursive and inside(src, dst):
             err(f"cp: cannot copy '{src}' into itself, '{dst}'")
             status = EXIT_FAILURE

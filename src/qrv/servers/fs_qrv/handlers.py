@@ -110,6 +110,7 @@ class FsServer:
         self.fs = fs
         self.log = log
         self.stop_requested = False
+        self.dev = 0  # st_dev of every file: the server's pid (one per mount)
         self.connect_funcs, self.io_funcs = self._tables()
 
     def log_error(self, exc: FsError) -> None:
@@ -235,7 +236,7 @@ class FsServer:
         st = Stat(
             ocb.inum,
             ino.size,
-            0,
+            self.dev,
             0,
             a.uid,
             a.gid,

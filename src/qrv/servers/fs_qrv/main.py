@@ -107,6 +107,7 @@ def serve(node: NodeDevice, device: str, mountpoint: str) -> int:
     for note in fs.notes:
         log(f"fs-qrv: {device}: {note}")
     server = FsOpsServer(fs, log)
+    server.dev = getpid()
     connect_funcs, io_funcs = server.tables()
     dpp = dispatch_create()
     root = IofuncAttr()
