@@ -4,8 +4,10 @@ Identify Controller (4 KiB from the controller) through ``/dev/nvme0``'s
 ``DCMD_NVME_ADMIN_CMD``, beside a same-run 4 KiB ``pread`` of
 ``/dev/nvme0n1p1``: both are one message to devb-nvme and one NVMe command
 (admin queue vs I/O queue) moving 4 KiB; the difference is the passthrough's
-checks and its zeroed buffer.  Also ``nvme id-ctrl -o json`` as a whole
-program (spawned by the shell: option parsing, decoding, JSON).
+checks and its zeroed buffer, and what the controller does to build the
+structure (Get Features of the write cache, no data, shows the rest).
+Also ``nvme id-ctrl -o json`` as a whole program (spawned by the shell:
+option parsing, decoding, JSON).
 
     python bench/bench_passthru.py [--machine builtin|qemu|both] [--seconds S]
 """
@@ -22,7 +24,7 @@ from qrv.emu import BOOT_PROGRAMS, boot, run_shell
 from qrv.kernel import Kernel, Stdio
 from qrv.lib.c.posix import close, devctl, open, pread
 from qrv.spec.iomsg import O_RDWR
-from qrv.spec.nvme import AdminOpcode, Cns
+from qrv.spec.nvme import AdminOpcode, Cns, FeatureId
 from qrv.spec.nvmectl import DCMD_NVME_ADMIN_CMD, DataDir, PassthruCmd, PassthruResult
 from qrv.tools.mkgpt import create_seed_image
 
@@ -30,6 +32,7 @@ IDENTIFY = PassthruCmd(
     AdminOpcode.IDENTIFY, direction=DataDir.FROM_DEVICE, data_len=4096, cdw10=Cns.CONTROLLER
 )
 REPLY = PassthruResult.SIZE + 4096
+GET_VWC = PassthruCmd(AdminOpcode.GET_FEATURES, cdw10=FeatureId.VOLATILE_WRITE_CACHE)
 
 
 def bench_machine(name: str, image: Path, seconds: float) -> None:
@@ -48,8 +51,12 @@ def bench_machine(name: str, image: Path, seconds: float) -> None:
             def block() -> int:
                 return len(pread(node, 4096, 0))
 
+            def features() -> int:
+                return len(devctl(ctrl, DCMD_NVME_ADMIN_CMD, GET_VWC.pack(), 64))
+
             c1, _, t1 = timed(identify, seconds)
             c0, _, t0 = timed(block, seconds)
+            c2, _, t2 = timed(features, seconds)
         finally:
             close(ctrl)
             close(node)
@@ -58,6 +65,8 @@ def bench_machine(name: str, image: Path, seconds: float) -> None:
         print(f"{'workload':<34}{'ops/s':>10}{'vs pread 4 KiB':>18}")
         print(f"{'pread 4 KiB of /dev/nvme0n1p1':<34}{r0:>10.0f}{1:>17.2f}x")
         print(f"{'Identify passthrough (4 KiB)':<34}{r1:>10.0f}{r0 / r1:>17.2f}x")
+        r2 = c2 / t2
+        print(f"{'Get Features passthrough (none)':<34}{r2:>10.0f}{r0 / r2:>17.2f}x")
         return 0
 
     try:

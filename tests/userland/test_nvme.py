@@ -133,6 +133,8 @@ def test_smart_log_counts_the_reads(stack: Stack) -> None:
     text = ok(stack, "nvme smart-log /dev/nvme0")
     assert text.splitlines()[0] == "Smart Log for NVME device:nvme0 namespace-id:ffffffff"
     assert f"Data Units Read                         : {after['data_units_read']:,}" in text
+    kelvin = after["temperature"]
+    assert f"{'temperature':<40}: {kelvin - 273} °C ({kelvin} K)" in text.splitlines()
 
 
 def test_error_log_records_a_failed_command(stack: Stack) -> None:

@@ -216,3 +216,24 @@ def test_rescan_drops_the_nodes_of_a_namespace_no_longer_active(
     log = console.stderr.getvalue().decode()
     assert "devb-nvme: ns 2 is gone: 1 node(s) removed" in log
     assert "nvme: ns 1  size=8192 LBAs  lba=512 B (re-identified)" in log
+
+
+def test_no_stale_bytes_of_an_earlier_command_reach_a_caller(
+    ctrl: tuple[Rig, Controller],
+) -> None:
+    """The firmware slot log is 512 bytes; asked for 4096 the controller moves 512 (as
+    QEMU's nvme_get_log): the rest of the page, which Identify filled just before, reads 0."""
+    _, c = ctrl
+    runner = Passthrough(c)
+    ident = runner.run(IDENTIFY, admin=True, data=b"")[1]
+    assert ident[768:800] != bytes(32)  # SUBNQN: non-zero bytes beyond 512 in the buffer
+    fw = PassthruCmd(
+        AdminOpcode.GET_LOG_PAGE,
+        direction=DataDir.FROM_DEVICE,
+        data_len=4096,
+        cdw10=LogPage.FIRMWARE_SLOT | (1023 << 16),
+    )
+    result, data = runner.run(fw, admin=True, data=b"")
+    assert result.ok and len(data) == 4096
+    assert data[8:16].rstrip(b" ") == b"0.24.0"  # FRS1
+    assert data[512:] == bytes(4096 - 512)

@@ -191,9 +191,12 @@ class Passthrough:
         buf, prp_list = self._buffers()
         # PRP1 always points into the buffer: a command whose data the caller left out
         # (Get Features of a feature with a data structure) lands there, not at address 0.
-        # The pages are zeroed first, so no stale bytes of an earlier command reach a caller.
-        count = max(1, pages(cmd.data_len))
-        buf.write(0, bytes(data[: cmd.data_len]).ljust(count * HOST_PAGE, b"\0"))
+        # Pages the controller writes are zeroed first (it may write less than data_len),
+        # so no stale bytes of an earlier command reach a caller.
+        if cmd.direction == DataDir.TO_DEVICE:
+            buf.write(0, bytes(data[: cmd.data_len]))
+        elif cmd.direction == DataDir.FROM_DEVICE:
+            buf.write(0, bytes(pages(cmd.data_len) * HOST_PAGE))
         prp1, prp2 = prps(buf, prp_list, cmd.data_len)
         sqe = Command(
             cmd.opcode,

@@ -44,12 +44,12 @@ def smart_json(log: SmartLog) -> JsonObject:
 
 
 def _celsius(kelvin: int) -> str:
-    return f"{kelvin - KELVIN_0C}°C ({kelvin} Kelvin)"
+    return f"{kelvin - KELVIN_0C} °C ({kelvin} K)"
 
 
 def smart_text(log: SmartLog, device: str, nsid: int) -> str:
     rows = [
-        ("critical_warning", str(log.critical_warning)),
+        ("critical_warning", c_hex(log.critical_warning)),
         ("temperature", _celsius(log.composite_temperature)),
         ("available_spare", f"{log.available_spare}%"),
         ("available_spare_threshold", f"{log.available_spare_threshold}%"),
