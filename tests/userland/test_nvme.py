@@ -20,6 +20,7 @@ from qrv.lib.c.posix import _connect, close, devctl, open
 from qrv.spec.iomsg import O_RDONLY, O_RDWR, ConnectSubtype
 from qrv.spec.nvme import AdminOpcode, Cns, NvmOpcode
 from qrv.spec.nvmectl import DCMD_NVME_ADMIN_CMD, DCMD_NVME_IO_CMD, DataDir, PassthruCmd
+from qrv.tools.mkfs import make_filesystem
 from qrv.tools.mkgpt import create_seed_image
 from qrv.userland import nvme
 from tests.lib.c.rawmsg import slow
@@ -364,3 +365,24 @@ def test_after_the_fuzzing_the_controller_still_answers(fuzzed: Stack) -> None:
     ident = js(fuzzed, "nvme id-ctrl /dev/nvme0")
     assert ident["sn"] == CONFIG.serial
     assert ok(fuzzed, "cat /dev/nvme0n1p1 | wc -c").split() == [str(16 << 20)]
+
+
+def test_format_is_refused_while_a_partition_is_mounted(tmp_path: Path) -> None:
+    image = tmp_path / "seed.img"
+    create_seed_image(image)
+    make_filesystem(image, partition=1)
+    fmt = PassthruCmd(AdminOpcode.FORMAT_NVM, nsid=1)
+    sanitize = PassthruCmd(AdminOpcode.SANITIZE, cdw10=1)  # whatever NSID: every namespace
+    with booted(BuiltinMachine(image, writable=True), writable=True) as st_:
+        ok(st_, "mount /dev/nvme0n1p1 /mnt")
+        with st_.kernel.adopt("root-client"):
+            assert passthrough_errno(fmt) == errno.EBUSY
+            assert passthrough_errno(sanitize) == errno.EBUSY
+        ok(st_, "umount /mnt")
+        with st_.kernel.adopt("root-client"):
+            fd = open("/dev/nvme0", O_RDWR)
+            try:
+                reply = devctl(fd, DCMD_NVME_ADMIN_CMD, fmt.pack(), 64)
+            finally:
+                close(fd)
+        assert int.from_bytes(reply[:2], "little") & 0xFF == 0x01  # the model: no Format NVM
