@@ -18,7 +18,14 @@ from qrv.emu import BuiltinMachine
 from qrv.hw.nvme.state import NvmeConfig
 from qrv.lib.c.posix import _connect, close, devctl, open
 from qrv.spec.iomsg import O_RDONLY, O_RDWR, ConnectSubtype
-from qrv.spec.nvme import AdminOpcode, Cns, NvmOpcode
+from qrv.spec.nvme import (
+    AdminOpcode,
+    Cns,
+    IdentifyController,
+    IdentifyNamespace,
+    NvmOpcode,
+    SmartLog,
+)
 from qrv.spec.nvmectl import DCMD_NVME_ADMIN_CMD, DCMD_NVME_IO_CMD, DataDir, PassthruCmd
 from qrv.tools.mkfs import make_filesystem
 from qrv.tools.mkgpt import create_seed_image
@@ -73,6 +80,19 @@ def test_id_ctrl_json_keys_and_values(stack: Stack) -> None:
     # devb-nvme read the same structure at boot
     assert f"  Model:    {ident['mn']}" in stack.log
     assert f"  Serial:   {ident['sn']}" in stack.log
+
+
+def test_binary_output_is_the_structure_itself(stack: Stack) -> None:
+    status, raw, err = stack.sh("nvme id-ctrl /dev/nvme0 -o binary")
+    assert (status, err, len(raw)) == (0, "", 4096)
+    ident = IdentifyController.unpack(raw)
+    assert (ident.sn, ident.mn, ident.nn) == (CONFIG.serial, CONFIG.model, 256)
+    status, raw, _ = stack.sh("nvme id-ns /dev/nvme0n1 -o binary")
+    assert IdentifyNamespace.unpack(raw).nsze == SEED_LBAS
+    status, raw, _ = stack.sh("nvme smart-log /dev/nvme0 -o binary")
+    assert len(raw) == SmartLog.SIZE and SmartLog.unpack(raw).composite_temperature > 273
+    status, out, _ = stack.sh("nvme fw-log /dev/nvme0 --output-format=binary | hexdump -C")
+    assert status == 0 and out.decode().splitlines()[0].startswith("00000000  01 00 00")
 
 
 def test_id_ctrl_human_output_uses_nvme_cli_labels(stack: Stack) -> None:
@@ -197,6 +217,7 @@ def test_flush(stack: Stack) -> None:
         ("nvme set-feature /dev/nvme0 -f 6", "--value is required", "usage: nvme set-feature"),
         ("nvme error-log /dev/nvme0 -e 0", "--log-entries must be", "usage: nvme error-log"),
         ("nvme list /dev/nvme0", "unknown argument '/dev/nvme0'", "usage: nvme list"),
+        ("nvme list -o binary", "this command has no binary output", "usage: nvme list"),
         ("nvme smart-log --help", None, "usage: nvme smart-log DEV"),
     ],
 )

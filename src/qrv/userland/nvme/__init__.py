@@ -18,23 +18,25 @@ from qrv.spec.iomsg import strerror
 from qrv.spec.nvme import (
     NSID_BROADCAST,
     AdminOpcode,
+    Cns,
     ErrorLogEntry,
     FeatureField,
     FeatureSelect,
     FirmwareSlotLog,
+    IdentifyNamespace,
     LogPage,
     NvmOpcode,
     SmartLog,
 )
 from qrv.spec.nvmectl import DataDir, PassthruCmd
 from qrv.userland._opts import Usage
-from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, dies_of_sigpipe, err, out
+from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, dies_of_sigpipe, err, out, out_bytes
 from qrv.userland.nvme import features, identify, listing, logs
 from qrv.userland.nvme.device import BadDevice, CommandError, Controller, Target, parse_target
-from qrv.userland.nvme.fmt import dump_json
+from qrv.userland.nvme.fmt import JsonObject, dump_json
 
 NAME = "nvme"
-FORMATS = ("normal", "json")
+FORMATS = ("normal", "json", "binary")
 MAX_ERROR_ENTRIES = 256  # the Error Information log holds at most ELPE + 1 <= 256 entries
 
 
@@ -44,10 +46,6 @@ class Args:
 
     opts: dict[str, str] = field(default_factory=dict)
     target: Target | None = None
-
-    @property
-    def json(self) -> bool:
-        return self.opts.get("output-format", "normal") == "json"
 
     def number(self, key: str, default: int | None = None, limit: int = 0xFFFF_FFFF) -> int:
         if key not in self.opts:
@@ -78,8 +76,16 @@ class Sub:
     needs_dev: bool = True
 
 
-def _out_json_or(args: Args, obj: object, text: str) -> None:
-    out(dump_json(obj) if args.json else text)  # type: ignore[arg-type]
+def _show(args: Args, obj: JsonObject, text: str, raw: bytes | None = None) -> None:
+    """The output format chosen: normal (`text`), json (`obj`), binary (`raw`, the structure
+    as the controller returned it, as nvme-cli's ``-o binary``)."""
+    fmt = args.opts.get("output-format", "normal")
+    if fmt == "binary":
+        if raw is None:
+            raise Usage("this command has no binary output")
+        out_bytes(raw)
+    else:
+        out(dump_json(obj) if fmt == "json" else text)
 
 
 def _namespace(args: Args, default: int | None = None) -> int:
@@ -109,30 +115,32 @@ def cmd_list(args: Args) -> int:
     finally:
         for ctrl in controllers.values():
             ctrl.__exit__()
-    _out_json_or(args, listing.json_obj(rows), listing.text(rows))
+    _show(args, listing.json_obj(rows), listing.text(rows))
     return status
 
 
 def cmd_id_ctrl(args: Args) -> int:
     with Controller(args.dev) as c:
         ident, raw = c.id_ctrl()
-    _out_json_or(args, identify.id_ctrl_json(ident, raw), identify.id_ctrl_text(ident, raw))
+    _show(args, identify.id_ctrl_json(ident, raw), identify.id_ctrl_text(ident, raw), raw)
     return 0
 
 
 def cmd_id_ns(args: Args) -> int:
     nsid = _namespace(args)
     with Controller(args.dev) as c:
-        ns = c.id_ns(nsid)
-    _out_json_or(args, identify.id_ns_json(ns), identify.id_ns_text(ns, nsid))
+        raw = c.identify(Cns.NAMESPACE, nsid)
+    ns = IdentifyNamespace.unpack(raw)
+    _show(args, identify.id_ns_json(ns), identify.id_ns_text(ns, nsid), raw)
     return 0
 
 
 def cmd_smart_log(args: Args) -> int:
     nsid = args.number("namespace-id", NSID_BROADCAST)
     with Controller(args.dev) as c:
-        log = SmartLog.unpack(c.log_page(LogPage.SMART_HEALTH, SmartLog.SIZE, nsid))
-    _out_json_or(args, logs.smart_json(log), logs.smart_text(log, args.dev.short, nsid))
+        raw = c.log_page(LogPage.SMART_HEALTH, SmartLog.SIZE, nsid)
+    log = SmartLog.unpack(raw)
+    _show(args, logs.smart_json(log), logs.smart_text(log, args.dev.short, nsid), raw)
     return 0
 
 
@@ -146,14 +154,15 @@ def cmd_error_log(args: Args) -> int:
         raw = c.log_page(LogPage.ERROR_INFORMATION, count * ErrorLogEntry.SIZE)
     size = ErrorLogEntry.SIZE
     entries = [ErrorLogEntry.unpack(raw[i * size : (i + 1) * size]) for i in range(count)]
-    _out_json_or(args, logs.error_json(entries), logs.error_text(entries, args.dev.short))
+    _show(args, logs.error_json(entries), logs.error_text(entries, args.dev.short), raw)
     return 0
 
 
 def cmd_fw_log(args: Args) -> int:
     with Controller(args.dev) as c:
-        log = FirmwareSlotLog.unpack(c.log_page(LogPage.FIRMWARE_SLOT, FirmwareSlotLog.SIZE))
-    _out_json_or(args, logs.fw_json(log, args.dev.short), logs.fw_text(log, args.dev.short))
+        raw = c.log_page(LogPage.FIRMWARE_SLOT, FirmwareSlotLog.SIZE)
+    log = FirmwareSlotLog.unpack(raw)
+    _show(args, logs.fw_json(log, args.dev.short), logs.fw_text(log, args.dev.short), raw)
     return 0
 
 
@@ -175,7 +184,7 @@ def cmd_get_feature(args: Args) -> int:
     with Controller(args.dev) as c:
         result, data = c.command(cmd)
     text = features.get_text(fid, sel, result.result, data)
-    _out_json_or(args, features.get_json(fid, sel, result.result, data), text)
+    _show(args, features.get_json(fid, sel, result.result, data), text, data)
     return 0
 
 
@@ -204,21 +213,19 @@ def cmd_flush(args: Args) -> int:
 _O = {"o": "output-format="}
 _N = {"n": "namespace-id="}
 SUBCOMMANDS: dict[str, Sub] = {
-    "list": Sub("nvme list [-o normal|json]", "o:", _O, cmd_list, needs_dev=False),
-    "id-ctrl": Sub("nvme id-ctrl DEV [-o normal|json]", "o:", _O, cmd_id_ctrl),
-    "id-ns": Sub("nvme id-ns DEV [-n NSID] [-o normal|json]", "n:o:", _O | _N, cmd_id_ns),
-    "smart-log": Sub(
-        "nvme smart-log DEV [-n NSID] [-o normal|json]", "n:o:", _O | _N, cmd_smart_log
-    ),
+    "list": Sub("nvme list [-o FMT]", "o:", _O, cmd_list, needs_dev=False),
+    "id-ctrl": Sub("nvme id-ctrl DEV [-o FMT]", "o:", _O, cmd_id_ctrl),
+    "id-ns": Sub("nvme id-ns DEV [-n NSID] [-o FMT]", "n:o:", _O | _N, cmd_id_ns),
+    "smart-log": Sub("nvme smart-log DEV [-n NSID] [-o FMT]", "n:o:", _O | _N, cmd_smart_log),
     "error-log": Sub(
-        "nvme error-log DEV [-e ENTRIES] [-o normal|json]",
+        "nvme error-log DEV [-e ENTRIES] [-o FMT]",
         "e:o:",
         _O | {"e": "log-entries="},
         cmd_error_log,
     ),
-    "fw-log": Sub("nvme fw-log DEV [-o normal|json]", "o:", _O, cmd_fw_log),
+    "fw-log": Sub("nvme fw-log DEV [-o FMT]", "o:", _O, cmd_fw_log),
     "get-feature": Sub(
-        "nvme get-feature DEV -f FID [-s SEL] [-n NSID] [-c CDW11] [-o normal|json]",
+        "nvme get-feature DEV -f FID [-s SEL] [-n NSID] [-c CDW11] [-o FMT]",
         "f:s:n:c:o:",
         _O | _N | {"f": "feature-id=", "s": "sel=", "c": "cdw11="},
         cmd_get_feature,
@@ -231,7 +238,9 @@ SUBCOMMANDS: dict[str, Sub] = {
     ),
     "flush": Sub("nvme flush DEV [-n NSID]", "n:", _N, cmd_flush),
 }
-USAGE = "nvme COMMAND [DEV] [OPTIONS]; commands: " + ", ".join(SUBCOMMANDS)
+USAGE = "nvme COMMAND [DEV] [OPTIONS] (-o FMT: normal, json or binary); commands: " + ", ".join(
+    SUBCOMMANDS
+)
 
 
 def parse(sub: Sub, argv: list[str]) -> Args:
@@ -250,7 +259,7 @@ def parse(sub: Sub, argv: list[str]) -> Args:
         long = sub.long[opt[1:]] if not opt.startswith("--") else opt[2:]
         args.opts[long.rstrip("=")] = value
     if args.opts.get("output-format", "normal") not in FORMATS:
-        raise Usage(f"bad output format '{args.opts['output-format']}' (normal or json)")
+        raise Usage(f"bad output format '{args.opts['output-format']}' (normal, json or binary)")
     if sub.needs_dev:
         if len(rest) != 1:
             raise Usage("one device is needed" if not rest else f"unknown argument '{rest[1]}'")
