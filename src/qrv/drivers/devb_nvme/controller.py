@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from qrv.drivers.devb_nvme.errors import CommandFailed
-from qrv.drivers.devb_nvme.prp import HOST_PAGE, prps, transfer_buffer
-from qrv.drivers.devb_nvme.queues import DmaMemory, QueuePair
+from qrv.drivers.devb_nvme.buffers import DEFAULT_BUFFERS, Bounce, BouncePool
+from qrv.drivers.devb_nvme.errors import CommandFailed, ControllerTimeout
+from qrv.drivers.devb_nvme.prp import HOST_PAGE
+from qrv.drivers.devb_nvme.queues import DmaMemory, Idle, QueuePair, poll_idle
 from qrv.drivers.devb_nvme.regs import ControllerRegs, Mmio
 from qrv.errors import NvmeError
 from qrv.lib.c.proc import ClockTime, delay
@@ -53,6 +54,8 @@ COMMAND_TIMEOUT_S = 5.0  # documented bound for one command (Linux uses 30-60 s)
 FUA_BIT = NvmField.FUA.mask
 MAX_NLB = 1 << 16  # CDW12 NLB is 16 bits, 0's based
 MAX_DSM_NLB = 0xFFFF_FFFF  # a DSM range's length in LBAs is 32 bits
+MAX_BATCH = 8  # data commands one request keeps in flight at once
+BUFFER_WAIT_S = 0.0005  # between looks for a free bounce buffer
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,23 @@ class Namespace:
 
 
 Allocator = Callable[[int], DmaMemory]
+Chunk = tuple[int, int]  # (first LBA, count) of one data command
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A Read or Write of blocks from `slba` (a Write's data in `payload`)."""
+
+    opc: NvmOpcode
+    ns: Namespace
+    slba: int
+    payload: memoryview | None = None
+    fua: bool = False
+
+    def what(self, lba: int, count: int) -> str:
+        """How a log line names the command for `count` blocks at `lba`."""
+        name = "Read" if self.opc == NvmOpcode.READ else "Write" + (" FUA" if self.fua else "")
+        return f"{name} nsid={self.ns.nsid} LBA={lba} count={count}"
 
 
 class Controller:
@@ -79,18 +99,25 @@ class Controller:
         *,
         io_entries: int = DEFAULT_IO_ENTRIES,
         timeout_s: float = COMMAND_TIMEOUT_S,
+        buffers: int = DEFAULT_BUFFERS,
+        idle: Idle = poll_idle,
     ) -> None:
         self.bar0 = bar0
         self.alloc = alloc
         self.io_entries = io_entries
         self.timeout_s = timeout_s
+        self.idle = idle
+        """How a thread waits for a completion: polling, or the interrupt thread's wake-up."""
         self.regs: ControllerRegs | None = None
         self.admin: QueuePair | None = None
         self.io: QueuePair | None = None
+        """The first I/O queue pair (all of them: :attr:`io_queues`)."""
+        self.io_queues: list[QueuePair] = []
+        self._turn = 0
         self.max_transfer = DEFAULT_MAX_TRANSFER
+        self._buffer_limit = buffers
+        self._buffers: BouncePool | None = None
         self._identify: DmaMemory | None = None
-        self._data: DmaMemory | None = None
-        self._prp_list: DmaMemory | None = None
 
     # -- bring-up (NVMe 1.4 §7.6.1) ----------------------------------------------------
 
@@ -127,7 +154,7 @@ class Controller:
         self.r.write32(Reg.AQA, AqaField.ACQS.put(aqa, entries - 1))
         self.r.write64(Reg.ASQ, sq.paddr)
         self.r.write64(Reg.ACQ, cq.paddr)
-        self.admin = QueuePair(self.r, 0, entries, sq, cq, timeout_s=self.timeout_s)
+        self.admin = QueuePair(self.r, 0, entries, sq, cq, timeout_s=self.timeout_s, idle=self.idle)
         return self.admin
 
     def enable(self) -> None:
@@ -177,14 +204,15 @@ class Controller:
         return Namespace(nsid, ns.nsze, ns.lba_size)
 
     def set_queue_count(self, wanted: int = 1) -> int:
-        """Set Features / Number of Queues (NVMe 1.4 §5.21.1.7); returns SQs allocated."""
+        """Set Features / Number of Queues (NVMe 1.4 §5.21.1.7); returns the I/O queue
+        pairs allocated (the smaller of the SQs and CQs; it may differ from `wanted`)."""
         dw11 = NumQueuesField.NCQR.put(NumQueuesField.NSQR.put(0, wanted - 1), wanted - 1)
         cmd = Command(AdminOpcode.SET_FEATURES, cdw10=FeatureId.NUMBER_OF_QUEUES, cdw11=dw11)
         cqe = self._admin(cmd, "Set Features (Number of Queues)")
-        return NumQueuesField.NSQR.get(cqe.dw0) + 1
+        return min(NumQueuesField.NSQR.get(cqe.dw0), NumQueuesField.NCQR.get(cqe.dw0)) + 1
 
     def create_io_queues(self, qid: int = 1) -> QueuePair:
-        """Create I/O CQ then I/O SQ (NVMe 1.4 §5.3, §5.4): physically contiguous, polled."""
+        """Create I/O CQ then I/O SQ `qid` (NVMe 1.4 §5.3, §5.4): physically contiguous."""
         entries = min(self.io_entries, self.r.cap.max_queue_entries)
         sq = self.alloc(entries * SQE_SIZE)
         cq = self.alloc(entries * CQE_SIZE)
@@ -198,8 +226,15 @@ class Controller:
             Command(AdminOpcode.CREATE_IO_SQ, prp1=sq.paddr, cdw10=size, cdw11=sq_dw11),
             f"Create I/O SQ {qid}",
         )
-        self.io = QueuePair(self.r, qid, entries, sq, cq, timeout_s=self.timeout_s)
-        return self.io
+        qp = QueuePair(self.r, qid, entries, sq, cq, timeout_s=self.timeout_s, idle=self.idle)
+        self.io_queues.append(qp)
+        if self.io is None:
+            self.io = qp
+        return qp
+
+    def create_io_queue_pairs(self, count: int) -> list[QueuePair]:
+        """I/O queue pairs 1..`count` (requests go to them in turn)."""
+        return [self.create_io_queues(qid) for qid in range(1, count + 1)]
 
     def shutdown(self) -> bool:
         """Normal shutdown notification, bounded by CAP.TO (NVMe 1.4 §7.6.2).  True if complete."""
@@ -212,66 +247,119 @@ class Controller:
             delay(SHUTDOWN_POLL_S)
         return False
 
+    @property
+    def buffers(self) -> BouncePool:
+        """The bounce buffers, sized to `max_transfer` (known after Identify Controller)."""
+        if self._buffers is None:
+            self._buffers = BouncePool(self.alloc, self.max_transfer, self._buffer_limit)
+        return self._buffers
+
     # -- I/O -------------------------------------------------------------------------------
 
-    def _data_buffers(self) -> tuple[DmaMemory, DmaMemory]:
-        """A bounce buffer of `max_transfer` bytes and its PRP list (prp.py)."""
-        if self._data is None or self._prp_list is None:
-            self._data, self._prp_list = transfer_buffer(self.alloc, self.max_transfer)
-        return self._data, self._prp_list
+    def _pick_queue(self) -> QueuePair:
+        """The next I/O queue pair in turn that has a free slot (else the next in turn:
+        its submitter waits for a slot)."""
+        if not self.io_queues:
+            raise NvmeError("I/O queues are not set up")
+        count = len(self.io_queues)
+        for step in range(count):
+            qp = self.io_queues[(self._turn + step) % count]
+            if qp.free_slots > 0:
+                break
+        else:
+            qp = self.io_queues[self._turn % count]
+        self._turn = (self.io_queues.index(qp) + 1) % count
+        return qp
+
+    def _take_buffers(self, wanted: int, what: str) -> list[Bounce]:
+        """At least one bounce buffer (up to `wanted`), waiting while all are in use."""
+        deadline = ClockTime() + self.timeout_s
+        while not (bufs := self.buffers.take(wanted)):
+            if ClockTime() >= deadline:
+                raise ControllerTimeout(
+                    f"{what}: no free bounce buffer within {self.timeout_s:g} s "
+                    f"({self.buffers.lost} lost to commands that never completed)"
+                )
+            delay(BUFFER_WAIT_S)
+        return bufs
 
     def _io(self, cmd: Command, what: str) -> Completion:
-        if self.io is None:
-            raise NvmeError("I/O queues are not set up")
-        cqe = self.io.execute(cmd, what)
+        """One I/O command without data (or with data already placed), on the next queue."""
+        qp = self._pick_queue()
+        cqe = qp.execute(cmd, what)
         if not cqe.status_field.ok:
             raise CommandFailed(what, cqe.status_field)
         return cqe
 
-    def _data_command(
-        self, opc: NvmOpcode, ns: Namespace, slba: int, count: int, *, fua: bool = False
-    ) -> None:
-        """One Read or Write of `count` blocks through the bounce buffer (PRP1, PRP2 or
-        the PRP list, NVMe 1.4 §4.3)."""
-        prp1, prp2 = prps(*self._data_buffers(), count * ns.lba_size)
-        cmd = Command(
-            opc,
-            nsid=ns.nsid,
-            prp1=prp1,
-            prp2=prp2,
-            cdw10=slba & 0xFFFF_FFFF,
-            cdw11=slba >> 32,
-            cdw12=(count - 1) | (FUA_BIT if fua else 0),
-        )
-        name = "Read" if opc == NvmOpcode.READ else "Write" + (" FUA" if fua else "")
-        self._io(cmd, f"{name} nsid={ns.nsid} LBA={slba} count={count}")
+    def _transfers(self, t: Transfer, nlb: int) -> list[bytes]:
+        """`t`'s `nlb` blocks as commands of at most `max_transfer`, up to
+        :data:`MAX_BATCH` of them in flight at once (one doorbell per batch); they
+        may complete in any order.  Returns each Read's data, in LBA order."""
+        per_cmd = self.max_transfer // t.ns.lba_size
+        chunks = [(t.slba + i, min(per_cmd, nlb - i)) for i in range(0, nlb, per_cmd)]
+        results: list[bytes] = []
+        done = 0
+        while done < len(chunks):
+            lba, count = chunks[done]
+            what = t.what(lba, count)
+            bufs = self._take_buffers(min(len(chunks) - done, MAX_BATCH), what)
+            qp = self._pick_queue()
+            room = qp.wait_slots(what, len(bufs))
+            self.buffers.give(bufs[room:])
+            batch = chunks[done : done + room]
+            results += self._batch(qp, t, list(zip(bufs[:room], batch, strict=True)))
+            done += room
+        return results
+
+    def _batch(self, qp: QueuePair, t: Transfer, work: list[tuple[Bounce, Chunk]]) -> list[bytes]:
+        cids: dict[int, tuple[Bounce, int, str]] = {}
+        for buf, (lba, count) in work:
+            nbytes = count * t.ns.lba_size
+            if t.payload is not None:
+                start = (lba - t.slba) * t.ns.lba_size
+                buf.data.write(0, bytes(t.payload[start : start + nbytes]))
+            prp1, prp2 = buf.prps(nbytes)
+            cmd = Command(
+                t.opc,
+                nsid=t.ns.nsid,
+                prp1=prp1,
+                prp2=prp2,
+                cdw10=lba & 0xFFFF_FFFF,
+                cdw11=lba >> 32,
+                cdw12=(count - 1) | (FUA_BIT if t.fua else 0),
+            )
+            what = t.what(lba, count)
+            cids[qp.submit(cmd, what, ring=False)] = (buf, nbytes, what)
+        qp.ring()
+        bufs = [buf for buf, _ in work]
+        try:
+            done = qp.wait_all(cids, next(iter(cids.values()))[2])
+        except NvmeError:
+            self.buffers.lose(bufs)  # the controller may still move data through them
+            raise
+        try:
+            out: list[bytes] = []
+            for cid, (buf, nbytes, what) in cids.items():  # submission order: LBA order
+                status = done[cid].status_field
+                if not status.ok:
+                    raise CommandFailed(what, status)
+                if t.payload is None:
+                    out.append(buf.data.read(0, nbytes))
+            return out
+        finally:
+            self.buffers.give(bufs)
 
     def read(self, ns: Namespace, slba: int, nlb: int) -> bytes:
         """Read `nlb` blocks at `slba`, split into transfers of at most `max_transfer`."""
-        data, _ = self._data_buffers()
-        per_cmd = self.max_transfer // ns.lba_size
-        chunks: list[bytes] = []
-        while nlb > 0:
-            count = min(nlb, per_cmd)
-            self._data_command(NvmOpcode.READ, ns, slba, count)
-            chunks.append(data.read(0, count * ns.lba_size))
-            slba += count
-            nlb -= count
-        return b"".join(chunks)  # one transfer (and none): join copies nothing
+        return b"".join(self._transfers(Transfer(NvmOpcode.READ, ns, slba), nlb))
 
     def write(self, ns: Namespace, slba: int, payload: bytes, *, fua: bool = False) -> None:
         """Write whole blocks at `slba`, split into transfers of at most `max_transfer`;
         `fua` sets Force Unit Access on each (NVMe 1.4 §6.15)."""
         if len(payload) % ns.lba_size:
             raise NvmeError(f"write of {len(payload)} bytes is not whole {ns.lba_size}-byte LBAs")
-        data, _ = self._data_buffers()
-        view = memoryview(payload)
-        step = self.max_transfer - self.max_transfer % ns.lba_size
-        for pos in range(0, len(payload), step):
-            chunk = view[pos : pos + step]
-            data.write(0, bytes(chunk))
-            count = len(chunk) // ns.lba_size
-            self._data_command(NvmOpcode.WRITE, ns, slba + pos // ns.lba_size, count, fua=fua)
+        nlb = len(payload) // ns.lba_size
+        self._transfers(Transfer(NvmOpcode.WRITE, ns, slba, memoryview(payload), fua), nlb)
 
     def flush(self, ns: Namespace) -> None:
         """Flush (NVMe 1.4 §6.8): the namespace's volatile write cache to the medium."""
@@ -294,18 +382,27 @@ class Controller:
 
     def deallocate(self, ns: Namespace, slba: int, nlb: int) -> None:
         """Dataset Management with Deallocate (NVMe 1.4 §6.7), one range per command."""
-        data, _ = self._data_buffers()
         while nlb > 0:
             count = min(nlb, MAX_DSM_NLB)
-            data.write(0, DSM_RANGE.pack(0, count, slba))
+            what = f"Deallocate nsid={ns.nsid} LBA={slba} count={count}"
+            [buf] = self._take_buffers(1, what)
+            buf.data.write(0, DSM_RANGE.pack(0, count, slba))
             cmd = Command(
                 NvmOpcode.DATASET_MANAGEMENT,
                 nsid=ns.nsid,
-                prp1=data.paddr,
+                prp1=buf.data.paddr,
                 cdw10=0,  # one range (0's based)
                 cdw11=DsmField.AD.mask,
             )
-            self._io(cmd, f"Deallocate nsid={ns.nsid} LBA={slba} count={count}")
+            try:
+                self._io(cmd, what)
+            except CommandFailed:
+                self.buffers.give([buf])
+                raise
+            except NvmeError:
+                self.buffers.lose([buf])
+                raise
+            self.buffers.give([buf])
             slba += count
             nlb -= count
 
