@@ -1,6 +1,7 @@
 """devb-nvme's main: the seed's phases A-D and the GPT paths, then the dispatch loop.
 
-Usage: ``devb-nvme [timeout=SECONDS] [depth=ENTRIES] [verbose] [rw]``
+Usage: ``devb-nvme [timeout=SECONDS] [depth=ENTRIES] [queues=N] [threads=N] [poll]
+[verbose] [rw]`` (:mod:`.options`; also as ``-o word,word``)
 
 Every NVMe controller pci-server knows is brought up, in bus order; controller c's
 namespace n is ``/dev/nvme<c>n<n>`` and its GPT partition in slot k
@@ -16,23 +17,21 @@ from __future__ import annotations
 import errno
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from qrv.drivers.devb_nvme import partitions
 from qrv.drivers.devb_nvme.blockdev import BlockHandlers, NvmeRegion, make_region
 from qrv.drivers.devb_nvme.chardev import ControllerHandlers, make_controller_attr
 from qrv.drivers.devb_nvme.controller import (
-    COMMAND_TIMEOUT_S,
-    DEFAULT_IO_ENTRIES,
     Controller,
     Namespace,
 )
+from qrv.drivers.devb_nvme.options import Options, parse_options
 from qrv.drivers.devb_nvme.partitions import Served
 from qrv.drivers.devb_nvme.passthru import RESHAPING, Passthrough, Refused, affected, check
 from qrv.drivers.devb_nvme.pci import PciController, find_controller
 from qrv.errors import MachineLost, NvmeError, PciError, QrvError
-from qrv.lib.c.dispatch import dispatch_create, dispatch_loop
+from qrv.lib.c.dispatch import dispatch_create, thread_pool_start
 from qrv.lib.c.mman import mmap_anon, mmap_phys
 from qrv.lib.c.proc import procmgr_ready
 from qrv.lib.c.resmgr import Dispatch, resmgr_attach, resmgr_detach
@@ -49,39 +48,6 @@ HEXDUMP_BYTES = 32
 
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Options:
-    timeout_s: float = COMMAND_TIMEOUT_S
-    depth: int = DEFAULT_IO_ENTRIES
-    verbose: bool = False
-    writable: bool = False
-
-
-def parse_options(argv: list[str]) -> Options:
-    """QNX-style ``key=value`` options (as ``devb-nvme nvme depth=16``)."""
-    opts = Options()
-    for arg in argv[1:]:
-        key, _, value = arg.partition("=")
-        try:
-            if key == "timeout":
-                opts = replace(opts, timeout_s=float(value))
-            elif key == "depth":
-                opts = replace(opts, depth=int(value))
-            elif key == "verbose" and not value:
-                opts = replace(opts, verbose=True)
-            elif key == "rw" and not value:
-                opts = replace(opts, writable=True)
-            else:
-                raise ValueError(arg)
-        except ValueError:
-            raise NvmeError(
-                f"bad option '{arg}' (expected timeout=S, depth=N, verbose, rw)"
-            ) from None
-    if opts.depth < 2 or opts.timeout_s <= 0:
-        raise NvmeError("depth must be >= 2 and timeout > 0")
-    return opts
 
 
 def log(text: str) -> None:
@@ -154,10 +120,12 @@ class Driver:
                 f"capacity={size_text(ns.size_bytes)}"
             )
             namespaces.append(ns)
-        granted = ctrl.set_queue_count(1)
-        io = ctrl.create_io_queues()
+        granted = ctrl.set_queue_count(self.opts.queues)
+        pairs = ctrl.create_io_queue_pairs(min(granted, self.opts.queues))
+        qids = f"qid={pairs[0].qid}" + (f"..{pairs[-1].qid}" if len(pairs) > 1 else "")
         log(
-            f"{PROG}: I/O queue pair qid={io.qid} ({io.entries} entries; "
+            f"{PROG}: I/O queue pair{'s' if len(pairs) > 1 else ''} {qids} "
+            f"({pairs[0].entries} entries{' each' if len(pairs) > 1 else ''}; "
             f"controller allows {granted} I/O queue pair(s))"
         )
         if namespaces and self.opts.verbose:
@@ -411,5 +379,5 @@ def main(argv: list[str]) -> int:
     paths = sum(len(driver.regions) for driver in drivers)
     log(f"{PROG}: ready ({paths} path(s), {first})")
     procmgr_ready()
-    dispatch_loop(dpp)
+    thread_pool_start(dpp, opts.threads)
     return 0

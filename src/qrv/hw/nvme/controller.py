@@ -4,7 +4,9 @@ All register side effects sit in :meth:`NvmeController.bar_write`: CC edges (ena
 reset, shutdown) and doorbells.  A doorbell write processes the commands it makes
 available at once, in the writer's thread; completions go to the CQ by DMA with the phase
 tag, and wait in the CQ's backlog while the CQ is full (the SQ stops being fetched until
-the host's head doorbell frees a slot).  One lock serialises every access.
+the host's head doorbell frees a slot).  With ``reorder_seed`` the I/O commands one
+doorbell makes available complete in a seeded shuffled order (QEMU's AIO does the same
+to a burst it fetched).  One lock serialises every access.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class NvmeController(PciFunction):
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         faults: Faults | None = None,
         clock: Clock | None = None,
+        reorder_seed: int | None = None,
     ) -> None:
         cfg = NvmeConfig(
             serial=serial,
@@ -145,6 +148,10 @@ class NvmeController(PciFunction):
         self._on_cut: Callable[[PowerCut], None] | None = None
         self.power_cut: PowerCut | None = None
         """Set once the power is cut: the device is gone from then on."""
+        self.reorder = None if reorder_seed is None else random.Random(reorder_seed)
+        """With a seed: the I/O commands one doorbell makes available are all fetched
+        and executed, then completed in an order this generator shuffles (as QEMU's
+        AIO completes a fetched burst), instead of each in turn."""
 
     # -- power loss -----------------------------------------------------------------------
 
@@ -403,8 +410,26 @@ class NvmeController(PciFunction):
             self._drain(cq)
 
     def _process(self, sq: SubmissionQueue) -> None:
+        cq = self.state.cqs[sq.cqid]
+        if self.reorder is None or sq.qid == ADMIN_QID:
+            self._fetch(sq, cq, None)
+            return
+        burst: list[tuple[Request, Status]] = []
+        try:
+            self._fetch(sq, cq, burst)
+        finally:
+            if self.power_cut is not None:
+                burst.clear()  # the device is gone: nothing more is posted
+            self.reorder.shuffle(burst)
+            for req, status in burst:  # a full CQ keeps the rest in its backlog
+                self._complete(cq, req, status)
+
+    def _fetch(
+        self, sq: SubmissionQueue, cq: CompletionQueue, burst: list[tuple[Request, Status]] | None
+    ) -> None:
+        """Fetch and execute what `sq` holds; complete each at once, or collect the
+        completions in `burst` (reordering)."""
         s = self.state
-        cq = s.cqs[sq.cqid]
         faults, events = self.faults, s.events
         while not sq.empty and sq.qid in s.sqs:
             if self._cfs or faults.fatal or cq.full or cq.backlog:
@@ -420,7 +445,9 @@ class NvmeController(PciFunction):
             req = Request(sq.qid, Command.unpack(raw))
             writes = s.writes
             status = self._execute(req)
-            if status is not None:
+            if status is not None and burst is not None:
+                burst.append((req, status))
+            elif status is not None:
                 self._complete(cq, req, status)
             if s.writes != writes:
                 self._maybe_cut()

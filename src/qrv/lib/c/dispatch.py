@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from qrv.lib.c import ipc
+from qrv.lib.c.proc import pthread_create
 from qrv.lib.c.resmgr import (
     RECEIVE_BYTES,
     Dispatch,
@@ -22,6 +23,7 @@ __all__ = [
     "dispatch_handler",
     "dispatch_loop",
     "pulse_attach",
+    "thread_pool_start",
 ]
 
 
@@ -82,3 +84,23 @@ def pulse_attach(dpp: Dispatch, flags: int, code: int, func: PulseFunc) -> int:
     del flags
     dpp.pulses[code] = func
     return code
+
+
+def thread_pool_start(dpp: Dispatch, threads: int) -> None:
+    """Serve `dpp` with `threads` threads, the caller being one of them; return when
+    the channel is gone.
+
+    QNX's ``thread_pool_create`` + ``thread_pool_start`` with ``lo_water = hi_water
+    = maximum = threads`` and ``POOL_FLAG_EXIT_SELF`` (a fixed pool: no threads
+    created or ended as the load changes).  Each thread blocks in its own
+    ``dispatch_block`` on the one channel, so up to `threads` messages are being
+    handled at once; a handler that blocks (waiting for a device) holds only its
+    own thread.  Handlers share the dispatch's tables: threads switch only in
+    kernel calls, so a handler's update between two of its kernel calls is whole.
+    """
+    if threads < 1:
+        raise ValueError("a thread pool needs at least one thread")
+    dpp.ensure_channel()
+    for index in range(1, threads):
+        pthread_create(lambda: dispatch_loop(dpp), name=f"pool{index}")
+    dispatch_loop(dpp)
