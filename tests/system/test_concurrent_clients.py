@@ -13,6 +13,7 @@ import pytest
 
 from qrv.emu import BuiltinMachine
 from qrv.hw.bus import Machine
+from qrv.hw.nvme import Faults
 from qrv.hw.qemu import QemuMachine
 from qrv.lib.c.posix import close, open, pread
 from qrv.spec.iomsg import O_RDONLY
@@ -85,7 +86,7 @@ def run_clients(machine: Machine, image: Path, clients: int) -> None:
 def test_sixteen_clients_read_three_nodes_on_the_board(
     image: Path, reorder_seed: int | None
 ) -> None:
-    run_clients(BuiltinMachine(image, reorder_seed=reorder_seed), image, 16)
+    run_clients(BuiltinMachine(image, faults=Faults(reorder_seed=reorder_seed)), image, 16)
 
 
 def test_four_clients_read_three_nodes_on_qemu(image: Path) -> None:

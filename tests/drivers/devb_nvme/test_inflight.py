@@ -1,5 +1,5 @@
 """Many commands in flight: the CID table, batches of transfers, several queue pairs,
-completions in any order (the model's ``reorder_seed``), and the bounded waits."""
+completions in any order (the model's ``Faults.reorder_seed``), and the bounded waits."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_a_read_of_many_transfers_completed_out_of_order_is_in_lba_order(
 ) -> None:
     """MDTS 1 (8 KiB per command): 300 blocks are 19 commands, batches of up to 8
     that the model completes in a shuffled order."""
-    rig = rigs(mdts=1, reorder_seed=seed)
+    rig = rigs(mdts=1, faults=Faults(reorder_seed=seed))
     ctrl = up(rig)
     ns = ctrl.identify_namespace(1)
     assert ctrl.read(ns, 7, 300) == file_bytes(rig.image, 7 * 512, 300 * 512)
@@ -60,7 +60,9 @@ def test_writes_in_a_shuffled_batch_land_where_they_belong(
     rigs: Callable[..., Rig], tmp_path: Path
 ) -> None:
     image = make_image(tmp_path / "rw.img")
-    rig = rigs(namespaces=[Namespace(image, read_only=False)], mdts=1, reorder_seed=5)
+    rig = rigs(
+        namespaces=[Namespace(image, read_only=False)], mdts=1, faults=Faults(reorder_seed=5)
+    )
     ctrl = up(rig)
     ns = ctrl.identify_namespace(1)
     payload = bytes(range(256)) * 2 * 100  # 100 blocks: 7 commands
@@ -88,7 +90,7 @@ def test_the_controller_may_grant_fewer_queues(rigs: Callable[..., Rig]) -> None
 
 def test_commands_outstanding_up_to_the_queue_depth(rigs: Callable[..., Rig]) -> None:
     """Completions sit in the CQ until someone reaps them; each is filed under its CID."""
-    rig = rigs(reorder_seed=9)
+    rig = rigs(faults=Faults(reorder_seed=9))
     ctrl = up(rig, io_entries=8)
     ns = ctrl.identify_namespace(1)
     qp = ctrl.io_queues[0]
@@ -101,6 +103,8 @@ def test_commands_outstanding_up_to_the_queue_depth(rigs: Callable[..., Rig]) ->
     with pytest.raises(ControllerTimeout, match="full"):
         qp.submit(Command(NvmOpcode.FLUSH, nsid=1), "one too many")
     qp.ring()
+    assert qp.reap() == len(cids)
+    assert list(qp.done) != list(cids)  # filed in the shuffled order they came
     done = qp.wait_all(reversed(list(cids)), "the batch")
     assert set(done) == set(cids) and qp.free_slots == qp.capacity
     for lba, buf in cids.values():

@@ -4,9 +4,7 @@ All register side effects sit in :meth:`NvmeController.bar_write`: CC edges (ena
 reset, shutdown) and doorbells.  A doorbell write processes the commands it makes
 available at once, in the writer's thread; completions go to the CQ by DMA with the phase
 tag, and wait in the CQ's backlog while the CQ is full (the SQ stops being fetched until
-the host's head doorbell frees a slot).  With ``reorder_seed`` the I/O commands one
-doorbell makes available complete in a seeded shuffled order (QEMU's AIO does the same
-to a burst it fetched).  One lock serialises every access.
+the host's head doorbell frees a slot).  One lock serialises every access.
 """
 
 from __future__ import annotations
@@ -80,7 +78,6 @@ class NvmeController(PciFunction):
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         faults: Faults | None = None,
         clock: Clock | None = None,
-        reorder_seed: int | None = None,
     ) -> None:
         cfg = NvmeConfig(
             serial=serial,
@@ -141,6 +138,7 @@ class NvmeController(PciFunction):
         self._doorbell_end = DOORBELL_BASE + 2 * (cfg.max_ioqpairs + 1) * self._doorbell_stride
         self._ready = False
         self._ready_at: float | None = None
+        self._reorder: random.Random | None = None
         self._cfs = False
         self._shst = Shst.NORMAL
         self._cut_after: int | None = None
@@ -148,10 +146,6 @@ class NvmeController(PciFunction):
         self._on_cut: Callable[[PowerCut], None] | None = None
         self.power_cut: PowerCut | None = None
         """Set once the power is cut: the device is gone from then on."""
-        self.reorder = None if reorder_seed is None else random.Random(reorder_seed)
-        """With a seed: the I/O commands one doorbell makes available are all fetched
-        and executed, then completed in an order this generator shuffles (as QEMU's
-        AIO completes a fetched burst), instead of each in turn."""
 
     # -- power loss -----------------------------------------------------------------------
 
@@ -410,29 +404,26 @@ class NvmeController(PciFunction):
             self._drain(cq)
 
     def _process(self, sq: SubmissionQueue) -> None:
-        cq = self.state.cqs[sq.cqid]
-        if self.reorder is None or sq.qid == ADMIN_QID:
-            self._fetch(sq, cq, None)
+        if self.faults.reorder_seed is None:
+            self._fetch(sq, None)
             return
-        burst: list[tuple[Request, Status]] = []
-        try:
-            self._fetch(sq, cq, burst)
-        finally:
-            if self.power_cut is not None:
-                burst.clear()  # the device is gone: nothing more is posted
-            self.reorder.shuffle(burst)
-            for req, status in burst:  # a full CQ keeps the rest in its backlog
+        if self._reorder is None:
+            self._reorder = random.Random(self.faults.reorder_seed)
+        done: list[tuple[Request, Status]] = []
+        self._fetch(sq, done)
+        self._reorder.shuffle(done)
+        cq = self.state.cqs.get(sq.cqid)
+        if cq is not None and self.power_cut is None:
+            for req, status in done:
                 self._complete(cq, req, status)
 
-    def _fetch(
-        self, sq: SubmissionQueue, cq: CompletionQueue, burst: list[tuple[Request, Status]] | None
-    ) -> None:
-        """Fetch and execute what `sq` holds; complete each at once, or collect the
-        completions in `burst` (reordering)."""
+    def _fetch(self, sq: SubmissionQueue, deferred: list[tuple[Request, Status]] | None) -> None:
+        """Fetch and execute what `sq` holds; completions go to its CQ, or to `deferred`."""
         s = self.state
+        cq = s.cqs[sq.cqid]
         faults, events = self.faults, s.events
         while not sq.empty and sq.qid in s.sqs:
-            if self._cfs or faults.fatal or cq.full or cq.backlog:
+            if self._cfs or faults.fatal or (deferred is None and (cq.full or cq.backlog)):
                 return  # a full CQ stalls fetching until its head doorbell moves
             try:
                 raw = self.dma_read(sq.entry_addr(sq.head), SQE_SIZE)
@@ -445,10 +436,11 @@ class NvmeController(PciFunction):
             req = Request(sq.qid, Command.unpack(raw))
             writes = s.writes
             status = self._execute(req)
-            if status is not None and burst is not None:
-                burst.append((req, status))
-            elif status is not None:
-                self._complete(cq, req, status)
+            if status is not None:
+                if deferred is None:
+                    self._complete(cq, req, status)
+                else:
+                    deferred.append((req, status))
             if s.writes != writes:
                 self._maybe_cut()
                 if self.power_cut is not None:
