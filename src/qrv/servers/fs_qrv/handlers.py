@@ -134,6 +134,23 @@ class FsServer:
     def _may(self, ctp: ResmgrContext, inum: int, check: int) -> bool:
         return iofunc_check_access(ctp, inode_attr(inum, self.fs.inode(inum)), check) == EOK
 
+    def search_denied(self, ctp: ResmgrContext, path: str) -> bool:
+        """Whether a client other than root lacks search permission on a directory
+        on the way to `path`'s last component (the root through its parent)."""
+        if ctp.info is None or ctp.info.uid == 0:
+            return False
+        comps = [c for c in path.split("/") if c]
+        for i in range(len(comps)):
+            try:
+                inum = self.fs.lookup("/".join(comps[:i]))
+            except FsError:
+                return False  # the call itself reports ENOENT, ENOTDIR, ELOOP
+            if self.fs.inode(inum).type != InodeType.DIR:
+                return False
+            if not self._may(ctp, inum, _SEARCH):
+                return True
+        return False
+
     def _create(self, ctp: ResmgrContext, msg: IoOpen) -> int:
         fs = self.fs
         if fs.read_only:
@@ -150,6 +167,8 @@ class FsServer:
         del attr
         fs, ioflag = self.fs, msg.ioflag
         created = False
+        if self.search_denied(ctp, msg.path):
+            return errno.EACCES
         try:
             inum = fs.lookup(msg.path, follow=not ioflag & O_NOFOLLOW)
             if ioflag & O_CREAT and ioflag & O_EXCL:

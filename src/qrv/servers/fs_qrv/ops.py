@@ -3,8 +3,9 @@ subtypes unlink (rmdir), rename, mknod (mkdir), link (link, symlink) and
 readlink, and the I/O messages chmod, chown, utime, space (ftruncate) and the
 statvfs devctl.
 
-Permissions are checked against the client's uid/gid (root passes): a name is
-added or removed with write and search permission on its directory (EACCES),
+Permissions are checked against the client's uid/gid (root passes): every
+directory on the way to a name must be searchable, a name is added or removed
+with write and search permission on its directory (EACCES),
 a directory moved to another parent also needs write permission on itself
 (its ".." changes); chmod, chown and utime follow :mod:`qrv.lib.c.iofunc_attrs`
 (EPERM, EACCES).  A read-only mount answers EROFS to every change.
@@ -78,6 +79,8 @@ class FsOpsServer(FsServer):
         if self.fs.read_only:
             return errno.EROFS
         for path in paths:
+            if self.search_denied(ctp, path):
+                return errno.EACCES
             if not self._may(ctp, self.fs.lookup(parent_of(path)), S_IWRITE | SEARCH):
                 return errno.EACCES
         return EOK
@@ -152,7 +155,9 @@ class FsOpsServer(FsServer):
 
     @replies_errno
     def readlink(self, ctp: ResmgrContext, msg: IoOpen, attr: IofuncAttr) -> HandlerResult:
-        del ctp, attr
+        del attr
+        if self.search_denied(ctp, msg.path):
+            return errno.EACCES
         target = self.fs.readlink(msg.path) + b"\0"
         hdr = CONNECT_LINK_REPLY.pack(0, FileType.SYMLINK, 0, 0, 0, 0, 0, len(target))
         return hdr + target

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import errno
 
-from qrv.lib.c import close, fstat, mkdir, open, read, stat, symlink, write
+from qrv.lib.c import (
+    chmod,
+    close,
+    fstat,
+    mkdir,
+    open,
+    read,
+    readlink,
+    rename,
+    stat,
+    symlink,
+    unlink,
+    write,
+)
 from qrv.spec.iomsg import (
     O_APPEND,
     O_CREAT,
@@ -126,3 +139,20 @@ def test_enospc_when_inodes_run_out(small: Mounted) -> None:
     assert made == 14  # 16 inodes: 0 unused, 1 the root
     assert small.err(lambda: mkdir("/mnt/d")) == errno.ENOSPC
     assert small.fsck_clean()
+
+
+def test_every_directory_on_the_way_must_be_searchable(mounted: Mounted) -> None:
+    mounted.ok(lambda: (mkdir("/mnt/p"), mkdir("/mnt/p/q"), create("/mnt/p/q/f", b"x")), USER)
+    mounted.ok(lambda: (symlink("f", "/mnt/p/q/l"), chmod("/mnt/p", 0o600)), USER)
+    for call in (
+        lambda: open("/mnt/p/q/f", O_RDONLY),
+        lambda: stat("/mnt/p/q"),
+        lambda: open("/mnt/p/q/new", O_CREAT | O_WRONLY, 0o644),
+        lambda: unlink("/mnt/p/q/f"),
+        lambda: mkdir("/mnt/p/q/d"),
+        lambda: readlink("/mnt/p/q/l"),
+        lambda: rename("/mnt/p/q/f", "/mnt/f"),
+    ):
+        assert mounted.err(call, USER) == errno.EACCES
+    assert mounted.err(lambda: close(open("/mnt/p/q/f", O_RDONLY))) == 0  # root passes
+    assert mounted.err(lambda: stat("/mnt/p"), USER) == 0  # the last one need not be
