@@ -4,6 +4,8 @@
 ``qemu-system-riscv64 -machine virt ... -qtest unix:SOCKET`` with the image
 attached as ``-device nvme,drive=nvm0,serial=qrv-test`` (the seed's emu.sh)
 and reaches QEMU's buses through the qtest protocol (:mod:`qrv.hw.qtest`).
+Guest RAM is shared with qrv through a file when it can be (:mod:`qrv.hw.qemu_ram`):
+then only MMIO goes over qtest.
 The device tree is QEMU's own, dumped with ``-machine virt,dumpdtb=FILE``
 (same arguments) before the main run.
 
@@ -26,6 +28,7 @@ a failure while starting, and by a finalizer at interpreter exit.
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import shutil
 import signal
@@ -42,8 +45,11 @@ from typing import BinaryIO
 from qrv.errors import MachineError
 from qrv.hw.bus import PhysicalBus, aligned_accesses, check_width
 from qrv.hw.nvme.namespace import check_image, namespace_ranges
+from qrv.hw.qemu_ram import BACKEND_ID, SharedRam
 from qrv.hw.qtest import QtestClient
 from qrv.spec.fdt import FDT_MAGIC, HEADER
+
+log = logging.getLogger(__name__)
 
 MiB = 1 << 20
 RAM_BASE = 0x8000_0000  # QEMU hw/riscv/virt.c virt_memmap[VIRT_DRAM]
@@ -55,8 +61,10 @@ DEFAULT_LBA_SIZE = 512  # QEMU nvme logical_block_size default
 DEBIAN_PACKAGE = "qemu-system-misc"
 DRIVE_ID = "nvm0"
 TRANSFER_CHUNK = 1 * MiB  # largest b64read/b64write in one qtest line
+WORKDIR_PREFIX = "qrv-qemu-"
 ACCEPT_POLL = 0.02  # seconds between checks that QEMU is still starting
 TERM_GRACE = 2.0  # seconds QEMU gets to exit on SIGTERM before SIGKILL
+SHARE_PROBE_SIZE = 16  # bytes stored at the end of RAM to check that it is shared
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 STDERR_PEEK = 4096  # bytes of QEMU's stderr searched for its first message
 PARK_ADDR = 0x1800  # in the MROM, past the reset vector: where a parked vCPU waits
@@ -74,23 +82,47 @@ a loop (no interrupt is enabled, so it stays halted): see :func:`qemu_args`."""
 class QemuBus:
     """:class:`PhysicalBus` over qtest.  Bulk transfers inside guest RAM are one
     ``b64read``/``b64write`` per chunk; elsewhere (ECAM, BARs) they split into
-    naturally aligned loads/stores, as the built-in bus does."""
+    naturally aligned loads/stores, as the built-in bus does.
 
-    def __init__(self, client: QtestClient, ram_base: int, ram_size: int) -> None:
+    With `shared` RAM (:mod:`qrv.hw.qemu_ram`) every access inside guest RAM is a
+    plain memory access of the shared mapping and only the rest (MMIO) is qtest.
+    The machine drops `shared` when it closes, so RAM is then unreachable too."""
+
+    def __init__(
+        self, client: QtestClient, ram_base: int, ram_size: int, shared: SharedRam | None = None
+    ) -> None:
         self.client = client
         self._ram_base = ram_base
         self._ram_end = ram_base + ram_size
+        self.shared = shared
 
     def _in_ram(self, paddr: int, size: int) -> bool:
         return self._ram_base <= paddr and paddr + size <= self._ram_end
 
+    def ram_view(self, paddr: int, size: int) -> memoryview | None:
+        """The shared RAM bytes [paddr, paddr+size) as a writable view, or None (not
+        inside RAM, RAM not shared, or the machine lost: then qtest says why)."""
+        shared = self.shared
+        if shared is None or not self._in_ram(paddr, size) or self.client.broken is not None:
+            return None
+        offset = paddr - self._ram_base
+        return shared.view[offset : offset + size]
+
     def load(self, paddr: int, width: int) -> int:
         check_width(width)
+        view = self.ram_view(paddr, width)
+        if view is not None:
+            return int.from_bytes(view, "little")
         return self.client.load(paddr, width)
 
     def store(self, paddr: int, width: int, value: int) -> None:
         check_width(width)
-        self.client.store(paddr, width, value & ((1 << (8 * width)) - 1))
+        value &= (1 << (8 * width)) - 1
+        view = self.ram_view(paddr, width)
+        if view is not None:
+            view[:] = value.to_bytes(width, "little")
+            return
+        self.client.store(paddr, width, value)
 
     def read(self, paddr: int, size: int) -> bytes:
         if size <= 0:
@@ -100,6 +132,9 @@ class QemuBus:
                 self.client.load(a, w).to_bytes(w, "little")
                 for a, w in aligned_accesses(paddr, size)
             )
+        view = self.ram_view(paddr, size)
+        if view is not None:
+            return bytes(view)
         if size <= TRANSFER_CHUNK:
             return self.client.b64read(paddr, size)
         return b"".join(
@@ -115,14 +150,23 @@ class QemuBus:
                 pos = a - paddr
                 self.client.store(a, w, int.from_bytes(data[pos : pos + w], "little"))
             return
-        view = memoryview(data)
+        view = self.ram_view(paddr, len(data))
+        if view is not None:
+            view[:] = data
+            return
+        source = memoryview(data)
         for pos in range(0, len(data), TRANSFER_CHUNK):
-            self.client.b64write(paddr + pos, bytes(view[pos : pos + TRANSFER_CHUNK]))
+            self.client.b64write(paddr + pos, bytes(source[pos : pos + TRANSFER_CHUNK]))
 
     def memset(self, paddr: int, size: int, value: int = 0) -> None:
         """Fill guest memory with one byte value (one qtest ``memset``)."""
-        if size > 0:
-            self.client.memset(paddr, size, value)
+        if size <= 0:
+            return
+        view = self.ram_view(paddr, size)
+        if view is not None:
+            view[:] = bytes([value & 0xFF]) * size
+            return
+        self.client.memset(paddr, size, value)
 
 
 def qemu_args(
@@ -215,9 +259,18 @@ class _Process:
         self.proc: subprocess.Popen[bytes] | None = None
         self.client: QtestClient | None = None
         self.stderr: BinaryIO | None = None
+        self.ram: SharedRam | None = None
+        """The shared RAM file: removed once QEMU answers (it has opened the file then:
+        QEMU creates memory backends after connecting its qtest socket), or when reaped."""
 
     def tidy(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def restart(self) -> None:
+        """After a failed start: reap, then a fresh private directory for the next try."""
+        self.reap()
+        self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
+        self.proc = self.client = self.stderr = self.ram = None
 
     def reap(self) -> None:
         if self.client is not None:
@@ -233,6 +286,8 @@ class _Process:
         if self.stderr is not None:
             self.stderr.close()
         self.tidy()
+        if self.ram is not None:
+            self.ram.remove()
 
     def stderr_line(self) -> str:
         if self.stderr is None or self.stderr.closed:
@@ -281,6 +336,12 @@ class QemuMachine:
     `extra_args` are passed
     verbatim.  `timeout` bounds start-up and every qtest reply.  Starts
     QEMU at once; use as a context manager or call :meth:`close`.
+
+    `shared_ram`: guest RAM in a file mapped by QEMU and qrv alike
+    (:mod:`qrv.hw.qemu_ram`), so DMA memory is plain memory and only MMIO goes
+    over qtest.  None (the default) shares when it can and otherwise logs why
+    not and reaches RAM over qtest; True requires it (MachineError if it cannot
+    be shared); False never shares.  :attr:`shared_ram` tells which it is.
     """
 
     def __init__(
@@ -299,6 +360,7 @@ class QemuMachine:
         namespaces: int = 1,
         lba_size: int | None = None,
         clock: bool = False,
+        shared_ram: bool | None = None,
     ) -> None:
         if ram_size <= 0 or ram_size % MiB:
             raise MachineError(f"QEMU RAM size must be a positive number of MiB, got {ram_size}")
@@ -330,15 +392,54 @@ class QemuMachine:
             lba_size=lba_size,
             clock=clock,
         )
-        self._process = _Process(Path(tempfile.mkdtemp(prefix="qrv-qemu-")))
+        self._process = _Process(Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX)))
         self._finalizer = weakref.finalize(self, self._process.reap)
+        self.ram_note = ""
+        """How guest RAM is reached: "shared RAM file" or why it is qtest."""
         try:
             self._dtb = self._dump_dtb(binary, args)
-            self._client = self._launch(binary, args)
+            shared = self._start(binary, args, shared_ram)
         except BaseException:
             self._finalizer()
             raise
-        self._bus = QemuBus(self._client, RAM_BASE, ram_size)
+        self._bus = QemuBus(self._client, RAM_BASE, ram_size, shared)
+
+    def _start(self, binary: str, args: list[str], wanted: bool | None) -> SharedRam | None:
+        """Start QEMU, with its RAM shared if `wanted` allows and it works; else over qtest
+        (logged when `wanted` is None; a MachineError when it is True)."""
+        shared = None
+        self.ram_note = "RAM over qtest (sharing not asked for)"
+        if wanted is not False:
+            try:
+                shared = self._process.ram = SharedRam(self._ram_size)
+            except MachineError as exc:
+                self._no_sharing(wanted, str(exc))
+        if shared is not None:
+            try:
+                self._client = self._launch(binary, args, shared)
+            except MachineError as exc:
+                if wanted or "memory-backend" not in str(exc):
+                    raise
+                self._no_sharing(wanted, str(exc))  # e.g. an older QEMU: start it without
+                self._process.restart()
+                shared = None
+        if shared is None:
+            self._client = self._launch(binary, args, None)
+            return None
+        problem = shared_ram_problem(self._client, shared)
+        shared.remove()  # QEMU has answered: its backend holds the file open (mapped)
+        if problem is not None:
+            self._no_sharing(wanted, problem)
+            return None
+        self.ram_note = "shared RAM file"
+        log.info("QEMU pid %d: guest RAM shared through a file", self.pid)
+        return shared
+
+    def _no_sharing(self, wanted: bool | None, why: str) -> None:
+        if wanted:
+            raise MachineError(f"QEMU's RAM cannot be shared: {why}")
+        self.ram_note = f"RAM over qtest: {why}"
+        log.warning("QEMU's RAM is not shared (%s): DMA memory goes over qtest", why)
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -371,11 +472,16 @@ class QemuMachine:
         dtb.unlink()
         return trim_dtb(blob)
 
-    def _launch(self, binary: str, args: list[str]) -> QtestClient:
-        """Listen, start QEMU (the qtest client), accept its connection."""
+    def _launch(self, binary: str, args: list[str], shared: SharedRam | None) -> QtestClient:
+        """Listen, start QEMU (the qtest client), accept its connection.  With `shared`
+        RAM, QEMU's RAM is that file; it is unlinked (with the directory) once QEMU is up."""
         workdir = self._process.workdir
         sock_path = workdir / "qtest.sock"
-        argv = [binary, "-machine", "virt", *args]
+        if shared is None:
+            argv = [binary, "-machine", "virt", *args]
+        else:
+            argv = [binary, "-machine", f"virt,memory-backend={BACKEND_ID}"]
+            argv += [*shared.backend_args(), *args]
         argv += ["-qtest", f"unix:{sock_path}", "-qtest-log", "/dev/null"]
         self.command_line = tuple(argv)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
@@ -423,6 +529,11 @@ class QemuMachine:
         return self._bus
 
     @property
+    def shared_ram(self) -> bool:
+        """Guest RAM is the shared file (DMA memory is plain memory; only MMIO is qtest)."""
+        return self._bus.shared is not None
+
+    @property
     def qemu_bus(self) -> QemuBus:
         """The bus with its qtest extras (``memset``, the client)."""
         return self._bus
@@ -467,6 +578,7 @@ class QemuMachine:
     def close(self) -> None:
         """Stop and reap QEMU, remove its temporary directory.  Idempotent."""
         self._finalizer()
+        self._bus.shared = None  # RAM goes with the machine (the mapping with its last view)
 
     def __enter__(self) -> QemuMachine:
         return self
@@ -478,6 +590,22 @@ class QemuMachine:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def shared_ram_problem(client: QtestClient, shared: SharedRam) -> str | None:
+    """Check that QEMU's RAM is the mapped file: a pattern stored through qtest must
+    appear in the mapping and zeros stored in the mapping must read back through qtest.
+    None if so, else what went wrong.  The probe uses the last bytes of RAM and
+    leaves them zero."""
+    offset = shared.size - SHARE_PROBE_SIZE
+    pattern = os.urandom(SHARE_PROBE_SIZE)
+    client.b64write(RAM_BASE + offset, pattern)
+    seen = bytes(shared.view[offset : offset + SHARE_PROBE_SIZE])
+    shared.view[offset : offset + SHARE_PROBE_SIZE] = bytes(SHARE_PROBE_SIZE)
+    back = client.b64read(RAM_BASE + offset, SHARE_PROBE_SIZE)
+    if seen != pattern or any(back):
+        return "QEMU's RAM and the mapped file differ"
+    return None
 
 
 def trim_dtb(blob: bytes) -> bytes:
