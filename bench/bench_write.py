@@ -58,7 +58,7 @@ def make_machine(name: str, image: Path) -> Machine:
 
 
 def row(label: str, stack: float, base: float, unit: str) -> None:
-    print(f"{label:<22}{stack:>11.1f} {unit}{base:>11.1f} {unit}{base / stack:>9.1f}x")
+    print(f"{label:<22}{stack:>11.1f} {unit}{base:>11.1f} {unit}{stack / base:>9.3f}x")
 
 
 def bench_machine(name: str, image: Path, baseline: Path, seconds: float) -> None:
@@ -83,7 +83,7 @@ def bench_machine(name: str, image: Path, baseline: Path, seconds: float) -> Non
                 if pread(fd, 4096, 0) != probe:
                     raise SystemExit("the stack does not read back its write: not benchmarking")
                 print(f"\n== {name} machine: /dev/nvme0n1p1 vs os.pwrite of {baseline.name}")
-                print(f"{'workload':<22}{'qrv stack':>16}{'os.pwrite':>16}{'ratio':>10}")
+                print(f"{'workload':<22}{'qrv stack':>16}{'os.pwrite':>16}{'qrv/host':>10}")
                 for size in SEQ_SIZES:
                     _, b1, t1 = timed(sequential(stack_write, size), seconds)
                     _, b0, t0 = timed(sequential(base_write, size), seconds / 4)

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from qrv.errors import BusError
+from qrv.hw.memory import GuestRam
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,16 @@ class PhysicalBus(Protocol):
 
     def store(self, paddr: int, width: int, value: int) -> None:
         """One store of `width` (1, 2, 4, 8) bytes, little-endian."""
+        ...
+
+
+@runtime_checkable
+class DirectRam(Protocol):
+    """A bus whose RAM is plain memory in this process (the built-in board's address
+    space; QEMU's bus with shared RAM): DMA buffers can be used in place."""
+
+    def ram_view(self, paddr: int, size: int) -> memoryview | None:
+        """RAM [paddr, paddr+size) as a writable view, or None (not all plain RAM)."""
         ...
 
 
@@ -210,6 +221,14 @@ class AddressSpace:
             return
         for addr, size in pieces:
             self.store(addr, size, (value >> (8 * (addr - paddr))) & _ONES[size])
+
+    def ram_view(self, paddr: int, size: int) -> memoryview | None:
+        """[paddr, paddr+size) as a writable view of guest RAM, if one RAM region holds
+        it all; else None (MMIO, or a range no single RAM region decodes)."""
+        region = self._covering(paddr, size)
+        if region is None or not isinstance(region.ram, GuestRam):
+            return None
+        return region.ram.view(paddr - region.base, size)
 
     # -- bulk transfers ---------------------------------------------------------
 

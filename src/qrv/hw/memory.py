@@ -47,6 +47,14 @@ class GuestRam:
             self._check(offset, len(data))  # raises
         self._view[offset:end] = data
 
+    def view(self, offset: int, size: int) -> memoryview:
+        """The bytes [offset, offset+size) themselves, writable (no copy): what a DMA
+        engine reads from or fills in place."""
+        end = offset + size
+        if offset < 0 or size < 0 or end > self.size:
+            self._check(offset, size)  # raises
+        return self._view[offset:end]
+
     def fill(self, offset: int, size: int, value: int = 0) -> None:
         self._check(offset, size)
         self._view[offset : offset + size] = bytes([value]) * size

@@ -58,6 +58,11 @@ class DmaPort(Protocol):
 
     def dma_write(self, addr: int, data: bytes) -> None: ...
 
+    def dma_view(self, addr: int, size: int) -> memoryview | None:
+        """The system RAM [addr, addr+size) itself, for a transfer in place (no copy);
+        None where that memory is no plain RAM (then dma_read/dma_write)."""
+        ...
+
 
 class BarKind(Enum):
     IO = "io"
@@ -317,6 +322,12 @@ class PciFunction:
         if self.dma is None or not self.config[_COMMAND] & _BUS_MASTER:
             raise DmaError(f"DMA write at {addr:#x} with bus mastering disabled")
         self.dma.dma_write(addr, data)
+
+    def dma_view(self, addr: int, size: int) -> memoryview | None:
+        """:meth:`DmaPort.dma_view`, with the same bus-master check as every DMA."""
+        if self.dma is None or not self.config[_COMMAND] & _BUS_MASTER:
+            raise DmaError(f"DMA at {addr:#x} with bus mastering disabled")
+        return self.dma.dma_view(addr, size)
 
     def reset(self) -> None:
         """Function-level reset hook (e.g. the NVMe model clears its state).  Default: nothing."""

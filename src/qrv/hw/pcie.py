@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass
 
 from qrv.hw.bus import AddressSpace, Region, all_ones
+from qrv.hw.memory import GuestRam
 from qrv.hw.pcibridge import PciBridge
 from qrv.hw.pcidev import BarKind, DmaError, PciFunction
 from qrv.spec.pci import MAX_DEVICE, MAX_FUNCTION
@@ -167,6 +168,12 @@ class PcieHostBridge:
         region = self._ram_region(addr, len(data))
         assert region.ram is not None
         region.ram.write(addr - region.base, data)
+
+    def dma_view(self, addr: int, size: int) -> memoryview | None:
+        region = self._ram_region(addr, size)
+        if not isinstance(region.ram, GuestRam):
+            return None
+        return region.ram.view(addr - region.base, size)
 
 
 class _Ecam:

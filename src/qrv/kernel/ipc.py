@@ -419,7 +419,9 @@ class Ipc:
             raise oserror(ESRCH)
         return tx
 
-    def msg_reply(self, t: KThread, rcvid: int, status: int, parts: Sequence[bytes]) -> None:
+    def msg_reply(
+        self, t: KThread, rcvid: int, status: int, parts: Sequence[bytes | memoryview]
+    ) -> None:
         sched = self.sched
         if t.proxy is not None and not sched.on_cpu():  # kcall, inlined (hot path)
             sched.call_as(t, partial(self.msg_reply, t, rcvid, status, parts))
@@ -469,18 +471,23 @@ class Ipc:
         return self._write_reply(tx, data, offset)
 
     @staticmethod
-    def _write_reply(tx: Transaction, data: bytes, offset: int) -> int:
+    def _write_reply(tx: Transaction, data: bytes | memoryview, offset: int) -> int:
         """Copy into the client's reply buffer, clipped to its size (silent truncation).
 
-        The usual reply (all of it, at offset 0, into an empty buffer) is kept as the
-        immutable bytes object itself: a large read is then not copied again here, nor by
-        ``bytes(tx.reply)`` in msg_sendv.  Anything else goes through a bytearray.
+        The usual reply (all of it, at offset 0, into an empty buffer) is copied once: an
+        immutable bytes object is kept as it is (a large read is then not copied again
+        here, nor by ``bytes(tx.reply)`` in msg_sendv), a view of the server's buffer
+        (e.g. a driver's DMA buffer) becomes bytes with one copy.  Anything else goes
+        through a bytearray.
         """
         n = max(0, min(len(data), tx.rmax - offset))
         if not n:
             return 0
-        if offset == 0 and not tx.reply and type(data) is bytes:
-            tx.reply = data if n == len(data) else data[:n]
+        if offset == 0 and not tx.reply:
+            if type(data) is bytes:
+                tx.reply = data if n == len(data) else data[:n]
+            else:
+                tx.reply = bytes(data[:n])
             return n
         reply = tx.reply if isinstance(tx.reply, bytearray) else bytearray(tx.reply)
         if len(reply) < offset + n:

@@ -10,7 +10,7 @@ a DMA-capable device.
 
 from __future__ import annotations
 
-from qrv.hw.bus import Machine, PhysicalBus
+from qrv.hw.bus import DirectRam, Machine, PhysicalBus
 from qrv.kernel.trace import Tracer, TracingBus
 from qrv.spec.iomsg import EFAULT, EINVAL, ENOMEM, oserror
 
@@ -62,12 +62,45 @@ class PhysMapping:
     def read(self, off: int, size: int) -> bytes:
         return self._bus.read(self._check(off, size), size)
 
-    def write(self, off: int, data: bytes) -> None:
+    def write(self, off: int, data: bytes | memoryview) -> None:
         self._bus.write(self._check(off, len(data)), bytes(data))
 
 
 class DmaMapping(PhysMapping):
-    """Contiguous zeroed RAM pages (MAP_ANON|MAP_PHYS); `paddr` is what ``mem_offset`` gives."""
+    """Contiguous zeroed RAM pages (MAP_ANON|MAP_PHYS); `paddr` is what ``mem_offset`` gives.
+
+    Where the machine's RAM is plain memory here (the built-in board, QEMU with shared
+    RAM; not while accesses are traced) the mapping's loads, stores and bulk transfers
+    are accesses of that memory, and :meth:`view` lends it out without a copy."""
+
+    def __init__(self, bus: PhysicalBus, paddr: int, length: int) -> None:
+        super().__init__(bus, paddr, length)
+        self._ram = bus.ram_view(paddr, length) if isinstance(bus, DirectRam) else None
+
+    def view(self, off: int, size: int) -> memoryview | None:
+        """Bytes [off, off+size) of the mapping in place (writable, no copy), or None
+        where RAM is reached through the bus only (then :meth:`read`)."""
+        self._check(off, size)
+        return None if self._ram is None else self._ram[off : off + size]
+
+    def read16(self, off: int) -> int:
+        if self._ram is None:
+            return super().read16(off)
+        self._check(off, 2)
+        return int.from_bytes(self._ram[off : off + 2], "little")
+
+    def read(self, off: int, size: int) -> bytes:
+        if self._ram is None:
+            return super().read(off, size)
+        self._check(off, size)
+        return bytes(self._ram[off : off + size])
+
+    def write(self, off: int, data: bytes | memoryview) -> None:
+        if self._ram is None:
+            super().write(off, data)
+            return
+        self._check(off, len(data))
+        self._ram[off : off + len(data)] = data
 
 
 Mapping = PhysMapping

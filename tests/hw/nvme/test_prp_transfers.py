@@ -18,7 +18,7 @@ import pytest
 
 from qrv.hw.bus import PhysicalBus
 from qrv.hw.qemu import RAM_BASE, QemuMachine
-from qrv.spec.nvme import Command, NvmOpcode
+from qrv.spec.nvme import Command, MediaStatus, NvmOpcode
 from tests.conftest import require_tool
 from tests.hw.nvme.conftest import IMAGE_SIZE, build_rig, file_bytes, make_image
 from tests.hw.nvme.host import NvmeHost, expect_ok
@@ -102,3 +102,49 @@ def test_write_reads_back_and_reaches_the_image(setup: Setup, nlb: int, offset: 
     assert _read(setup, slba, nlb, (offset + 512) % PAGE) == data
     expect_ok(setup.host.command(1, Command(NvmOpcode.FLUSH, nsid=1)), "Flush")
     assert file_bytes(setup.image, slba * LBA, len(data)) == data
+
+
+def test_scattered_pages_with_and_without_cached_lines(setup: Setup) -> None:
+    """A PRP list of pages out of order (one segment per page): data written (into the
+    write cache where there is one) reads back across the pages, before and after Flush
+    (the built-in model then reads the medium straight into the pages)."""
+    host, nlb = setup.host, 6 * PAGE // LBA
+    pages = [setup.write_buf + i * PAGE for i in (4, 1, 5, 0, 3, 2)]
+    slba = IMAGE_SIZE // LBA - 2 * MAX_BLOCKS
+    data = os.urandom(nlb * LBA)
+    for i, page in enumerate(pages):
+        host.bus.write(page, data[i * PAGE : (i + 1) * PAGE])
+    prp1, prp2 = host.prp_pair(pages)
+    write = Command(NvmOpcode.WRITE, nsid=1, prp1=prp1, prp2=prp2, cdw10=slba, cdw12=nlb - 1)
+    expect_ok(host.command(1, write), "Write to scattered pages")
+    for flushed in (False, True):
+        for page in pages:
+            host.bus.write(page, bytes([GUARD]) * PAGE)
+        read = write._replace(opc=NvmOpcode.READ)
+        expect_ok(host.command(1, read), f"Read into scattered pages (flushed: {flushed})")
+        assert b"".join(host.bus.read(page, PAGE) for page in pages) == data
+        expect_ok(host.command(1, Command(NvmOpcode.FLUSH, nsid=1)), "Flush")
+    assert file_bytes(setup.image, slba * LBA, len(data)) == data
+
+
+@pytest.mark.parametrize("scattered", [False, True])
+def test_a_shrunken_image_is_an_unrecovered_read_error(tmp_path: Path, scattered: bool) -> None:
+    """The medium read in place comes up short (the file shrank under the model): Unrecovered
+    Read Error (SCT 2h, SC 81h), whatever the host memory looks like."""
+    image = make_image(tmp_path / "nvme.img")
+    rig = build_rig(image)
+    try:
+        host = _host(rig.space)
+        os.truncate(image, IMAGE_SIZE - 4 * LBA)
+        buf = host.buffer(3 * PAGE)
+        pages = [buf + 2 * PAGE, buf] if scattered else [buf, buf + PAGE]
+        prp1, prp2 = host.prp_pair(pages)
+        slba = IMAGE_SIZE // LBA - 16
+        cmd = Command(NvmOpcode.READ, nsid=1, prp1=prp1, prp2=prp2, cdw10=slba, cdw12=15)
+        status = host.command(1, cmd).status_field
+        assert (status.sct, status.sc) == (2, MediaStatus.UNRECOVERED_READ_ERROR)
+        good = host.command(1, cmd._replace(cdw10=0)).status_field
+        assert good.ok
+        assert host.bus.read(pages[0], LBA) == file_bytes(image, 0, LBA)
+    finally:
+        rig.ctrl.close()

@@ -73,7 +73,7 @@ class WriteCache:
         pending[write] = pending.get(write, 0) + count
         self._evict()
 
-    def overlay(self, ns: Namespace, slba: int, nlb: int, data: bytearray) -> None:
+    def overlay(self, ns: Namespace, slba: int, nlb: int, data: bytearray | memoryview) -> None:
         """Put the cached LBAs of [slba, slba+nlb) over `data` (read from the medium)."""
         if not self._lines:
             return

@@ -127,6 +127,7 @@ class NvmeController(PciFunction):
             faults=self.faults,
             cache=WriteCache(cfg.cache_bytes),
             clock_ms=lambda: int(self.clock.now() * 1000),
+            dma_view=self.dma_view,
         )
         self.state.reset_ms = self.state.clock_ms()
         self.admin = AdminCommands(self.state, self._deliver_events)

@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from qrv.hw.nvme.namespace import Namespace
-from qrv.hw.nvme.prp import Segment, gather, prp_segments, scatter
+from qrv.hw.nvme.prp import DATA_TRANSFER_ERROR, Segment, gather, prp_segments, scatter
 from qrv.hw.nvme.sgl import dptr_descriptor, sgl_segments
 from qrv.hw.nvme.state import ControllerState, Handler, Request, log
+from qrv.hw.pcidev import DmaError
 from qrv.spec.nvme import (
     DSM_RANGE,
     NSID_BROADCAST,
@@ -132,6 +133,35 @@ class NvmCommands:
         self.s.cache.overlay(ns, slba, nlb, merged)
         return bytes(merged)
 
+    def _host_memory(self, segs: list[Segment]) -> list[memoryview] | Status | None:
+        """The segments' host memory in place (plain RAM), or None: copy through
+        dma_read/dma_write.  Data Transfer Error where a segment is not system RAM."""
+        views: list[memoryview] = []
+        try:
+            for addr, n in segs:
+                view = self.s.dma_view(addr, n)
+                if view is None:
+                    return None
+                views.append(view)
+        except DmaError:
+            return DATA_TRANSFER_ERROR
+        return views
+
+    def _read_in_place(self, ns: Namespace, slba: int, nlb: int, host: list[memoryview]) -> bool:
+        """The medium straight into host memory, then the write cache over it (a cache
+        with lines only for one segment: :meth:`read` copies otherwise).  False if the
+        image is short (or unreadable)."""
+        try:
+            done = ns.readinto(slba, host)
+        except OSError as e:
+            log.warning("nsid %d: read failed: %s", ns.nsid, e)
+            return False
+        if done != nlb << ns.lba_shift:
+            return False
+        if len(self.s.cache):
+            self.s.cache.overlay(ns, slba, nlb, host[0])
+        return True
+
     def _written(self) -> Status:
         """Count a completed write command (a power cut counts these)."""
         self.s.writes += 1
@@ -144,14 +174,20 @@ class NvmCommands:
         if isinstance(checked, Status):
             return checked
         ns, slba, length, segs = checked
-        data = self._stored(ns, slba, req.cmd.nlb)
-        if len(data) != length:
+        host = self._host_memory(segs)
+        if isinstance(host, Status):
+            return host
+        if host is not None and (len(host) == 1 or not len(self.s.cache)):
+            ok = self._read_in_place(ns, slba, req.cmd.nlb, host)
+        else:
+            data = self._stored(ns, slba, req.cmd.nlb)
+            ok = len(data) == length
+            if ok and (status := scatter(self.s.dma_write, segs, data)) is not None:
+                return status
+        if not ok:
             for h in self.s.counters(ns.nsid):
                 h.media_errors += 1
             return UNRECOVERED_READ
-        status = scatter(self.s.dma_write, segs, data)
-        if status is not None:
-            return status
         for h in self.s.counters(ns.nsid):
             h.bytes_read += length
             h.read_commands += 1

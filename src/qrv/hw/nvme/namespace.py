@@ -41,6 +41,18 @@ LBA_FORMATS = tuple(lba_format(size.bit_length() - 1) for size in LBA_SIZES)
 ZERO_CHUNK = 1 << 20  # Write Zeroes / deallocate write at most this much per pwrite
 
 
+def _after(buffers: list[memoryview], skip: int) -> list[memoryview]:
+    """`buffers` without their first `skip` bytes."""
+    rest: list[memoryview] = []
+    for buf in buffers:
+        if skip >= len(buf):
+            skip -= len(buf)
+            continue
+        rest.append(buf[skip:])
+        skip = 0
+    return rest
+
+
 class NamespaceError(MachineError):
     """A namespace that cannot be built from the given image."""
 
@@ -170,6 +182,20 @@ class Namespace:
     def read(self, slba: int, nlb: int) -> bytes:
         """Read `nlb` blocks; a short read (the file shrank) returns fewer bytes."""
         return os.pread(self.fd, nlb << self.lba_shift, self.offset + (slba << self.lba_shift))
+
+    def readinto(self, slba: int, buffers: list[memoryview]) -> int:
+        """Read blocks from `slba` straight into `buffers` (whole LBAs in all), in order;
+        the bytes read (fewer if the file shrank)."""
+        pos = self.offset + (slba << self.lba_shift)
+        wanted = sum(len(b) for b in buffers)
+        done = os.preadv(self.fd, buffers, pos)
+        while 0 < done < wanted:  # a short read: carry on where it stopped
+            rest = _after(buffers, done)
+            n = os.preadv(self.fd, rest, pos + done)
+            if n <= 0:
+                break
+            done += n
+        return done
 
     def write(self, slba: int, data: bytes | memoryview) -> int:
         pos = self.offset + (slba << self.lba_shift)

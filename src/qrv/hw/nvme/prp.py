@@ -59,6 +59,12 @@ def prp_segments(
             return DATA_TRANSFER_ERROR
         entries = struct.unpack(f"<{count}Q", raw)
         data_entries = entries[:-1] if chained else entries
+        if _consecutive_pages(data_entries, page_size) and run_addr + run_len == entries[0]:
+            # the usual list (a contiguous buffer): every entry aligned and adjacent
+            n = min(remaining, len(data_entries) * page_size)
+            run_len += n
+            remaining -= n
+            data_entries = ()
         for entry in data_entries:
             if entry & mask:
                 return INVALID_PRP_OFFSET
@@ -75,6 +81,14 @@ def prp_segments(
                 return INVALID_PRP_OFFSET
     segs.append((run_addr, run_len))
     return segs
+
+
+def _consecutive_pages(entries: tuple[int, ...], page_size: int) -> bool:
+    """The entries are page aligned and each names the page after the one before."""
+    if not entries or entries[0] & (page_size - 1):
+        return False
+    first = entries[0]
+    return entries == tuple(range(first, first + len(entries) * page_size, page_size))
 
 
 def _append(segs: list[Segment], addr: int, n: int) -> None:

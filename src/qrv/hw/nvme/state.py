@@ -126,6 +126,8 @@ class ControllerState:
     """Write commands completed successfully (Write, Write Zeroes, Deallocate)."""
     clock_ms: Callable[[], int] = field(default=lambda: 0)
     """The controller's clock in milliseconds (the Timestamp feature counts on it)."""
+    dma_view: Callable[[int, int], memoryview | None] = field(default=lambda addr, size: None)
+    """Host memory in place for a data transfer (DmaPort.dma_view); None: copy it."""
     reset_ms: int = 0
     """`clock_ms` at the last controller reset."""
 

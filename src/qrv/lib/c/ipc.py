@@ -86,13 +86,13 @@ def MsgReceive(
     return k.ipc.msg_receive(t, chid, rbytes, timeout)
 
 
-def MsgReply(rcvid: int, status: int = 0, msg: bytes = b"") -> None:
+def MsgReply(rcvid: int, status: int = 0, msg: bytes | memoryview = b"") -> None:
     t = running.thread or cur()  # cur() raises ESRCH outside a process
     k: Kernel = t.process.kernel
     k.ipc.msg_reply(t, rcvid, status, (msg,))
 
 
-def MsgReplyv(rcvid: int, status: int, parts: Sequence[bytes]) -> None:
+def MsgReplyv(rcvid: int, status: int, parts: Sequence[bytes | memoryview]) -> None:
     t = cur()
     K(t).ipc.msg_reply(t, rcvid, status, parts)
 

@@ -187,7 +187,9 @@ class ResmgrContext:
     info: MsgInfo | None = None
     status: int = 0
     id: int = 0
-    iov: list[bytes] = field(default_factory=list)
+    iov: list[bytes | memoryview] = field(default_factory=list)
+    """``_RESMGR_NPARTS(n)`` replies with the first n parts; a part may be a view of the
+    server's own buffer: the kernel copies it once, into the client's reply."""
     io_funcs: ResmgrIoFuncs | None = None
 
     def bind_ocb(self, ocb: IofuncOcb) -> None:
@@ -197,7 +199,7 @@ class ResmgrContext:
         self.dpp.bindings[(self.info.scoid, self.info.coid)] = Binding(ocb, self.io_funcs)
 
 
-def resmgr_ptr(ctp: ResmgrContext, data: bytes) -> int:
+def resmgr_ptr(ctp: ResmgrContext, data: bytes | memoryview) -> int:
     """``_RESMGR_PTR``: reply with `data` (returns ``_RESMGR_NPARTS(1)``)."""
     ctp.iov = [data]
     return -1
