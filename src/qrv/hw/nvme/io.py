@@ -4,9 +4,12 @@ protection, then the PRPs.
 
 A Write goes to the volatile write cache (:mod:`qrv.hw.nvme.cache`) unless it is FUA or
 the cache is off; then it is written to the image and the image fsynced before it
-completes.  Reads and Compare see the cache over the image.  Write Zeroes and Deallocate
-write the image directly (dropping what the cache held for their blocks), fsynced when
-FUA or with the cache off.  Flush writes the cache out and fsyncs the images."""
+completes.  A Write of :data:`STREAM_BYTES` or more streams past the cache, as drives
+stream large sequential writes: straight from host memory to the image (superseding what
+the cache held for its blocks), fsynced only when FUA or with the cache off.  Reads and
+Compare see the cache over the image.  Write Zeroes and Deallocate write the image
+directly (dropping what the cache held for their blocks), fsynced when FUA or with the
+cache off.  Flush writes the cache out and fsyncs the images."""
 
 from __future__ import annotations
 
@@ -40,6 +43,8 @@ WRITE_FAULT = media(MediaStatus.WRITE_FAULT)
 UNRECOVERED_READ = media(MediaStatus.UNRECOVERED_READ_ERROR)
 COMPARE_FAILURE = media(MediaStatus.COMPARE_FAILURE, dnr=True)
 INTERNAL_ERROR = generic(GenericStatus.INTERNAL_ERROR)
+STREAM_BYTES = 256 << 10
+"""A Write at least this large goes to the medium, not the volatile write cache."""
 
 
 class NvmCommands:
@@ -147,6 +152,16 @@ class NvmCommands:
             return DATA_TRANSFER_ERROR
         return views
 
+    def _host_data(self, segs: list[Segment]) -> bytes | memoryview | Status:
+        """The host's data for the medium: host memory in place when it is one piece of
+        plain RAM (no copy), else gathered."""
+        host = self._host_memory(segs)
+        if isinstance(host, list) and len(host) == 1:
+            return host[0]
+        if isinstance(host, Status):
+            return host
+        return gather(self.s.dma_read, segs)
+
     def _read_in_place(self, ns: Namespace, slba: int, nlb: int, host: list[memoryview]) -> bool:
         """The medium straight into host memory, then the write cache over it (a cache
         with lines only for one segment: :meth:`read` copies otherwise).  False if the
@@ -198,15 +213,17 @@ class NvmCommands:
         if isinstance(checked, Status):
             return checked
         ns, slba, length, segs = checked
-        data = gather(self.s.dma_read, segs)
+        durable = self._durable(ns, bool(NvmField.FUA.get(req.cmd.cdw12)))
+        to_medium = durable or length >= STREAM_BYTES
+        data = self._host_data(segs) if to_medium else gather(self.s.dma_read, segs)
         if isinstance(data, Status):
             return data
         cache = self.s.cache
         try:
-            if self._durable(ns, bool(NvmField.FUA.get(req.cmd.cdw12))):
+            if to_medium:
                 cache.discard(ns, slba, req.cmd.nlb)
                 written = ns.write(slba, data)
-                if written == length:
+                if durable and written == length:
                     ns.flush()
             else:
                 cache.put(ns, slba, bytes(data), self.s.writes + 1)
