@@ -16,6 +16,7 @@ import pytest
 from qrv.errors import MachineError
 from qrv.hw import qemu_ram
 from qrv.hw.qemu import RAM_BASE, QemuMachine
+from qrv.kernel.mm import MemoryManager
 from tests.conftest import require_tool
 from tests.hw.test_qemu_lifecycle import gone, wait_gone
 
@@ -139,3 +140,19 @@ def test_qemu_killed_reaped_and_no_file(ram_dir: Path, image: Path) -> None:
     assert ram_files(ram_dir) == []
     with pytest.raises(MachineError, match="closed"):
         m.bus.load(RAM_BASE, 4)  # RAM went with the machine
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_dma_mappings_are_in_place_only_with_shared_ram(
+    ram_dir: Path, image: Path, shared: bool
+) -> None:
+    """The kernel lends a driver its DMA buffer in place where QEMU's RAM is shared (what
+    devb-nvme replies from); over qtest the buffer is reached through the bus."""
+    with QemuMachine(image, shared_ram=shared) as m:
+        mapping = MemoryManager(m).map_anon(2 * 4096)
+        view = mapping.view(4090, 12)
+        assert (view is not None) is shared
+        mapping.write(4090, b"across pages")
+        assert m.qemu_bus.client.b64read(mapping.paddr + 4090, 12) == b"across pages"
+        if view is not None:
+            assert bytes(view) == b"across pages"
