@@ -12,6 +12,7 @@ import pytest
 
 from qrv.drivers.devb_nvme.blockdev import make_region
 from qrv.drivers.devb_nvme.controller import Controller, Namespace
+from qrv.drivers.devb_nvme.errors import ControllerTimeout
 from qrv.drivers.devb_nvme.main import Driver, Options
 from qrv.drivers.devb_nvme.passthru import Passthrough, Refused, check
 from qrv.kernel import Kernel
@@ -237,3 +238,31 @@ def test_no_stale_bytes_of_an_earlier_command_reach_a_caller(
     assert result.ok and len(data) == 4096
     assert data[8:16].rstrip(b" ") == b"0.24.0"  # FRS1
     assert data[512:] == bytes(4096 - 512)
+
+
+def test_a_command_that_never_completes_gives_up_its_buffer(tmp_path: Path) -> None:
+    """The controller may still write into a timed-out command's buffer: never reused."""
+    rig = build_rig(make_image(tmp_path / "img.img"))
+    try:
+        c = bring_up(rig, timeout_s=0.2)
+        runner = Passthrough(c)
+        assert runner.run(IDENTIFY, admin=True, data=b"")[0].ok
+        used = runner.free[0]
+        rig.ctrl.faults.swallow = True
+        with pytest.raises(ControllerTimeout):
+            runner.run(IDENTIFY, admin=True, data=b"")
+        assert (runner.free, runner.made) == ([], 1)  # the one buffer went with the command
+        assert used not in runner.free
+    finally:
+        rig.ctrl.close()
+
+
+def test_passthrough_buffers_are_bounded(ctrl: tuple[Rig, Controller]) -> None:
+    _, c = ctrl
+    runner = Passthrough(c, limit=2)
+    held = [runner._take(), runner._take()]  # two commands in flight
+    with pytest.raises(OSError) as ei:
+        runner.run(IDENTIFY, admin=True, data=b"")
+    assert ei.value.errno == errno.EAGAIN
+    runner.free.append(held.pop())  # one completes: its buffer serves the next
+    assert runner.run(IDENTIFY, admin=True, data=b"")[0].ok and runner.made == 2

@@ -168,27 +168,51 @@ def _check_admin(
         raise Refused(errno.EBUSY, f"{name}: namespace {busy[0]} is open or mounted")
 
 
-class Passthrough:
-    """Runs checked passthrough commands on one controller."""
+MAX_BUFFERS = 4
+"""Passthrough commands in flight at once (one DMA buffer each, of up to the transfer limit)."""
 
-    def __init__(self, ctrl: Controller) -> None:
+Buffer = tuple[DmaMemory, DmaMemory]  # data, its PRP list
+
+
+class Passthrough:
+    """Runs checked passthrough commands on one controller, each in a DMA buffer of its own.
+
+    A buffer goes back to the free list when its command completes; one whose command
+    never completed (a timeout) is never used again, since the controller may still
+    write into it.  At most :data:`MAX_BUFFERS` exist: beyond that, EAGAIN.
+    """
+
+    def __init__(self, ctrl: Controller, limit: int = MAX_BUFFERS) -> None:
         self.ctrl = ctrl
-        self._buf: DmaMemory | None = None
-        self._prp_list: DmaMemory | None = None
+        self.limit = limit
+        self.free: list[Buffer] = []
+        self.made = 0
 
     @property
     def max_transfer(self) -> int:
         return self.ctrl.max_transfer
 
-    def _buffers(self) -> tuple[DmaMemory, DmaMemory]:
-        if self._buf is None or self._prp_list is None:
-            self._buf, self._prp_list = transfer_buffer(self.ctrl.alloc, self.max_transfer)
-        return self._buf, self._prp_list
+    def _take(self) -> Buffer:
+        if self.free:
+            return self.free.pop()
+        if self.made >= self.limit:
+            raise OSError(errno.EAGAIN, f"{self.limit} passthrough commands in flight")
+        self.made += 1
+        return transfer_buffer(self.ctrl.alloc, self.max_transfer)
 
     def run(self, cmd: PassthruCmd, *, admin: bool, data: bytes) -> tuple[PassthruResult, bytes]:
         """Submit `cmd` (checked already) with `data` for a write; the result and the data
-        read.  An error status is a result; a lost command is NvmeError."""
-        buf, prp_list = self._buffers()
+        read.  An error status is a result; a lost command is NvmeError (its buffer is
+        given up)."""
+        buffer = self._take()
+        result = self._run(buffer, cmd, admin=admin, data=data)  # NvmeError: buffer lost
+        self.free.append(buffer)
+        return result
+
+    def _run(
+        self, buffer: Buffer, cmd: PassthruCmd, *, admin: bool, data: bytes
+    ) -> tuple[PassthruResult, bytes]:
+        buf, prp_list = buffer
         # PRP1 always points into the buffer: a command whose data the caller left out
         # (Get Features of a feature with a data structure) lands there, not at address 0.
         # Pages the controller writes are zeroed first (it may write less than data_len),
