@@ -15,14 +15,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qrv.emu import BuiltinMachine
+from qrv.hw.nvme import Faults
 from qrv.hw.nvme.state import NvmeConfig
-from qrv.lib.c.posix import _connect, close, devctl, open
+from qrv.lib.c.posix import _connect, close, devctl, open, pread
 from qrv.spec.iomsg import O_RDONLY, O_RDWR, ConnectSubtype
 from qrv.spec.nvme import (
     AdminOpcode,
     Cns,
+    FirmwareSlotLog,
     IdentifyController,
     IdentifyNamespace,
+    LogPage,
     NvmOpcode,
     SmartLog,
 )
@@ -31,7 +34,8 @@ from qrv.tools.mkfs import make_filesystem
 from qrv.tools.mkgpt import create_seed_image
 from qrv.userland import nvme
 from tests.lib.c.rawmsg import slow
-from tests.system.stack import Stack, booted
+from tests.system.stack import Stack, booted, image_bytes
+from tests.system.test_shapes import qemu
 
 CONFIG = NvmeConfig()
 SEED_LBAS = (64 << 20) // 512
@@ -407,3 +411,52 @@ def test_format_is_refused_while_a_partition_is_mounted(tmp_path: Path) -> None:
             finally:
                 close(fd)
         assert int.from_bytes(reply[:2], "little") & 0xFF == 0x01  # the model: no Format NVM
+
+
+@pytest.mark.parametrize("machine", ["builtin", pytest.param("qemu", marks=pytest.mark.qemu)])
+def test_passthroughs_from_many_clients_at_once(tmp_path: Path, machine: str) -> None:
+    """Twelve clients (more than the passthrough's four buffers, fewer than devb-nvme's
+    sixteen threads) each send Identify and Get Log Page while reading p1, with the model
+    completing bursts out of order, and on QEMU (whose commands complete while others
+    wait): every client gets its own command's data."""
+    image = tmp_path / "seed.img"
+    create_seed_image(image)
+    p1 = image_bytes(image, 34 * 512, 64 * 1024)
+    fw = PassthruCmd(
+        AdminOpcode.GET_LOG_PAGE,
+        direction=DataDir.FROM_DEVICE,
+        data_len=512,
+        cdw10=LogPage.FIRMWARE_SLOT | (127 << 16),
+    )
+    bad: list[str] = []
+    want: dict[str, bytes] = {}
+
+    def client(argv: list[str]) -> int:
+        ctrl, node = open("/dev/nvme0", O_RDWR), open("/dev/nvme0n1p1", O_RDONLY)
+        try:
+            for round_ in range(6):
+                if devctl(ctrl, DCMD_NVME_ADMIN_CMD, IDENTIFY.pack(), 12 + 4096) != want["id"]:
+                    bad.append(f"{argv[1]}: identify {round_}")
+                if devctl(ctrl, DCMD_NVME_ADMIN_CMD, fw.pack(), 12 + 512) != want["fw"]:
+                    bad.append(f"{argv[1]}: fw log {round_}")
+                if pread(node, 64 * 1024, 0) != p1:
+                    bad.append(f"{argv[1]}: read {round_}")
+        finally:
+            close(ctrl)
+            close(node)
+        return 0
+
+    board = machine == "builtin"
+    m = BuiltinMachine(image, faults=Faults(reorder_seed=5)) if board else qemu(image)
+    with booted(m) as st_:
+        with st_.kernel.adopt("alone"):  # what one client at a time gets
+            fd = open("/dev/nvme0", O_RDWR)
+            want["id"] = devctl(fd, DCMD_NVME_ADMIN_CMD, IDENTIFY.pack(), 12 + 4096)
+            want["fw"] = devctl(fd, DCMD_NVME_ADMIN_CMD, fw.pack(), 12 + 512)
+            close(fd)
+        assert IdentifyController.unpack(want["id"][12:]).sn == CONFIG.serial
+        assert FirmwareSlotLog.unpack(want["fw"][12:]).afi == 1
+        pids = [st_.kernel.spawn(client, ["client", str(i)]) for i in range(12)]
+        assert [st_.kernel.waitpid(pid, timeout=120) for pid in pids] == [0] * 12
+        assert st_.driver_status() is None
+    assert bad == []

@@ -27,7 +27,8 @@ errors (its ``errno``):
   Sanitize, Namespace Management or Attachment, Firmware Commit) while a node
   of an affected namespace is open (a mounted partition is open).
 * EROFS: a command that changes the medium while devb-nvme serves read-only.
-* EAGAIN: as many passthrough commands in flight as devb-nvme has buffers for.
+* EAGAIN: as many passthrough commands in flight as devb-nvme has buffers for, and
+  none completed within its command timeout.
 * EIO: the controller did not complete the command (timeout, fatal status).
 """
 

@@ -259,8 +259,8 @@ def test_a_command_that_never_completes_gives_up_its_buffer(tmp_path: Path) -> N
 
 def test_passthrough_buffers_are_bounded(ctrl: tuple[Rig, Controller]) -> None:
     _, c = ctrl
-    runner = Passthrough(c, limit=2)
-    held = [runner._take(), runner._take()]  # two commands in flight
+    runner = Passthrough(c, limit=2, wait_s=0.05)
+    held = [runner._take(), runner._take()]  # two commands in flight: the third waits, then
     with pytest.raises(OSError) as ei:
         runner.run(IDENTIFY, admin=True, data=b"")
     assert ei.value.errno == errno.EAGAIN

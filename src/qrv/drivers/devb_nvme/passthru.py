@@ -18,6 +18,7 @@ from qrv.drivers.devb_nvme.controller import Controller
 from qrv.drivers.devb_nvme.prp import HOST_PAGE, pages, prps, transfer_buffer
 from qrv.drivers.devb_nvme.queues import DmaMemory
 from qrv.errors import NvmeError
+from qrv.lib.c.proc import ClockTime, delay
 from qrv.spec.nvme import (
     IDENTIFY_DATA_SIZE,
     NSID_BROADCAST,
@@ -170,6 +171,7 @@ def _check_admin(
 
 MAX_BUFFERS = 4
 """Passthrough commands in flight at once (one DMA buffer each, of up to the transfer limit)."""
+BUFFER_WAIT_S = 0.0005  # between looks for a free buffer
 
 Buffer = tuple[DmaMemory, DmaMemory]  # data, its PRP list
 
@@ -179,12 +181,16 @@ class Passthrough:
 
     A buffer goes back to the free list when its command completes; one whose command
     never completed (a timeout) is never used again, since the controller may still
-    write into it.  At most :data:`MAX_BUFFERS` exist: beyond that, EAGAIN.
+    write into it.  At most :data:`MAX_BUFFERS` exist: a command beyond that waits for
+    one, at most `wait_s` (the controller's command timeout), then gets EAGAIN.
     """
 
-    def __init__(self, ctrl: Controller, limit: int = MAX_BUFFERS) -> None:
+    def __init__(
+        self, ctrl: Controller, limit: int = MAX_BUFFERS, wait_s: float | None = None
+    ) -> None:
         self.ctrl = ctrl
         self.limit = limit
+        self.wait_s = ctrl.timeout_s if wait_s is None else wait_s
         self.free: list[Buffer] = []
         self.made = 0
 
@@ -193,10 +199,13 @@ class Passthrough:
         return self.ctrl.max_transfer
 
     def _take(self) -> Buffer:
+        deadline = ClockTime() + self.wait_s
+        while not self.free and self.made >= self.limit:
+            if ClockTime() >= deadline:
+                raise OSError(errno.EAGAIN, f"{self.limit} passthrough commands in flight")
+            delay(BUFFER_WAIT_S)
         if self.free:
             return self.free.pop()
-        if self.made >= self.limit:
-            raise OSError(errno.EAGAIN, f"{self.limit} passthrough commands in flight")
         self.made += 1
         return transfer_buffer(self.ctrl.alloc, self.max_transfer)
 
