@@ -54,6 +54,9 @@ class Window:
     def write(self, off: int, data: bytes) -> None:
         self.space.write(self.paddr + off, data)
 
+    def view(self, off: int, size: int) -> memoryview | None:
+        return self.space.ram_view(self.paddr + off, size)
+
 
 def bring_up(rig: Rig, **kwargs: Any) -> Controller:
     rig.host.setup_pci()

@@ -294,7 +294,8 @@ class Controller:
     def _transfers(self, t: Transfer, nlb: int) -> list[bytes]:
         """`t`'s `nlb` blocks as commands of at most `max_transfer`, up to
         :data:`MAX_BATCH` of them in flight at once (one doorbell per batch); they
-        may complete in any order.  Returns each Read's data, in LBA order."""
+        may complete in any order.  Returns the Reads' data, one piece per batch (its
+        transfers joined straight out of the bounce buffers: one copy), in LBA order."""
         per_cmd = self.max_transfer // t.ns.lba_size
         chunks = [(t.slba + i, min(per_cmd, nlb - i)) for i in range(0, nlb, per_cmd)]
         results: list[bytes] = []
@@ -338,14 +339,16 @@ class Controller:
             self.buffers.lose(bufs)  # the controller may still move data through them
             raise
         try:
-            out: list[bytes] = []
+            parts: list[bytes | memoryview] = []
             for cid, (buf, nbytes, what) in cids.items():  # submission order: LBA order
                 status = done[cid].status_field
                 if not status.ok:
                     raise CommandFailed(what, status)
                 if t.payload is None:
-                    out.append(buf.data.read(0, nbytes))
-            return out
+                    view = buf.data.view(0, nbytes)  # in place where RAM is plain memory
+                    parts.append(buf.data.read(0, nbytes) if view is None else view)
+            # one copy out of the buffers for the whole batch, before they go back
+            return [b"".join(parts)] if parts else []
         finally:
             self.buffers.give(bufs)
 

@@ -46,6 +46,10 @@ class DmaMemory(Protocol):
 
     def read16(self, off: int) -> int: ...
 
+    def view(self, off: int, size: int) -> memoryview | None:
+        """The bytes in place (no copy) where the machine's RAM is plain memory, else None."""
+        ...
+
 
 class Idle(Protocol):
     """How a thread waits for completions it has not yet seen (polling or an interrupt)."""
