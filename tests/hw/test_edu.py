@@ -133,8 +133,8 @@ def test_without_bus_mastering_nothing_reaches_ram() -> None:
 def test_intx_follows_the_interrupt_status_without_msi() -> None:
     edu, _, _ = device()
     edu.bar_write(0, REG_IRQ_RAISE, 4, 0x3)
-    assert edu.intx
+    assert edu.intx_asserted
     edu.bar_write(0, REG_IRQ_ACK, 4, 0x1)
-    assert edu.intx
+    assert edu.intx_asserted
     edu.bar_write(0, REG_IRQ_ACK, 4, 0x2)
-    assert not edu.intx
+    assert not edu.intx_asserted

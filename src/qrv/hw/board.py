@@ -12,23 +12,37 @@ reference/qemu-7.2-riscv64-virt-nvme.dts):
   ``gpex-root``);
 * more PCI functions through :meth:`VirtBoard.plug_pci`.
 
+* the PLIC at 0x0C00_0000 (hw/plic.py, QEMU's register layout; contexts 0/1 are hart
+  0's M/S modes); every PCI function's INTx pin reaches it through the host bridge's
+  swizzle and ``interrupt-map``: source ``32 + (pin - 1 + device) % 4`` (virt.c
+  ``create_pcie_irq_map``), functions sharing a source wired-OR;
+* an MSI target at 0x2800_0000 (hw/msi.py: an IMSIC-style S-level interrupt file, where
+  QEMU's ``aia=aplic-imsic`` puts one) that MSI/MSI-X writes from functions reach.
+
 The device tree it emits describes the same things with the properties QEMU
-writes for them, including the PLIC the PCI ``interrupt-map`` points at.  The
-PLIC is described but not modelled (interrupts are not delivered; drivers
-poll), so its registers read as all-ones like any unclaimed address.
+writes for them, including the PLIC the PCI ``interrupt-map`` points at, plus an
+``imsics`` node for the MSI target.  :attr:`VirtBoard.interrupts` is what the
+kernel claims and completes interrupts through (hw/intc.py).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from qrv.errors import MachineError
 from qrv.hw.bus import AddressSpace, PhysicalBus, Region
 from qrv.hw.clock import VirtualClock
 from qrv.hw.fdt import EMPTY, Node, build_dtb, cells, pairs, split, strings
+from qrv.hw.intc import BoardInterrupts
 from qrv.hw.memory import GuestRam
+from qrv.hw.msi import IMSIC_PAGE, IMSIC_S_BASE, MsiTarget
+from qrv.hw.pcibridge import PciBridge
 from qrv.hw.pcidev import BarKind, PciFunction, PciIdentity
 from qrv.hw.pcie import PcieHostBridge, Window
+from qrv.hw.plic import Plic
 from qrv.spec.fdt import PCI_ADDRESS_CELLS, PCI_HI_DEVICE_SHIFT, PCI_SIZE_CELLS, PciSpace
 from qrv.spec.fdt import pci_phys_hi as phys_hi
+from qrv.spec.interrupt import MSI_IDS
 from qrv.spec.pci import (
     DEVICE_REDHAT_PCIE_HOST,
     MAX_BUS,
@@ -37,6 +51,7 @@ from qrv.spec.pci import (
     SUBSYSTEM_ID_QEMU,
     SUBSYSTEM_VENDOR_QEMU,
     VENDOR_REDHAT,
+    Cfg,
     ClassCode,
 )
 
@@ -68,6 +83,7 @@ INTX_MAP_MASK = (0x3 << PCI_HI_DEVICE_SHIFT, 0, 0, 0x7)  # interrupt-map-mask
 PHANDLE_CPU0 = 1
 PHANDLE_CPU_INTC = 2
 PHANDLE_PLIC = 3
+PHANDLE_IMSIC = 4
 RISCV_IRQ_S_EXT = 9  # supervisor external interrupt (RISC-V privileged spec, mip.SEIP)
 RISCV_IRQ_M_EXT = 11
 TIMEBASE_HZ = 10_000_000
@@ -112,6 +128,15 @@ class VirtBoard:
         )
         for window in self.windows:
             self.pcie.add_window(window)
+        self.plic = Plic()
+        self.space.add(Region("plic", PLIC_BASE, PLIC_SIZE, mmio=self.plic))
+        self.msi = MsiTarget()
+        msi_region = Region("imsic-s", IMSIC_S_BASE, IMSIC_PAGE, mmio=self.msi)
+        self.space.add(msi_region)
+        self.pcie.add_msi_target(msi_region)
+        self.interrupts = BoardInterrupts(self.plic, self.msi)
+        """The hart's external interrupt, as the kernel claims it (hw/irq.InterruptInput)."""
+        self._intx_lines: dict[int, set[int]] = {}
         self.host_bridge = HostBridgeFunction()
         self.pcie.plug(self.host_bridge, dev=0)
         self._closed = False
@@ -146,6 +171,32 @@ class VirtBoard:
         if (bus, dev, func) in self.pcie.functions:
             raise MachineError(f"PCI slot {bus:02x}:{dev:02x}.{func} is already taken")
         self.pcie.plug(fn, dev, func, bus)
+        if bus == 0:
+            self._wire_intx(fn, dev, lambda pin: pin)
+
+    def _wire_intx(self, fn: PciFunction, dev: int, swizzle: Callable[[int], int]) -> None:
+        """Connect `fn`'s INTx (and, through a bridge, its children's: plugged behind it
+        before the bridge is plugged here) to the PLIC source its root slot and pin reach.
+        `swizzle` maps a pin at `fn`'s bus to the pin at the root bus."""
+        pin = fn.config_read(Cfg.INTERRUPT_PIN, 1)
+        if 1 <= pin <= PCI_NUM_PINS:
+            fn.intx = self._intx_wire(intx_source(dev, swizzle(pin)), id(fn))
+        if isinstance(fn, PciBridge):
+            for (child_dev, _func), child in fn.children.items():
+                self._wire_intx(child, dev, _behind(swizzle, child_dev))
+
+    def _intx_wire(self, source: int, who: int) -> Callable[[bool], None]:
+        """A function's INTx wire into PLIC `source`, wired-OR with the others on it."""
+
+        def drive(high: bool) -> None:
+            drivers = self._intx_lines.setdefault(source, set())
+            if high:
+                drivers.add(who)
+            else:
+                drivers.discard(who)
+            self.plic.set_irq(source, bool(drivers))
+
+        return drive
 
     # -- device tree -----------------------------------------------------------------
 
@@ -183,6 +234,7 @@ class VirtBoard:
             )
         )
         soc.add(_plic())
+        soc.add(_imsic())
         soc.add(self._pcie_node())
         return build_dtb(root)
 
@@ -247,6 +299,33 @@ def _cpus() -> Node:
             "timebase-frequency": cells(TIMEBASE_HZ),
         },
         [cpu],
+    )
+
+
+def _behind(swizzle: Callable[[int], int], dev: int) -> Callable[[int], int]:
+    """The root pin of INTx `pin` of device `dev` behind a bridge whose pins map by `swizzle`
+    (PCI-to-PCI Bridge Spec 1.2, 9.1: pin (pin - 1 + dev) % 4 + 1 on the bridge's bus)."""
+    return lambda pin: swizzle((pin - 1 + dev) % PCI_NUM_PINS + 1)
+
+
+def intx_source(dev: int, pin: int) -> int:
+    """The PLIC source INTx `pin` (1..4 = INTA..INTD) of a bus-0 device reaches."""
+    return PCIE_IRQ + (pin - 1 + dev) % PCI_NUM_PINS
+
+
+def _imsic() -> Node:
+    return Node(
+        f"imsics@{IMSIC_S_BASE:x}",
+        {
+            "phandle": cells(PHANDLE_IMSIC),
+            "riscv,num-ids": cells(MSI_IDS),
+            "reg": pairs([(IMSIC_S_BASE, IMSIC_PAGE)], ROOT_CELLS, ROOT_CELLS),
+            "interrupts-extended": cells(PHANDLE_CPU_INTC, RISCV_IRQ_S_EXT),
+            "msi-controller": EMPTY,
+            "interrupt-controller": EMPTY,
+            "compatible": strings("riscv,imsics"),
+            "#interrupt-cells": cells(0),
+        },
     )
 
 

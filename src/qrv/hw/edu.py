@@ -42,8 +42,8 @@ starts at 0x8000_0000, so ``qrv emu --edu`` gives the device a 32-bit mask).
 
 Interrupts: with MSI enabled a raise writes the MSI data (32-bit, little
 endian) to the MSI address by bus mastering; otherwise INTA follows "interrupt
-status != 0" (:attr:`Edu.intx`).  The board's PLIC is not modelled, so a
-driver polls the interrupt status register (0x24).
+status != 0" (:meth:`PciFunction.set_intx`; :attr:`PciFunction.intx_asserted`), which
+the board routes to its PLIC.
 """
 
 from __future__ import annotations
@@ -126,7 +126,6 @@ class Edu(PciFunction):
         self.fact = 0
         self.status = 0
         self.irq_status = 0
-        self.intx = False
         self.dma_src = self.dma_dst = self.dma_count = self.dma_cmd = 0
         self.buffer = bytearray(DMA_SIZE)
         self.dma_errors = 0
@@ -251,12 +250,12 @@ class Edu(PciFunction):
         if self.msi_enabled:
             self._msi_notify()
         else:
-            self.intx = True
+            self.set_intx(True)
 
     def lower_irq(self, value: int) -> None:
         self.irq_status &= ~value
         if not self.irq_status and not self.msi_enabled:
-            self.intx = False
+            self.set_intx(False)
 
     def _msi_notify(self) -> None:
         base = MSI_OFFSET

@@ -156,6 +156,10 @@ class PciFunction:
         self.dma: DmaPort | None = None
         self.decode_changed: Callable[[], None] | None = None
         """Called after every config write: the host bridge drops its cached BAR decode."""
+        self.intx: Callable[[bool], None] | None = None
+        """The INTx wire (the board routes it to its interrupt controller), or None."""
+        self._intx_request = False
+        self._intx_out = False
         self._build_header(multifunction, interrupt_pin, header_type)
         self._build_capabilities()
 
@@ -257,6 +261,8 @@ class PciFunction:
             cur &= ~(byte & w1c)
             self.config[pos] = cur & 0xFF
         self.on_config_write(offset, width, old_command)
+        if self._intx_request:
+            self._drive_intx()  # Command.INTX_DISABLE may have changed
         if self.decode_changed is not None:
             self.decode_changed()
 
@@ -328,6 +334,36 @@ class PciFunction:
         if self.dma is None or not self.config[_COMMAND] & _BUS_MASTER:
             raise DmaError(f"DMA at {addr:#x} with bus mastering disabled")
         return self.dma.dma_view(addr, size)
+
+    # -- interrupts ---------------------------------------------------------------
+
+    def set_intx(self, request: bool) -> None:
+        """The function wants its INTx pin asserted (or not).
+
+        Status.INTERRUPT shows the request; the pin is driven only while
+        Command.INTX_DISABLE is clear (PCI 3.0 6.2.2, 6.2.3).
+        """
+        self._intx_request = request
+        status = self.cfg16(Cfg.STATUS)
+        status = status | Status.INTERRUPT if request else status & ~Status.INTERRUPT
+        self.config[Cfg.STATUS : Cfg.STATUS + 2] = int(status).to_bytes(2, "little")
+        self._drive_intx()
+
+    def _drive_intx(self) -> None:
+        out = self._intx_request and not self.cfg16(Cfg.COMMAND) & Command.INTX_DISABLE
+        if out != self._intx_out:
+            self._intx_out = out
+            if self.intx is not None:
+                self.intx(out)
+
+    @property
+    def intx_asserted(self) -> bool:
+        """Whether the INTx pin is driven now."""
+        return self._intx_out
+
+    def msi_write(self, addr: int, data: int) -> None:
+        """An MSI/MSI-X message: a 32-bit memory write by the function (needs bus mastering)."""
+        self.dma_write(addr, (data & 0xFFFF_FFFF).to_bytes(4, "little"))
 
     def reset(self) -> None:
         """Function-level reset hook (e.g. the NVMe model clears its state).  Default: nothing."""

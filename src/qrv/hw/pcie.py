@@ -9,8 +9,9 @@
 * Functions behind a PCI-to-PCI bridge (qrv.hw.pcibridge) are reached by
   config cycles once the bridge's bus numbers say so, and by MMIO/PIO only
   through the bridge's forwarding windows.
-* Bus-master DMA reaches RAM only; anything else is a :class:`DmaError` the
-  device model turns into its own error status.
+* Bus-master DMA reaches RAM only, and the MSI targets (:meth:`PcieHostBridge.add_msi_target`)
+  by aligned 32-bit writes; anything else is a :class:`DmaError` the device model
+  turns into its own error status.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class PcieHostBridge:
         # The last RAM region DMA hit: regions are immutable and never removed from the
         # address space, so a region once found stays right for the addresses it contains.
         self._dma_ram: Region | None = None
+        self._msi: list[Region] = []
         space.add(Region("pcie-ecam", ecam_base, ecam_size, mmio=_Ecam(self)))
 
     # -- wiring --------------------------------------------------------------------
@@ -79,6 +81,10 @@ class PcieHostBridge:
         fn.dma = self
         fn.decode_changed = self._invalidate_decode
         self._invalidate_decode()
+
+    def add_msi_target(self, region: Region) -> None:
+        """A region (already in the address space) that MSI writes from functions reach."""
+        self._msi.append(region)
 
     def add_window(self, window: Window) -> None:
         self.windows.append(window)
@@ -165,6 +171,11 @@ class PcieHostBridge:
         return region.ram.read(addr - region.base, size)
 
     def dma_write(self, addr: int, data: bytes) -> None:
+        if len(data) == 4 and not addr % 4:
+            for msi in self._msi:
+                if msi.contains(addr, 4) and msi.mmio is not None:
+                    msi.mmio.mmio_write(addr - msi.base, 4, int.from_bytes(data, "little"))
+                    return
         region = self._ram_region(addr, len(data))
         assert region.ram is not None
         region.ram.write(addr - region.base, data)

@@ -45,6 +45,7 @@ from typing import BinaryIO
 from qrv.errors import MachineError
 from qrv.hw.bus import PhysicalBus, aligned_accesses, check_width
 from qrv.hw.nvme.namespace import check_image, namespace_ranges
+from qrv.hw.qemu_irq import APLIC_TYPE, PLIC_TYPE, QemuInterrupts, qom_device_of_type
 from qrv.hw.qemu_ram import BACKEND_ID, SharedRam
 from qrv.hw.qtest import QtestClient
 from qrv.spec.fdt import FDT_MAGIC, HEADER
@@ -399,6 +400,7 @@ class QemuMachine:
         try:
             self._dtb = self._dump_dtb(binary, args)
             shared = self._start(binary, args, shared_ram)
+            self.interrupts = self._intercept(binary, extra_args)
         except BaseException:
             self._finalizer()
             raise
@@ -507,6 +509,13 @@ class QemuMachine:
         self._process.client = client
         return client
 
+    def _intercept(self, binary: str, extra_args: Sequence[str]) -> QemuInterrupts:
+        """QEMU's interrupt controller's input lines, handed to qtest (hw/qemu_irq.py)."""
+        aia = "aia=aplic-imsic" in ",".join(extra_args)
+        machine, kind = ("virt,aia=aplic-imsic", APLIC_TYPE) if aia else ("virt", PLIC_TYPE)
+        path = qom_device_of_type(binary, machine, kind, self.timeout)
+        return QemuInterrupts(self._client, path)
+
     def _accept(self, listener: socket.socket) -> socket.socket:
         proc = self._process.proc
         assert proc is not None
@@ -577,6 +586,9 @@ class QemuMachine:
 
     def close(self) -> None:
         """Stop and reap QEMU, remove its temporary directory.  Idempotent."""
+        interrupts = getattr(self, "interrupts", None)
+        if interrupts is not None:
+            interrupts.close()
         self._finalizer()
         self._bus.shared = None  # RAM goes with the machine (the mapping with its last view)
 

@@ -4,8 +4,9 @@ The protocol is line based: one command per line, words separated by single
 spaces, numbers in C ``strtoul`` base-0 form.  Every command gets exactly one
 reply line, ``OK [...]``, ``FAIL <reason>`` or ``ERR <reason>``.  QEMU may
 interleave asynchronous event lines (``IRQ raise N`` / ``IRQ lower N`` once
-an IRQ is intercepted) before a reply; they are recorded, not taken as the
-reply.
+an IRQ is intercepted) before a reply, or send them while no command is in
+flight; they are recorded (and handed to :attr:`QtestClient.on_irq`), not taken
+as the reply, and :meth:`QtestClient.pump` reads those sent between commands.
 
 One command is one ``sendall`` and a read up to the newline.  Every read has
 a timeout; a closed connection, a timeout or an interrupted exchange leaves
@@ -17,6 +18,7 @@ exchange atomic, since qrv's processes are threads sharing one machine.
 from __future__ import annotations
 
 import base64
+import select
 import socket
 import threading
 from collections.abc import Callable
@@ -51,6 +53,9 @@ class QtestClient:
         self._broken: str | None = None
         self.irq_levels: dict[int, bool] = {}
         """Last level QEMU reported per intercepted IRQ line (``IRQ raise/lower N``)."""
+        self.on_irq: Callable[[int, bool], None] | None = None
+        """Called with (line, level) for each event line, under the exchange lock: it must
+        not send commands."""
 
     @property
     def broken(self) -> str | None:
@@ -126,7 +131,38 @@ class QtestClient:
     def _event(self, line: bytes) -> None:
         words = line.split()
         if len(words) == 3 and words[1] in (IRQ_RAISE, IRQ_LOWER) and words[2].isdigit():
-            self.irq_levels[int(words[2])] = words[1] == IRQ_RAISE
+            line_no, level = int(words[2]), words[1] == IRQ_RAISE
+            self.irq_levels[line_no] = level
+            if self.on_irq is not None:
+                self.on_irq(line_no, level)
+
+    def pump(self) -> bool:
+        """Handle the event lines QEMU sent while no command was in flight (never blocks).
+
+        A command in flight reads them itself (this returns at once); False once the
+        connection is unusable.
+        """
+        if not self._lock.acquire(blocking=False):
+            return True
+        try:
+            if self._broken is not None:
+                return False
+            try:
+                while select.select([self._sock], [], [], 0)[0]:
+                    chunk = self._sock.recv(RECV_SIZE)
+                    if not chunk:
+                        self._broken = self._describe_loss()
+                        return False
+                    self._rest += chunk
+            except OSError as exc:
+                self._broken = self._loss_reason(exc, "(events)")
+                return False
+            while (nl := self._rest.find(b"\n")) >= 0 and self._rest.startswith(EVENT_PREFIX):
+                line, self._rest = self._rest[:nl], self._rest[nl + 1 :]
+                self._event(line)
+            return True
+        finally:
+            self._lock.release()
 
     # -- the commands qrv uses -----------------------------------------------------------
 

@@ -18,6 +18,7 @@ from qrv.hw.nvme import pci
 from qrv.hw.nvme.admin import AdminCommands
 from qrv.hw.nvme.cache import DEFAULT_CACHE_BYTES, WriteCache
 from qrv.hw.nvme.io import NvmCommands
+from qrv.hw.nvme.irq import NvmeInterrupts
 from qrv.hw.nvme.namespace import Namespace
 from qrv.hw.nvme.queues import CompletionQueue, SubmissionQueue
 from qrv.hw.nvme.registers import DWORD, DWORD_MASK, RegisterFile, enable_problem
@@ -50,7 +51,7 @@ from qrv.spec.nvme import (
     async_event_dw0,
     generic,
 )
-from qrv.spec.pci import MSIX_ENABLE, CapId
+from qrv.spec.pci import MSIX_ENABLE, MSIX_FUNCTION_MASK, CapId
 
 QWORD = 8
 NO_ID = 0xFFFF
@@ -134,6 +135,14 @@ class NvmeController(PciFunction):
         self.io = NvmCommands(self.state)
         self.admin.io_opcodes = tuple(self.io.table)
         self.msix_table = RegBank(pci.initial_msix_table(cfg.msix_vectors))
+        self.irq = NvmeInterrupts(
+            self.msix_table,
+            cfg.msix_vectors,
+            msix_enabled=self._msix_enabled,
+            function_masked=self._msix_function_masked,
+            set_intx=self.set_intx,
+            send=self._msi_send,
+        )
         self._pba_size = pci.msix_pba_size(cfg.msix_vectors)
         self._doorbell_stride = DOORBELL_SIZE << dstrd
         self._doorbell_end = DOORBELL_BASE + 2 * (cfg.max_ioqpairs + 1) * self._doorbell_stride
@@ -186,6 +195,7 @@ class NvmeController(PciFunction):
             log.warning("power cut: writing the surviving cache lines failed: %s", e)
             lost = self.state.cache.unflushed_writes
         self.power_cut = PowerCut(self.state.writes, lost)
+        self.set_intx(False)  # the function is gone: its pin floats back high (deasserted)
         self._cut_after = None
         log.info("%s", self.power_cut.message)
         return self.power_cut
@@ -221,10 +231,31 @@ class NvmeController(PciFunction):
 
     # -- PCI face ---------------------------------------------------------------------------
 
-    def _msix_enabled(self) -> bool:
+    def _msix_control(self) -> int:
         cap = self.capability(CapId.MSIX)
         assert cap is not None
-        return bool(self.cfg16(cap.offset + pci.MSIX_CONTROL_OFFSET) & MSIX_ENABLE)
+        return self.cfg16(cap.offset + pci.MSIX_CONTROL_OFFSET)
+
+    def _msix_enabled(self) -> bool:
+        return bool(self._msix_control() & MSIX_ENABLE)
+
+    def _msix_function_masked(self) -> bool:
+        return bool(self._msix_control() & MSIX_FUNCTION_MASK)
+
+    def _msi_send(self, addr: int, data: int) -> None:
+        try:
+            self.msi_write(addr, data)
+        except DmaError as e:
+            log.debug("MSI-X message to %#x lost: %s", addr, e)
+
+    def _irq_update(self) -> None:
+        self.irq.update(self.state.cqs.values(), self.regs.intms)
+
+    def on_config_write(self, offset: int, width: int, old_command: int) -> None:
+        """MSI-X enable or function mask may have changed: INTx and pending messages."""
+        with self._lock:
+            if self.power_cut is None:
+                self._irq_update()
 
     def bar_read(self, bar: int, offset: int, width: int) -> int:
         with self._lock:
@@ -232,9 +263,10 @@ class NvmeController(PciFunction):
                 return (1 << (8 * width)) - 1  # no device answers
             if offset < REGISTER_FILE_SIZE:
                 return self._reg_read(offset, width)
+            if pci.MSIX_PBA_OFFSET <= offset < pci.MSIX_PBA_OFFSET + self._pba_size:
+                return self.irq.pba_read(offset - pci.MSIX_PBA_OFFSET, width)
             value = self.msix_table.load(offset - pci.MSIX_TABLE_OFFSET, width)
-            # doorbells, the (never pending) PBA, unused space and accesses straddling the
-            # table's end read as zero
+            # doorbells, unused space and accesses straddling the table's end read as zero
             return 0 if value is None else value
 
     def bar_write(self, bar: int, offset: int, width: int, value: int) -> None:
@@ -258,6 +290,8 @@ class NvmeController(PciFunction):
                 log.debug(
                     "BAR0 write of width %d at %#x outside the MSI-X table dropped", width, offset
                 )
+            if self.power_cut is None:
+                self._irq_update()
 
     def reset(self) -> None:
         """Function level reset: the controller returns to its power-on state."""
@@ -267,6 +301,8 @@ class NvmeController(PciFunction):
             self._controller_reset()
             self.regs = RegisterFile(cap=self.regs.cap)
             self.msix_table.reset(pci.initial_msix_table(self.params.msix_vectors))
+            self.irq.reset()
+            self._irq_update()
 
     def close(self) -> None:
         """Flush the write cache (unless the power was cut) and close every namespace's
@@ -480,7 +516,14 @@ class NvmeController(PciFunction):
         self._drain(cq)
 
     def _drain(self, cq: CompletionQueue) -> None:
-        """Post waiting completions while the CQ has room (NVMe 1.4 §4.6)."""
+        """Post waiting completions while the CQ has room (NVMe 1.4 §4.6); with MSI-X the
+        CQ's vector fires once for what was posted."""
+        tail = cq.tail
+        self._post(cq)
+        if cq.tail != tail:
+            self.irq.posted(cq)
+
+    def _post(self, cq: CompletionQueue) -> None:
         while cq.backlog and not cq.full:
             dw0, sqid, cid, sf = cq.backlog[0]
             sq = self.state.sqs.get(sqid)

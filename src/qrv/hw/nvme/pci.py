@@ -2,8 +2,7 @@
 
 BAR0 (16 KiB, 64-bit, like QEMU's device): registers 0h..FFFh, doorbells from 1000h,
 the MSI-X table at 2000h and its Pending Bit Array at 3000h.  The MSI-X table is real
-storage the host can program; this model raises no interrupts (the host polls), so no
-pending bit is ever set.
+storage the host can program; hw/nvme/irq.py sends its messages and keeps the PBA.
 """
 
 from __future__ import annotations
