@@ -215,3 +215,30 @@ def test_wire_forms_of_writes(pair: tuple[socket.socket, socket.socket]) -> None
         b"b64write 0x80000000 0x3 AAEC\n",
         b"memset 0x80001000 0x10 0xab\n",
     ]
+
+
+def test_pump_reads_event_lines_sent_between_commands(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, peer = pair
+    client = QtestClient(ours, 2.0)
+    seen: list[tuple[int, bool]] = []
+    client.on_irq = lambda line, level: seen.append((line, level))
+    assert client.pump()  # nothing sent: nothing happens, nothing blocks
+    peer.sendall(b"IRQ raise 34\nIRQ lower 34\nIRQ rai")
+    deadline = time.monotonic() + 2.0
+    while len(seen) < 2 and time.monotonic() < deadline:
+        client.pump()
+    assert seen == [(34, True), (34, False)]
+    serve(peer, lambda s: (recv_line(s), s.sendall(b"se 35\nOK\n")))  # the rest, then a reply
+    client.command("writel 0x0 0x0")
+    assert seen == [(34, True), (34, False), (35, True)]
+    assert client.irq_levels == {34: False, 35: True}
+
+
+def test_pump_reports_a_closed_connection(pair: tuple[socket.socket, socket.socket]) -> None:
+    ours, peer = pair
+    client = QtestClient(ours, 2.0, lambda: "QEMU went away")
+    peer.close()
+    assert not client.pump()
+    assert client.broken == "QEMU went away"

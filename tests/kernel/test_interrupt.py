@@ -7,6 +7,8 @@ import io
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from qrv.hw.board import VirtBoard
 from qrv.hw.irq import LevelInterrupts
@@ -14,6 +16,7 @@ from qrv.kernel import Kernel, Stdio
 from qrv.lib.c import interrupt as ic
 from qrv.lib.c import ipc, proc
 from qrv.spec.iomsg import Pulse
+from tests.lib.c.rawmsg import FEW, MANY, slow
 
 T = 10.0
 INTR = 34
@@ -225,3 +228,68 @@ def test_only_root_and_only_the_owner() -> None:
         return errs
 
     assert run(body) == [errno.EPERM, errno.EPERM]
+
+
+# -- mask counting against a reference model (hypothesis) --------------------------------------
+
+OPS = st.lists(st.sampled_from(["mask", "mask-1", "unmask", "unmask-1", "raise", "lower", "wait"]))
+
+
+def replay(ops: list[str]) -> list[object]:
+    """Run `ops` against the kernel: what each returned."""
+
+    def body(lines: LevelInterrupts) -> list[object]:
+        iid = ic.InterruptAttachEvent(INTR, ic.SIGEV_INTR_INIT())
+        out: list[object] = []
+        for op in ops:
+            if op in ("raise", "lower"):
+                lines.set_level(INTR, op == "raise")
+                out.append(None)
+            elif op == "wait":
+                out.append(not timed_out(0.001))
+            else:
+                call = ic.InterruptMask if op.startswith("mask") else ic.InterruptUnmask
+                out.append(call(INTR, -1 if op.endswith("-1") else iid))
+        return out
+
+    result = run(body)
+    assert isinstance(result, list)
+    return result
+
+
+def model(ops: list[str]) -> list[object]:
+    """QNX's rules: a high line fires while the count is 0, and each firing masks once."""
+    count, high, pending = 0, False, False
+    out: list[object] = []
+    for op in ops:
+        if op == "raise":
+            high = True
+            out.append(None)
+        elif op == "lower":
+            high = False
+            out.append(None)
+        elif op == "wait":
+            out.append(pending)
+            pending = False
+        elif op.startswith("mask"):
+            count += 1
+            out.append(count)
+        else:
+            count = max(0, count - 1)
+            out.append(count)
+        if high and count == 0:  # dispatched at the next kernel call's entry
+            count, pending = 1, True
+    return out
+
+
+@FEW
+@given(ops=OPS)
+def test_mask_counting_follows_the_model(ops: list[str]) -> None:
+    assert replay(ops) == model(ops)
+
+
+@slow
+@MANY
+@given(ops=OPS)
+def test_mask_counting_follows_the_model_many(ops: list[str]) -> None:
+    assert replay(ops) == model(ops)

@@ -10,8 +10,8 @@ is found by its type once per QEMU binary and machine (a ``-qmp stdio`` run list
 
 :class:`QemuInterrupts` is :class:`~qrv.hw.irq.LevelInterrupts` fed by those lines:
 the kernel claims, completes and masks in software what QEMU's PLIC would have done.
-While connected, a pump thread reads the lines QEMU sends while no command is in
-flight (every :data:`PUMP_INTERVAL` s), so an interrupt that comes after the last
+Once a source is enabled, a pump thread reads the lines QEMU sends while no command is
+in flight (every :data:`PUMP_INTERVAL` s), so an interrupt that comes after the last
 reply (QEMU completes NVMe commands in bottom halves) still wakes the kernel.
 
 MSI-X on QEMU needs ``aia=aplic-imsic``: the function's message then reaches the
@@ -28,7 +28,7 @@ import subprocess
 import threading
 
 from qrv.errors import MachineError
-from qrv.hw.irq import LevelInterrupts, Notify
+from qrv.hw.irq import LevelInterrupts
 from qrv.hw.qtest import QtestClient
 
 PLIC_TYPE = "riscv.sifive.plic"
@@ -92,9 +92,9 @@ class QemuInterrupts(LevelInterrupts):
         self._stop = threading.Event()
         self._pump: threading.Thread | None = None
 
-    def connect(self, notify: Notify) -> None:
-        super().connect(notify)
-        if self._pump is None:
+    def enable(self, intr: int, on: bool) -> None:
+        super().enable(intr, on)
+        if on and self._pump is None:  # the first source anyone waits for
             self._pump = threading.Thread(target=self._run, name="qrv-qtest-irq", daemon=True)
             self._pump.start()
 

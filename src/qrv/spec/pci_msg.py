@@ -5,7 +5,8 @@ Messages are ``_IO_MSG`` with ``mgrid = _IOMGR_PCI`` (qrv.spec.iomsg) and a
 (qnx-programming-model.md 3b): the classic subtypes keep their numbers; the
 operations the QNX 8 API needs beyond them (64-bit config access, read BA,
 device info for lspci) are qrv extensions numbered from :data:`IOM_PCI_QRV_BASE`;
-MAP_IRQ serves ``pci_device_read_irq``.
+MAP_IRQ serves ``pci_device_read_irq``; CAP_ENABLE, CAP_DISABLE and MSIX_MASK serve MSI-X
+(``pci_device_cfg_cap_enable``/``_disable``, ``cap_msix_(un)mask_irq_entry``).
 
 Every reply starts with :data:`REPLY_HDR` ``{i32 status; u32 length}`` (as
 ``struct _pci_reply_hdr``): ``status`` is a :class:`PciErr` value and
@@ -215,6 +216,9 @@ class IomPci(IntEnum):
     READ_BA = 0x41
     DEVICE_INFO = 0x42
     DEVICE_OWNERS = 0x43
+    CAP_ENABLE = 0x44
+    CAP_DISABLE = 0x45
+    MSIX_MASK = 0x46
 
 
 IOM_PCI_QRV_BASE = 0x40
@@ -267,6 +271,14 @@ PID = Layout("<i")
 """DEVICE_OWNERS (by :data:`BDF`, no attach needed): reply is a u32 count, then the
 :data:`PID` of each process holding an owner (or exclusive) attach, in attach order
 (what ``lspci -k`` names as the driver in use)."""
+
+CAP_REQUEST = Layout("<IIi")
+"""CAP_ENABLE / CAP_DISABLE request: handle, capability id, number of vectors (enable;
+1..the MSI-X table size).  CAP_ENABLE's reply: a u32 count, then the vectors' :data:`IRQ`
+values (what MAP_IRQ answers from then on)."""
+
+MSIX_MASK_REQUEST = Layout("<III")
+"""MSIX_MASK request: handle, table entry (0..vectors-1), 1 to mask or 0 to unmask."""
 
 assert REPLY_HDR.size == 8 and FIND.size == 12 and CONFIG_READ.size == 8
 assert CONFIG_WRITE.size == 20 and ATTACH.size == 8 and BA.size == 32

@@ -63,7 +63,7 @@ def io_msg(subtype: int, payload: bytes) -> bytes:
     return rm.header(rm.MSG, 8, IOMGR_PCI, subtype) + payload
 
 
-SUBTYPES = st.integers(0, 0xFFFF) | st.integers(0, 0x20) | st.integers(0x40, 0x43)
+SUBTYPES = st.integers(0, 0xFFFF) | st.integers(0, 0x20) | st.integers(0x40, 0x46)
 pci_requests = st.builds(io_msg, SUBTYPES, st.binary(max_size=40))
 
 

@@ -47,6 +47,19 @@ from qrv.lib.pci.api import (
     pci_device_write_cmd,
 )
 from qrv.lib.pci.device import PciDevice, PciLibError, find_all, pci_strerror
+from qrv.lib.pci.msix import (
+    PciCap,
+    cap_msix_get_nirq,
+    cap_msix_mask_irq_entry,
+    cap_msix_set_nirq,
+    cap_msix_unmask_irq_entry,
+    pci_cap_t,
+    pci_device_cfg_cap_disable,
+    pci_device_cfg_cap_enable,
+    pci_device_read_cap,
+    pci_reqType_e_ADVISORY,
+    pci_reqType_e_MANDATORY,
+)
 from qrv.lib.pci.transport import disconnect as pci_disconnect
 from qrv.spec.pci_msg import (
     PCI_BDF,
@@ -111,6 +124,7 @@ PCI_MASTER_ENABLE = PciAttachFlags.MASTER_ENABLE
 pci_asType_e_NONE = AsType.NONE
 pci_asType_e_MEM = AsType.MEM
 pci_asType_e_IO = AsType.IO
+
 __all__ = [
     "PCI_BDF",
     "PCI_BDF_NONE",
@@ -151,10 +165,15 @@ __all__ = [
     "AsType",
     "PciAttachFlags",
     "PciBa",
+    "PciCap",
     "PciDevHdl",
     "PciDevice",
     "PciErr",
     "PciLibError",
+    "cap_msix_get_nirq",
+    "cap_msix_mask_irq_entry",
+    "cap_msix_set_nirq",
+    "cap_msix_unmask_irq_entry",
     "find_all",
     "pci_asType_e_IO",
     "pci_asType_e_MEM",
@@ -173,10 +192,13 @@ __all__ = [
     "pci_ba_t",
     "pci_bdf",
     "pci_bdf_t",
+    "pci_cap_t",
     "pci_capabilities",
     "pci_ccode_t",
     "pci_devhdl_t",
     "pci_device_attach",
+    "pci_device_cfg_cap_disable",
+    "pci_device_cfg_cap_enable",
     "pci_device_cfg_rd8",
     "pci_device_cfg_rd16",
     "pci_device_cfg_rd32",
@@ -193,6 +215,7 @@ __all__ = [
     "pci_device_is_multi_func",
     "pci_device_owners",
     "pci_device_read_ba",
+    "pci_device_read_cap",
     "pci_device_read_capid",
     "pci_device_read_ccode",
     "pci_device_read_clsize",
@@ -211,6 +234,8 @@ __all__ = [
     "pci_disconnect",
     "pci_err_t",
     "pci_irq_t",
+    "pci_reqType_e_ADVISORY",
+    "pci_reqType_e_MANDATORY",
     "pci_strerror",
     "pci_vid_t",
 ]

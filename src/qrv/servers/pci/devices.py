@@ -17,6 +17,9 @@ Ownership follows QNX 8 ``pci_attachFlags_t`` (pci/pci.h, qnx-programming-model.
 * Config writes need an owner handle of the calling client
   (``PCI_ERR_NOT_OWNER``); BARs, bridge bus numbers and windows are the
   server's unless the attach had FULL_CONFIG_ACCESS (``PCI_ERR_CFG_ACCESS``).
+* MSI-X (servers/pci/msix.py) is enabled, disabled and its entries masked by an
+  owner; ``read_irq`` then answers its vectors instead of the INTx line, and a
+  detach (or the client's death) disables what the handle enabled.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 
 from qrv.servers.pci.config import ConfigAccess
 from qrv.servers.pci.enumerate import BarType, PciNode
+from qrv.servers.pci.msix import MsixManager
 from qrv.spec.pci import CONFIG_SPACE_SIZE, Cfg, Command, Type1
 from qrv.spec.pci_msg import (
     PCI_BDF_NONE,
@@ -118,8 +122,11 @@ def route_irq(node: PciNode, intmap: list[IntMapEntry], fallback: int) -> int:
 
 
 class DeviceTable:
-    def __init__(self, cfg: ConfigAccess, nodes: list[PciNode]) -> None:
+    def __init__(
+        self, cfg: ConfigAccess, nodes: list[PciNode], msix: MsixManager | None = None
+    ) -> None:
         self.cfg = cfg
+        self.msix = msix
         self.nodes = nodes
         self.by_bdf = {n.bdf: n for n in nodes}
         self.attachments: dict[int, Attachment] = {}
@@ -231,14 +238,19 @@ class DeviceTable:
     def detach(self, client: Hashable, handle: int) -> PciErr:
         if self.handle_of(client, handle) is None:
             return PciErr.EINVAL
-        del self.attachments[handle]
+        self._drop(handle)
         return PciErr.OK
 
     def detach_all(self, client: Hashable) -> int:
         mine = [h for h, a in self.attachments.items() if a.client == client]
         for handle in mine:
-            del self.attachments[handle]
+            self._drop(handle)
         return len(mine)
+
+    def _drop(self, handle: int) -> None:
+        del self.attachments[handle]
+        if self.msix is not None:
+            self.msix.release_handle(handle)
 
     # -- owner-only operations -----------------------------------------------------------
 
@@ -272,7 +284,36 @@ class DeviceTable:
         err, att = self.owner(client, handle)
         if att is None:
             return err, []
+        vectors = None if self.msix is None else self.msix.vectors(att.node)
+        if vectors is not None:
+            return PciErr.OK, vectors
         return PciErr.OK, ([att.node.irq] if att.node.irq >= 0 else [])
+
+    def cap_enable(
+        self, client: Hashable, handle: int, capid: int, nirq: int
+    ) -> tuple[PciErr, list[int]]:
+        err, att = self.owner(client, handle)
+        if att is None:
+            return err, []
+        if self.msix is None:
+            return PciErr.CAP_ENOTSUP, []
+        return self.msix.enable(handle, att.node, capid, nirq)
+
+    def cap_disable(self, client: Hashable, handle: int, capid: int) -> PciErr:
+        err, att = self.owner(client, handle)
+        if att is None:
+            return err
+        if self.msix is None:
+            return PciErr.CAP_ENOTSUP
+        return self.msix.disable(handle, att.node, capid)
+
+    def msix_mask(self, client: Hashable, handle: int, entry: int, masked: bool) -> PciErr:
+        err, att = self.owner(client, handle)
+        if att is None:
+            return err
+        if self.msix is None:
+            return PciErr.EINVAL
+        return self.msix.mask(handle, att.node, entry, masked)
 
 
 def _valid_access(off: int, width: int) -> bool:

@@ -3,7 +3,9 @@
 Usage: ``pci-server [-v] [-n PATH]`` (PATH defaults to /dev/pci, as QNX's ``-n``);
 ``-v`` logs the enumeration (one summary line, then one line per function).
 The host bridge comes only from the syspage hwinfo (bus item ``pci``); with
-none, pci-server says so and exits with ENODEV.
+none, pci-server says so and exits with ENODEV.  The MSI target MSI-X vectors are
+programmed with is the hwinfo device ``imsics`` (the built-in board's; QEMU's with
+``aia=aplic-imsic``); without one, enabling MSI-X is IRQ_NOT_AVAIL.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from qrv.lib.c.hwinfo import (
     TAG_PCI_WINDOW,
     WindowFlags,
     hwinfo_find_bus,
+    hwinfo_find_device,
     hwinfo_find_tag_after,
     hwinfo_irq,
     hwinfo_location,
@@ -37,6 +40,7 @@ from qrv.servers.pci.alloc import Assigner, HostWindow, close_bridge_windows
 from qrv.servers.pci.config import Ecam
 from qrv.servers.pci.devices import DeviceTable, IntMapEntry, route_irq
 from qrv.servers.pci.enumerate import Enumerator, PciNode
+from qrv.servers.pci.msix import MsixManager
 from qrv.servers.pci.server import PciServer
 from qrv.spec.iomsg import S_IFCHR, FileType
 from qrv.spec.pci import Cfg
@@ -47,6 +51,7 @@ DEFAULT_PATH = "/dev/pci"
 DEV_PCI_MODE = S_IFCHR | 0o666
 MAX_BUS_NUMBER = 0xFF
 NO_IRQ_LINE = 0xFF
+MSI_TARGET = "imsics"
 
 
 def _tags(bus: int, name: str) -> list[int]:
@@ -96,7 +101,16 @@ def bring_up(bus: int, verbose: bool) -> DeviceTable:
         printf(f"{NAME}: {summary}\n")
         for node in nodes:
             printf(_describe(node))
-    return DeviceTable(ecam, nodes)
+    return DeviceTable(ecam, nodes, MsixManager(ecam, msi_target(), mmap_phys))
+
+
+def msi_target() -> int | None:
+    """The MSI target's address (its ``seteipnum_le``), from hwinfo; None without one."""
+    dev = hwinfo_find_device(MSI_TARGET)
+    if dev == HWI_NULL_OFF:
+        return None
+    tag = hwinfo_find_tag_after(dev, TAG_LOCATION)
+    return None if tag == HWI_NULL_OFF else hwinfo_location(tag).base
 
 
 def _describe(node: PciNode) -> str:

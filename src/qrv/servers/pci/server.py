@@ -20,6 +20,7 @@ from qrv.spec.pci_msg import (
     ATTACH,
     BA,
     BDF,
+    CAP_REQUEST,
     CONFIG_READ,
     CONFIG_WIDTHS,
     CONFIG_WRITE,
@@ -27,6 +28,7 @@ from qrv.spec.pci_msg import (
     FIND,
     HANDLE,
     IRQ,
+    MSIX_MASK_REQUEST,
     PID,
     REPLY_HDR,
     VALUE,
@@ -63,6 +65,9 @@ class PciServer:
             IomPci.MAP_IRQ: self.read_irq,
             IomPci.DEVICE_INFO: self.device_info,
             IomPci.DEVICE_OWNERS: self.device_owners,
+            IomPci.CAP_ENABLE: self.cap_enable,
+            IomPci.CAP_DISABLE: self.cap_disable,
+            IomPci.MSIX_MASK: self.msix_mask,
         }
         self.sender_pid = -1  # the pid of the message being handled (for attach)
 
@@ -140,6 +145,28 @@ class PciServer:
         err, irqs = self.table.read_irq(ocb, handle)
         body = COUNT.pack(len(irqs)) + b"".join(IRQ.pack(i) for i in irqs)
         return err, body if err is PciErr.OK else b""
+
+    def cap_enable(self, ocb: IofuncOcb, subtype: IomPci, data: bytes) -> tuple[PciErr, bytes]:
+        if len(data) < CAP_REQUEST.size:
+            return PciErr.EINVAL, b""
+        handle, capid, nirq = CAP_REQUEST.unpack_from(data)
+        err, irqs = self.table.cap_enable(ocb, handle, capid, nirq)
+        body = COUNT.pack(len(irqs)) + b"".join(IRQ.pack(i) for i in irqs)
+        return err, body if err is PciErr.OK else b""
+
+    def cap_disable(self, ocb: IofuncOcb, subtype: IomPci, data: bytes) -> tuple[PciErr, bytes]:
+        if len(data) < CAP_REQUEST.size:
+            return PciErr.EINVAL, b""
+        handle, capid, _nirq = CAP_REQUEST.unpack_from(data)
+        return self.table.cap_disable(ocb, handle, capid), b""
+
+    def msix_mask(self, ocb: IofuncOcb, subtype: IomPci, data: bytes) -> tuple[PciErr, bytes]:
+        if len(data) < MSIX_MASK_REQUEST.size:
+            return PciErr.EINVAL, b""
+        handle, entry, masked = MSIX_MASK_REQUEST.unpack_from(data)
+        if masked not in (0, 1):
+            return PciErr.EINVAL, b""
+        return self.table.msix_mask(ocb, handle, entry, bool(masked)), b""
 
     def device_info(self, ocb: IofuncOcb, subtype: IomPci, data: bytes) -> tuple[PciErr, bytes]:
         """qrv extension for listing tools: a function's assigned resources and IRQ, by bdf."""
