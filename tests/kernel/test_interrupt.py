@@ -258,10 +258,14 @@ def replay(ops: list[str]) -> list[object]:
 
 
 def model(ops: list[str]) -> list[object]:
-    """QNX's rules: a high line fires while the count is 0, and each firing masks once."""
+    """QNX's rules: a line high while the count is 0 fires (masking once) when the kernel
+    next dispatches, at the entry of the next kernel call; a line raised and lowered
+    between two calls never fires."""
     count, high, pending = 0, False, False
     out: list[object] = []
     for op in ops:
+        if op not in ("raise", "lower") and high and count == 0:
+            count, pending = 1, True
         if op == "raise":
             high = True
             out.append(None)
@@ -277,8 +281,6 @@ def model(ops: list[str]) -> list[object]:
         else:
             count = max(0, count - 1)
             out.append(count)
-        if high and count == 0:  # dispatched at the next kernel call's entry
-            count, pending = 1, True
     return out
 
 
