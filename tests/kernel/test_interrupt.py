@@ -295,3 +295,20 @@ def test_mask_counting_follows_the_model(ops: list[str]) -> None:
 @given(ops=OPS)
 def test_mask_counting_follows_the_model_many(ops: list[str]) -> None:
     assert replay(ops) == model(ops)
+
+
+def test_io_privilege_is_roots() -> None:
+    def body(lines: LevelInterrupts) -> list[object]:
+        out: list[object] = [proc.ThreadCtl(14), proc.ThreadCtl(1)]
+
+        def user(argv: list[str]) -> int:
+            try:
+                proc.ThreadCtl(14)
+            except OSError as exc:
+                out.append(exc.errno)
+            return 0
+
+        proc.waitpid(proc.spawn(user, ["user"], uid=100), T)
+        return out
+
+    assert run(body) == [0, 0, errno.EPERM]

@@ -142,6 +142,7 @@ class NvmeController(PciFunction):
             function_masked=self._msix_function_masked,
             set_intx=self.set_intx,
             send=self._msi_send,
+            silent=lambda: self.faults.no_interrupts,
         )
         self._pba_size = pci.msix_pba_size(cfg.msix_vectors)
         self._doorbell_stride = DOORBELL_SIZE << dstrd

@@ -11,6 +11,7 @@
   entry's Message Data to its Message Address.  While the function mask or the
   vector's mask bit is set, the vector's Pending Bit is set instead, and the message
   goes out (and the bit clears) once both are clear.  INTx stays deasserted.
+* ``Faults.no_interrupts``: neither (a controller whose interrupt never comes).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class NvmeInterrupts:
         function_masked: Callable[[], bool],
         set_intx: Callable[[bool], None],
         send: Callable[[int, int], None],
+        silent: Callable[[], bool] = lambda: False,
     ) -> None:
         self.table = table
         self.vectors = vectors
@@ -48,6 +50,7 @@ class NvmeInterrupts:
         self._function_masked = function_masked
         self._set_intx = set_intx
         self._send = send
+        self._silent = silent
 
     def _entry(self, vector: int, field: int) -> int:
         value = self.table.load(vector * MSIX_ENTRY_SIZE + field, DWORD)
@@ -58,7 +61,7 @@ class NvmeInterrupts:
 
     def posted(self, cq: CompletionQueue) -> None:
         """The controller posted entries to `cq`: with MSI-X, its vector fires."""
-        if not cq.ien or not self._msix_enabled() or cq.iv >= self.vectors:
+        if not cq.ien or not self._msix_enabled() or cq.iv >= self.vectors or self._silent():
             return
         if self._masked(cq.iv):
             self.pba |= 1 << cq.iv
@@ -84,7 +87,7 @@ class NvmeInterrupts:
                     self._fire(vector)
             return
         level = any(cq.ien and cq.head != cq.tail and not intms >> (cq.iv & 31) & 1 for cq in cqs)
-        self._set_intx(level)
+        self._set_intx(level and not self._silent())
 
     def pba_read(self, offset: int, width: int) -> int:
         """A load from the Pending Bit Array (offset within it)."""

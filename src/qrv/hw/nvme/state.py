@@ -57,6 +57,7 @@ class Faults:
     * fatal: CSTS.CFS reads 1 and nothing more is processed (can be set at any time).
     * wrong_cid: the next N completions carry a CID the host never used.
     * swallow: commands are fetched (SQ head moves) but never completed.
+    * no_interrupts: completions are posted but raise neither INTx nor MSI-X.
     * reorder_seed: not a fault (QEMU does it): the commands one doorbell makes available
       are all fetched and executed, then completed in an order drawn from this seed.
     """
@@ -65,6 +66,7 @@ class Faults:
     fatal: bool = False
     wrong_cid: int = 0
     swallow: bool = False
+    no_interrupts: bool = False
     reorder_seed: int | None = None
 
 

@@ -51,6 +51,9 @@ SIGNAL_LIMIT = 65
 """Signal numbers are 1..64 (QNX's _SIGMAX)."""
 _NTO_TCTL_RUNMASK = 4
 """ThreadCtl commands that the model accepts and ignores (one CPU)."""
+_NTO_TCTL_IO_PRIV = 1
+_NTO_TCTL_IO = 14
+"""I/O privilege (QNX 6's ``_NTO_TCTL_IO`` is 1, QNX 7.1+'s 14): root only, else EPERM."""
 
 
 def spawn(
@@ -189,10 +192,16 @@ def setprio(pid: int, prio: int) -> None:
 
 
 def ThreadCtl(cmd: int, data: Any = None) -> int:
-    """``ThreadCtl``: _NTO_TCTL_RUNMASK is accepted (one CPU); others are EINVAL."""
+    """``ThreadCtl``: _NTO_TCTL_RUNMASK is accepted (one CPU), the I/O privilege
+    (_NTO_TCTL_IO 14, _NTO_TCTL_IO_PRIV 1) granted to root (EPERM otherwise; the
+    interrupt calls check root themselves); others are EINVAL."""
     del data
     if cmd == _NTO_TCTL_RUNMASK:
         cur()
+        return 0
+    if cmd in (_NTO_TCTL_IO, _NTO_TCTL_IO_PRIV):
+        if cur().process.uid != 0:
+            raise oserror(EPERM)
         return 0
     raise oserror(EINVAL)
 
