@@ -61,3 +61,37 @@ def test_qemu_without_nvme_has_the_host_bridge_and_serial_port() -> None:
     ):
         assert list(pci.find_all()) == [pci.PCI_BDF(0, 0, 0), pci.PCI_BDF(0, 1, 0)]
     assert b"2 function(s)" in out.getvalue()
+
+
+def _enable_msix(machine: QemuMachine) -> tuple[pci.pci_err_t, list[int], int]:
+    """Attach the NVMe function and enable MSI-X with 2 vectors: (err, vectors, table addr)."""
+    with running(machine) as (kernel, _pid, _out), kernel.adopt("drv"):
+        bdf = pci.PCI_BDF(0, 2, 0)
+        hdl, _err = pci.pci_device_attach(bdf, pci.PCI_INIT_BASE0 | pci.PCI_MASTER_ENABLE)
+        assert hdl is not None
+        err, cap = pci.pci_device_read_cap(bdf, pci.pci_device_find_capid(bdf, 0x11))
+        assert cap is not None
+        assert pci.cap_msix_set_nirq(bdf, cap, 2) == pci.PCI_ERR_OK
+        err = pci.pci_device_cfg_cap_enable(hdl, pci.pci_reqType_e_MANDATORY, cap)
+        _, bas = pci.pci_device_read_ba(hdl)
+        table = next(b for b in bas if b.bar_num == 0).addr + 0x2000  # QEMU's table offset
+        irqs = pci.pci_device_read_irq(hdl)[1]
+        pci.pci_device_detach(hdl)
+        return err, irqs, table
+
+
+def test_msix_needs_an_msi_controller_on_qemu(tmp_path: Path) -> None:
+    """Plain virt has no MSI target: IRQ_NOT_AVAIL, INTx stays.  With aia=aplic-imsic the
+    server programs QEMU's table for the S-mode IMSIC (whose delivery qtest cannot see)."""
+    require_tool("qemu-system-riscv64", "qemu-system-misc")
+    image = tmp_path / "nvme.img"
+    image.write_bytes(bytes(1 << 20))
+    with QemuMachine(image, ram_size=64 << 20) as machine:
+        err, irqs, _table = _enable_msix(machine)
+        assert (err, irqs) == (pci.PCI_ERR_IRQ_NOT_AVAIL, [0x22])
+    aia = ["-machine", "aia=aplic-imsic"]
+    with QemuMachine(image, ram_size=64 << 20, extra_args=aia) as machine:
+        err, irqs, table = _enable_msix(machine)
+        assert (err, irqs) == (pci.PCI_ERR_OK, [0x101, 0x102])
+        entries = [machine.bus.load(table + 16 * v + f, 4) for v in (0, 1) for f in (0, 8)]
+        assert entries == [0x2800_0000, 1, 0x2800_0000, 2]
