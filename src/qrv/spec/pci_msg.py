@@ -107,7 +107,9 @@ def ccode_matches(want: int, have: int) -> bool:
 class PciAttachFlags(IntFlag):
     """Attach flags: QNX 8 ``pci_attachFlags_e_*`` in the low bits, plus the QNX 6
     ``PCI_INIT_BASE0..5`` / ``PCI_MASTER_ENABLE`` bits (<hw/pci.h>) the seed's driver
-    passes so that attaching enables the BAR decodes and bus mastering."""
+    passes so that attaching enables the BAR decodes and bus mastering, and
+    ``PCI_INIT_IRQ`` / ``PCI_USE_MSIX`` (the interrupt: MSI-X where the machine has an
+    MSI target, else INTx)."""
 
     SHARED = 0
     EXCLUSIVE = 1 << 0
@@ -122,6 +124,8 @@ class PciAttachFlags(IntFlag):
     INIT_BASE4 = 0x40_0000
     INIT_BASE5 = 0x80_0000
     MASTER_ENABLE = 0x100_0000
+    INIT_IRQ = 0x1_0000
+    USE_MSIX = 0x4000_0000
 
 
 PCI_INIT_BASE_SHIFT = 18  # PCI_INIT_BASE0 = 0x40000 << n

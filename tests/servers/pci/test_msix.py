@@ -141,3 +141,18 @@ def test_a_vector_wakes_the_attached_thread(system) -> None:  # type: ignore[no-
 
     pid = kernel.spawn(driver, ["driver"])
     assert kernel.waitpid(pid, 20) == 0
+
+
+def test_a_legacy_attach_with_use_msix_gets_every_vector(system) -> None:  # type: ignore[no-untyped-def]
+    builtin, kernel = system
+    vectors = builtin.controllers[0].params.msix_vectors
+    with kernel.adopt("driver"):
+        flags = pci.PCI_INIT_BASE0 | pci.PCI_MASTER_ENABLE | pci.PCI_INIT_IRQ | pci.PCI_USE_MSIX
+        hdl, _err = pci.pci_device_attach(NVME, flags)
+        assert hdl is not None
+        err, irqs = pci.pci_device_read_irq(hdl)
+        assert err is PciErr.OK and irqs == [msi_intr(i) for i in range(1, vectors + 1)]
+        pci.pci_device_detach(hdl)
+        hdl, _err = pci.pci_device_attach(NVME, pci.PCI_INIT_IRQ)
+        assert hdl is not None
+        assert pci.pci_device_read_irq(hdl) == (PciErr.OK, [NVME_INTA])

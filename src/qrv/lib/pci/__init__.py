@@ -126,6 +126,8 @@ PCI_INIT_BASE3 = PciAttachFlags.INIT_BASE3
 PCI_INIT_BASE4 = PciAttachFlags.INIT_BASE4
 PCI_INIT_BASE5 = PciAttachFlags.INIT_BASE5
 PCI_MASTER_ENABLE = PciAttachFlags.MASTER_ENABLE
+PCI_INIT_IRQ = PciAttachFlags.INIT_IRQ
+PCI_USE_MSIX = PciAttachFlags.USE_MSIX
 pci_asType_e_NONE = AsType.NONE
 pci_asType_e_MEM = AsType.MEM
 pci_asType_e_IO = AsType.IO
@@ -169,7 +171,9 @@ __all__ = [
     "PCI_INIT_BASE3",
     "PCI_INIT_BASE4",
     "PCI_INIT_BASE5",
+    "PCI_INIT_IRQ",
     "PCI_MASTER_ENABLE",
+    "PCI_USE_MSIX",
     "PCI_VID_ANY",
     "AsAttr",
     "AsType",

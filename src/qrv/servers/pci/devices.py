@@ -11,9 +11,11 @@ Ownership follows QNX 8 ``pci_attachFlags_t`` (pci/pci.h, qnx-programming-model.
   ``PCI_ERR_ATTACH_SHARED`` (exclusive asked, others attached),
   ``PCI_ERR_ATTACH_OWNED`` (owner asked, already owned), ``PCI_ERR_EINVAL``
   (MULTI with EXCLUSIVE or without OWNER, unknown bits), ``PCI_ERR_ENODEV``.
-* The QNX 6 init bits (``PCI_INIT_BASE0..5``, ``PCI_MASTER_ENABLE``), as the
-  seed's driver passes them, imply OWNER; at attach the server enables the
-  decode (memory or I/O) of each requested BAR and bus mastering.
+* The QNX 6 init bits (``PCI_INIT_BASE0..5``, ``PCI_MASTER_ENABLE``,
+  ``PCI_INIT_IRQ``, ``PCI_USE_MSIX``), as the seed's driver passes them, imply
+  OWNER; at attach the server enables the decode (memory or I/O) of each requested
+  BAR and bus mastering, and with ``PCI_USE_MSIX`` MSI-X with every table entry when
+  the machine has an MSI target (INTx otherwise: ``read_irq`` tells which).
 * Config writes need an owner handle of the calling client
   (``PCI_ERR_NOT_OWNER``); BARs, bridge bus numbers and windows are the
   server's unless the attach had FULL_CONFIG_ACCESS (``PCI_ERR_CFG_ACCESS``).
@@ -58,6 +60,8 @@ KNOWN_FLAGS = (
     | A.INIT_BASE4
     | A.INIT_BASE5
     | A.MASTER_ENABLE
+    | A.INIT_IRQ
+    | A.USE_MSIX
 )
 LEGACY_INIT = KNOWN_FLAGS & ~(
     A.EXCLUSIVE | A.OWNER | A.MULTI | A.DETACH_DISCONNECT | A.FULL_CONFIG_ACCESS
@@ -210,6 +214,8 @@ class DeviceTable:
         handle = self._next_handle
         self._next_handle += 1
         self.attachments[handle] = Attachment(handle, node, flags, client, pid)
+        if flags & A.USE_MSIX and self.msix is not None:
+            self.msix.enable_all(handle, node)  # "use MSI-X if available": else INTx stays
         return PciErr.OK, handle
 
     def _init(self, node: PciNode, flags: PciAttachFlags) -> PciErr:

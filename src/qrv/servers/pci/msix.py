@@ -144,6 +144,14 @@ class MsixManager:
         self.grants[bdf] = MsixGrant(handle, node, cap, eiids, table, size)
         return PciErr.OK, [msi_intr(e) for e in eiids]
 
+    def enable_all(self, handle: int, node: PciNode) -> PciErr:
+        """MSI-X with every table entry, if the function and the machine have it."""
+        cap = self.find_cap(node.bdf, CapId.MSIX)
+        if not cap:
+            return PciErr.CAP_ENOTSUP
+        size = (self.cfg.read(node.bdf, cap + MSIX_CONTROL, 2) & MSIX_TABLE_SIZE_MASK) + 1
+        return self.enable(handle, node, CapId.MSIX, size)[0]
+
     def grant_of(self, handle: int, node: PciNode) -> MsixGrant | None:
         grant = self.grants.get(node.bdf)
         return grant if grant is not None and grant.handle == handle else None
