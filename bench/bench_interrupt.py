@@ -31,14 +31,14 @@ NVME_INTA = 34
 
 
 def run(machine: Machine, seconds: float, use_irq: bool) -> float:
-    k = Kernel(machine, Stdio(io.BytesIO(), io.BytesIO(), io.BytesIO()))
+    k = Kernel(machine, Stdio(io.BytesIO(), io.BytesIO(), sys.stderr.buffer))  # crashes shown
     box: list[float] = []
 
     def main(argv: list[str]) -> int:
         h = NvmeHost(machine.bus, ecam_base=0x3000_0000, dma_base=0x8000_0000, dma_size=4 << 20)
         h.setup_pci()
         h.enable()
-        h.create_io_queues(1, sq_size=64, cq_size=64)
+        h.create_io_queues(1, sq_size=64, cq_size=64, ien=True)
         buf = h.buffer(BLOCK)
         iid = ic.InterruptAttachEvent(NVME_INTA, ic.SIGEV_INTR_INIT()) if use_irq else 0
         wait: Callable[[], None]

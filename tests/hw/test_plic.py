@@ -157,3 +157,20 @@ def test_the_plic_is_on_the_bus_and_the_kernel_claims_through_it() -> None:
     assert board.bus.load(PLIC_BASE + CLAIM, 4) == 0
     board.interrupts.complete(34)
     assert board.bus.load(PLIC_BASE + CLAIM, 4) == 34  # still high: asks again
+
+
+def test_the_kernel_completes_a_source_it_masked_meanwhile() -> None:
+    board = VirtBoard(ram_size=1 << 20)
+    fn = probe(1)
+    board.plug_pci(fn, dev=2)
+    board.interrupts.enable(34, True)
+    fn.set_intx(True)
+    assert board.interrupts.claim() == 34
+    board.interrupts.enable(34, False)  # InterruptAttachEvent: masked while served
+    board.interrupts.complete(34)
+    assert not board.plic.claimed  # the completion counted
+    assert board.plic.enable[S] >> 34 & 1 == 0  # and the source is still masked
+    fn.set_intx(False)
+    fn.set_intx(True)
+    board.interrupts.enable(34, True)
+    assert board.interrupts.claim() == 34  # so it can fire again

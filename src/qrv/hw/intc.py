@@ -3,7 +3,9 @@
 What the kernel does with a hart's external interrupt, as QNX's interrupt callouts do
 on a PLIC: a claim reads the S context's claim register (PLIC sources 1..95), then
 takes the MSI target's lowest pending identity (interrupt ``0x100 + n``); a completion
-writes the source back to the claim register; enabling a source gives it priority 1
+writes the source back to the claim register (enabling it around the write if the
+kernel masked it meanwhile, as Linux's ``plic_irq_eoi``: the PLIC ignores completions
+of disabled sources); enabling a source gives it priority 1
 and sets its enable bit in the S context (the threshold stays 0).
 """
 
@@ -61,8 +63,20 @@ class BoardInterrupts:
         return msi_intr(eiid) if eiid else 0
 
     def complete(self, intr: int) -> None:
-        if 0 < intr < PLIC_SOURCES:
+        if not 0 < intr < PLIC_SOURCES:
+            return
+        word = ENABLE_BASE + CONTEXT_S * ENABLE_STRIDE + _REG * (intr // 32)
+        bits = self.plic.mmio_read(word, _REG)
+        bit = 1 << (intr % 32)
+        if bits & bit:
             self.plic.mmio_write(_CLAIM, _REG, intr)
+            return
+        # The PLIC ignores a completion for a source not enabled in the context, and the
+        # kernel masked it while serving it: enable it for the completion (Linux's
+        # plic_irq_eoi does the same), then mask it again.
+        self.plic.mmio_write(word, _REG, bits | bit)
+        self.plic.mmio_write(_CLAIM, _REG, intr)
+        self.plic.mmio_write(word, _REG, bits)
 
     def enable(self, intr: int, on: bool) -> None:
         if intr > MSI_INTR_BASE:

@@ -34,7 +34,7 @@ from qrv.hw.qtest import QtestClient
 PLIC_TYPE = "riscv.sifive.plic"
 APLIC_TYPE = "riscv.aplic"
 CONTAINER = "/machine/unattached"
-PUMP_INTERVAL = 0.002
+PUMP_INTERVAL = 0.0005
 """Host seconds between looks for event lines while no command is in flight."""
 _INDEX = re.compile(r"\[(\d+)\]$")
 _found: dict[tuple[str, str], str] = {}

@@ -293,8 +293,11 @@ class NvmeHost:
         )
         return cqe, self.bus.read(buf, IDENTIFY_DATA_SIZE)
 
-    def create_io_queues(self, qid: int, sq_size: int = 16, cq_size: int = 16) -> None:
-        """Create CQ then SQ `qid` (NVMe 1.4 §7.6.1 step order); raise on failure."""
+    def create_io_queues(
+        self, qid: int, sq_size: int = 16, cq_size: int = 16, *, ien: bool = False
+    ) -> None:
+        """Create CQ then SQ `qid` (NVMe 1.4 §7.6.1 step order; the CQ's interrupts enabled
+        with `ien`, vector 0); raise on failure."""
         page = 1 << (12 + self.mps)
         cq = self.dma.alloc(cq_size * CQE_SIZE, page)
         sq = self.dma.alloc(sq_size * SQE_SIZE, page)
@@ -304,7 +307,7 @@ class NvmeHost:
                 AdminOpcode.CREATE_IO_CQ,
                 prp1=cq,
                 cdw10=QueueField.QSIZE.put(qid, cq_size - 1),
-                cdw11=QueueField.PC.mask,
+                cdw11=QueueField.PC.mask | (QueueField.IEN.mask if ien else 0),
             )
         )
         expect_ok(c, "create I/O CQ")
