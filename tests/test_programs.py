@@ -3,6 +3,7 @@ like built-in commands, a crash is the system log's, not the terminal's (issue 1
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from qrv.errors import ProgramError
 from qrv.programs import MAX_NAME, allowed, check_name, load, load_all, parse_spec
+from qrv.userland.commands import COMMANDS
 
 T = 60
 HELLO = """\
@@ -133,6 +135,17 @@ def test_programs_run_in_the_system_like_built_in_commands(tmp_path: Path) -> No
     r = emu("--program", str(path), "--program", f"{path}:hi", "-c", "hello a b; /bin/hi; echo $")
     assert r.stdout == "hello from hello a b\nhello from /bin/hi\n$\n"
     assert r.returncode == 0
+
+
+def test_bin_lists_the_systems_commands_and_the_installed_programs(tmp_path: Path) -> None:
+    path = write(tmp_path, "hello.py", HELLO)
+    r = emu("--program", f"{path}:hi", "-c", "ls /bin; cat /bin/hi; ls -l /bin/hi; help")
+    assert r.returncode == 0, r.stderr
+    names = r.stdout.split("from qrv.lib.c import")[0].split()
+    assert names == sorted(COMMANDS.keys() | {"hi"})  # every name the shell runs as a program
+    assert HELLO in r.stdout  # the file is the program's source
+    assert f"-r-xr-xr-x  1     0     0 {len(HELLO):>8} /bin/hi\n" in r.stdout
+    assert re.search(r"^hi +your program \(/bin/hi\)$", r.stdout, re.M)  # help lists it
 
 
 def test_a_crash_is_status_139_with_the_traceback_in_the_system_log(tmp_path: Path) -> None:

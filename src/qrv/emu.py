@@ -73,7 +73,7 @@ from qrv.hw.serial import Serial16550
 from qrv.kernel import SIGINT, ConsoleInput, Kernel, Stdio, host_console
 from qrv.kernel.slog import LogTee, Severity
 from qrv.lib.c.proc import procmgr_waitfor, spawn
-from qrv.programs import load_all
+from qrv.programs import load_all, system_programs
 from qrv.servers.fs_qrv.main import main as fs_qrv_main
 from qrv.servers.pci.main import main as pci_server_main
 from qrv.servers.pipe.main import main as pipe_main
@@ -631,11 +631,14 @@ def run(
 
     `sigint` and `console` as for :func:`run_shell`; a KeyboardInterrupt
     still tears the kernel down before it propagates.  `installed`: the
-    user's programs (:mod:`qrv.programs`), run by name or as ``/bin/NAME``.
+    user's programs (:mod:`qrv.programs`), run by name or as ``/bin/NAME``;
+    ``/bin`` lists them beside the system's commands.
     `unmount`: directories unmounted (``umount -f``: committed, flushed) once
     the shell has ended, before the teardown, as a shutdown does.
     """
-    kernel = Kernel(machine, stdio, seed=seed, trace=trace, programs=installed)
+    system = system_programs({name: module for name, (module, _) in COMMANDS.items()})
+    programs_in_bin = {**system, **(installed or {})}
+    kernel = Kernel(machine, stdio, seed=seed, trace=trace, programs=programs_in_bin)
     up = f"procnto: up, RAM {machine.ram_size // MiB} MiB at {machine.ram_base:#x}"
     kernel.slog.add("procnto", up, Severity.NOTICE)
     log(up, stdio.stderr)

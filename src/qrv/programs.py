@@ -25,7 +25,7 @@ import importlib.util
 import re
 import sys
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -47,6 +47,8 @@ class Program:
     name: str
     path: Path
     module: ModuleType
+    source: bytes = b""
+    """The file's bytes, as ``/bin/NAME`` shows them."""
 
     def __call__(self, argv: list[str]) -> int:
         status = self.module.main(argv)
@@ -130,7 +132,31 @@ def load(path: Path, name: str, reserved: Iterable[str] = ()) -> Program:
     module = _execute(path, name, tree)
     if not callable(getattr(module, "main", None)):
         raise ProgramError(f"{where}: no main(argv) function")
-    return Program(name, path, module)
+    return Program(name, path, module, source)
+
+
+@dataclass(frozen=True)
+class SystemProgram:
+    """One of the system's commands as ``/bin/NAME``: its module, imported when run."""
+
+    name: str
+    module: str
+
+    def __call__(self, argv: list[str]) -> int:
+        status = importlib.import_module(self.module).main(argv)
+        return status if isinstance(status, int) else 0
+
+    @property
+    def source(self) -> bytes:
+        spec = importlib.util.find_spec(self.module)
+        if spec is None or spec.origin is None:
+            return b""
+        return Path(spec.origin).read_bytes()
+
+
+def system_programs(commands: Mapping[str, str]) -> dict[str, Callable[[list[str]], int]]:
+    """The system's commands (name -> module) as /bin entries."""
+    return {name: SystemProgram(name, module) for name, module in commands.items()}
 
 
 def _execute(path: Path, name: str, tree: ast.Module) -> ModuleType:

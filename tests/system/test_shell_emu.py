@@ -21,7 +21,7 @@ def emu(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
 def test_dash_c_runs_commands_and_exits_with_the_last_status() -> None:
     r = emu("-c", "echo hello; ls /; ls /nope")
     assert r.returncode == 1
-    assert r.stdout == b"hello\ndev\n"
+    assert r.stdout == b"hello\nbin\ndev\n"
     assert b"ls: /nope: No such file or directory" in r.stderr
     assert b"procnto" in r.stderr  # the boot log is on stderr, not stdout
 

@@ -51,7 +51,7 @@ from qrv.kernel.proc import (
     current_or_none,
     set_current,
 )
-from qrv.kernel.procnto import DEVICES, ProcServer
+from qrv.kernel.procnto import DEVICES, FIRST_FILE_HANDLE, ProcServer
 from qrv.kernel.sched import DEFAULT_SEED, HostProxy, Scheduler, kcall
 from qrv.kernel.slog import SEVERITIES, LogEntry, Severity, SystemLog
 from qrv.kernel.trace import Tracer
@@ -76,6 +76,12 @@ JOIN_TIMEOUT = 2.0
 BIN = "/bin/"
 
 
+def program_source(entry: Entry) -> bytes:
+    """What ``/bin/NAME`` holds: the entry's ``source`` (its Python text), else nothing."""
+    source = getattr(entry, "source", b"")
+    return source if isinstance(source, bytes) else b""
+
+
 class Kernel:
     """One running system over one machine."""
 
@@ -90,7 +96,7 @@ class Kernel:
     ) -> None:
         self.machine = machine
         self.programs: dict[str, Entry] = dict(programs or {})
-        """Installed programs (``/bin/NAME``): name -> entry (see :meth:`program`)."""
+        """The programs of ``/bin/NAME`` (procnto serves each as a file): name -> entry."""
         self.stdio = stdio or Stdio(sys.stdin.buffer, sys.stdout.buffer, sys.stderr.buffer)
         board_clock = getattr(machine, "clock", None)
         self.clock = board_clock if isinstance(board_clock, VirtualClock) else VirtualClock()
@@ -133,11 +139,15 @@ class Kernel:
         self.paths = PathManager(procnto.pid, chid)
         for path, handle in DEVICES.items():
             self.paths.link(path, procnto.pid, chid, handle, 0, 0)
-        server = ProcServer(self.ipc, self.paths, t, chid)
+        files: dict[int, bytes] = {}
+        for handle, (name, entry) in enumerate(sorted(self.programs.items()), FIRST_FILE_HANDLE):
+            files[handle] = program_source(entry)
+            self.paths.link(BIN + name, procnto.pid, chid, handle, 0, 0)
+        server = ProcServer(self.ipc, self.paths, t, chid, files)
         self.sched.start(t, server.run)
 
     def program(self, name: str) -> Entry | None:
-        """The installed program `name` (``NAME`` or ``/bin/NAME``), or None."""
+        """The program `name` (``NAME`` or ``/bin/NAME``) of :attr:`programs`, or None."""
         if name.startswith(BIN):
             name = name[len(BIN) :]
         return self.programs.get(name)

@@ -1,5 +1,5 @@
-"""procnto's path-manager server: the synthesised directories (``/``, ``/dev``, ...)
-and the character devices ``/dev/null`` and ``/dev/zero``.
+"""procnto's path-manager server: the synthesised directories (``/``, ``/dev``, ...),
+the character devices ``/dev/null`` and ``/dev/zero``, and the programs of ``/bin``.
 
 An open that no registered server claims but that names a directory above
 registered names ends at procnto (``pathmgr_open.c`` node_stat / readdir):
@@ -19,7 +19,14 @@ at 0; fsync succeeds.
 The names procnto serves cannot be changed by a client: a mknod (mkdir) of
 one is EEXIST, an unlink, rename or link naming one is EROFS, a readlink is
 EINVAL (none is a symbolic link); chmod, chown, utime and ftruncate of a
-synthesised directory are EROFS, of a device ENOSYS.
+synthesised directory or a ``/bin`` file are EROFS, of a device ENOSYS.
+
+``/bin/NAME`` is every program the system can run by name (the system's
+commands and the user's installed ones, :meth:`qrv.kernel.kernel.Kernel.program`),
+each a name procnto links to its channel, as QNX's procnto serves the boot
+image's files under ``/proc/boot``: a regular file ``-r-xr-xr-x``, root-owned,
+whose bytes are the program's Python source (read, lseek, stat); it cannot be
+opened for writing (EACCES).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from qrv.spec.iomsg import (
     _IO_FLAG_WR,
     DCMD_ALL_GETFLAGS,
     DEVCTL_REPLY,
+    EACCES,
     EBADF,
     EEXIST,
     EINVAL,
@@ -47,6 +55,9 @@ from qrv.spec.iomsg import (
     O_RDWR,
     S_IFCHR,
     S_IFDIR,
+    S_IFREG,
+    SEEK_CUR,
+    SEEK_END,
     SEEK_SET,
     ConnectSubtype,
     Pulse,
@@ -74,6 +85,7 @@ from qrv.spec.messages import (
 DIR_MODE = S_IFDIR | 0o555
 DIR_NLINK = 2
 CHAR_MODE = S_IFCHR | 0o666
+PROGRAM_MODE = S_IFREG | 0o555
 RECEIVE_BYTES = 4096
 _INT = 4
 NULL_HANDLE, ZERO_HANDLE = 1, 2
@@ -82,6 +94,8 @@ DEVICES = {"/dev/null": NULL_HANDLE, "/dev/zero": ZERO_HANDLE}
 MAX_ZERO_READ = 1 << 20  # one read of /dev/zero returns at most this much
 _OPENS = (ConnectSubtype.OPEN, ConnectSubtype.COMBINE)
 _CHANGES = (IoChmod, IoChown, IoUtime, IoSpace)
+FIRST_FILE_HANDLE = 0x100
+"""The handles of /bin's files start here (past :data:`DEVICES`)."""
 
 
 @dataclass
@@ -95,15 +109,33 @@ class DevOcb:
     handle: int
 
 
+@dataclass
+class FileOcb:
+    """An open /bin file: its bytes and the offset."""
+
+    handle: int
+    data: bytes
+    offset: int = 0
+
+
 class ProcServer:
     """The dispatch loop of procnto's path-manager channel."""
 
-    def __init__(self, ipc: Ipc, paths: PathManager, thread: KThread, chid: int) -> None:
+    def __init__(
+        self,
+        ipc: Ipc,
+        paths: PathManager,
+        thread: KThread,
+        chid: int,
+        files: dict[int, bytes] | None = None,
+    ) -> None:
         self._ipc = ipc
         self._paths = paths
         self._t = thread
         self._chid = chid
-        self._ocbs: dict[tuple[int, int], DirOcb | DevOcb] = {}
+        self._files = files or {}
+        """The /bin files: handle -> bytes."""
+        self._ocbs: dict[tuple[int, int], DirOcb | DevOcb | FileOcb] = {}
 
     def run(self) -> None:
         ipc = self._ipc
@@ -147,6 +179,8 @@ class ProcServer:
             return _device(ocb, msg, raw)
         if isinstance(msg, _CHANGES):
             return 0, b"", EROFS
+        if isinstance(ocb, FileOcb):
+            return _file(ocb, msg)
         if isinstance(msg, IoRead):
             return self._read(ocb, msg)
         if isinstance(msg, IoStat):
@@ -164,6 +198,12 @@ class ProcServer:
             return 0, b"", _change_errno(msg.subtype)
         if msg.handle in DEVICES.values():
             self._ocbs[key] = DevOcb(msg.handle)
+            return 0, b"", EOK
+        data = self._files.get(msg.handle)
+        if data is not None:
+            if msg.ioflag & _IO_FLAG_WR:
+                return 0, b"", EACCES
+            self._ocbs[key] = FileOcb(msg.handle, data)
             return 0, b"", EOK
         path, _ = normalize(msg.path)
         is_dir = self._paths.is_dir(path)
@@ -214,6 +254,31 @@ def _device(ocb: DevOcb, msg: IoMessage, raw: bytes) -> tuple[int, bytes, int]:
     if isinstance(msg, IoSync):
         return 0, b"", EOK
     return _getflags(msg, O_RDWR)
+
+
+def _file(ocb: FileOcb, msg: IoMessage) -> tuple[int, bytes, int]:
+    """A message on an open /bin file (read-only bytes)."""
+    if isinstance(msg, IoRead):
+        start = ocb.offset if msg.offset is None else msg.offset
+        chunk = ocb.data[start : start + msg.nbytes]
+        if msg.offset is None:
+            ocb.offset += len(chunk)
+        return len(chunk), chunk, EOK
+    if isinstance(msg, IoStat):
+        size = len(ocb.data)
+        st = Stat(ocb.handle, size, 0, 0, 0, 0, 0, 0, 0, PROGRAM_MODE, 1, 512, (size + 511) // 512)
+        return 0, st.pack(), EOK
+    if isinstance(msg, IoLseek):
+        base = {SEEK_SET: 0, SEEK_CUR: ocb.offset, SEEK_END: len(ocb.data)}.get(msg.whence)
+        if base is None or base + msg.offset < 0:
+            return 0, b"", EINVAL
+        ocb.offset = base + msg.offset
+        return 0, LSEEK_REPLY.pack(ocb.offset), EOK
+    if isinstance(msg, IoWrite):
+        return 0, b"", EBADF
+    if isinstance(msg, IoSync):
+        return 0, b"", EOK
+    return _getflags(msg, O_RDONLY)
 
 
 def _getflags(msg: IoMessage, oflag: int) -> tuple[int, bytes, int]:

@@ -1,5 +1,7 @@
 """help: list the commands, one line each.  use CMD: print a command's usage (QNX's ``use``).
 
+``help`` lists the user's programs of ``/bin`` too.
+
 ``use`` runs ``CMD --help`` with its usage going to stdout, as QNX's ``use``
 prints a program's usage message; a built-in's usage is the shell's line.
 """
@@ -8,8 +10,17 @@ from __future__ import annotations
 
 import importlib
 
+from qrv.lib.c import listdir
 from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, dies_of_sigpipe, err, out
 from qrv.userland.commands import BUILTINS, COMMANDS
+
+
+def installed() -> list[str]:
+    """The names in /bin (the system's commands and the user's programs)."""
+    try:
+        return listdir("/bin")
+    except OSError:
+        return []
 
 
 def _help(args: list[str]) -> int:
@@ -19,11 +30,13 @@ def _help(args: list[str]) -> int:
             err(f"help: unknown {kind} '{args[0]}'")
         err("usage: help")
         return EXIT_USAGE
-    names = sorted({**COMMANDS, **{b: ("", u) for b, u in BUILTINS.items()}})
-    width = max(len(n) for n in names)
-    for name in names:
-        line = COMMANDS[name][1] if name in COMMANDS else BUILTINS[name].split(": ", 1)[1]
-        out(f"{name:<{width}}  {line}\n")
+    lines = {name: line for name, (_, line) in COMMANDS.items()}
+    lines.update((name, usage.split(": ", 1)[1]) for name, usage in BUILTINS.items())
+    for name in installed():
+        lines.setdefault(name, f"your program (/bin/{name})")
+    width = max(len(n) for n in lines)
+    for name in sorted(lines):
+        out(f"{name:<{width}}  {lines[name]}\n")
     return 0
 
 

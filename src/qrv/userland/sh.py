@@ -372,9 +372,13 @@ def _describe(node: AndOr) -> str:
 
 
 def complete(word: str, command: bool) -> list[str]:
-    """Tab: command names for the first word, else paths of the pathname space."""
+    """Tab: command names (the shell's, /bin's) for the first word, else paths."""
     if command and "/" not in word:
-        return [n for n in sorted({*COMMANDS, *BUILTINS}) if n.startswith(word)]
+        try:
+            installed = listdir("/bin")
+        except OSError:
+            installed = []
+        return [n for n in sorted({*COMMANDS, *BUILTINS, *installed}) if n.startswith(word)]
     head, _, base = word.rpartition("/")
     directory = head + "/" if head or word.startswith("/") else ""
     try:
