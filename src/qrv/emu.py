@@ -68,6 +68,7 @@ from qrv.hw.board import VirtBoard
 from qrv.hw.bus import Machine, PhysicalBus
 from qrv.hw.clock import VirtualClock
 from qrv.hw.edu import Edu
+from qrv.hw.intc import BoardInterrupts
 from qrv.hw.nvme import Namespace, NvmeController, PowerCut, namespace_ranges
 from qrv.hw.serial import Serial16550
 from qrv.kernel import SIGINT, ConsoleInput, Kernel, Stdio, host_console
@@ -295,6 +296,11 @@ class BuiltinMachine:
     def clock(self) -> VirtualClock:
         """The board's virtual clock: the kernel runs it (and jumps it to deadlines)."""
         return self.board.clock
+
+    @property
+    def interrupts(self) -> BoardInterrupts:
+        """The board's PLIC and MSI target as the kernel claims them (hw/irq.InterruptInput)."""
+        return self.board.interrupts
 
     def device_tree(self) -> bytes:
         return self.board.device_tree()

@@ -7,11 +7,15 @@ import pytest
 
 from qrv.hw.clock import VirtualClock
 from qrv.hw.edu import (
+    DMA_IRQ,
+    DMA_IRQ_ENABLE,
     DMA_RUN,
     DMA_START,
     DMA_TIME,
     DMA_TO_RAM,
+    FACT_IRQ,
     FACT_TIME,
+    MSI_OFFSET,
     REG_DMA_CMD,
     REG_DMA_COUNT,
     REG_DMA_DST,
@@ -20,11 +24,12 @@ from qrv.hw.edu import (
     REG_IRQ_ACK,
     REG_IRQ_RAISE,
     REG_STATUS,
+    STATUS_IRQFACT,
     Edu,
     factorial32,
 )
 from qrv.hw.pcidev import DmaError
-from qrv.spec.pci import Cfg, Command
+from qrv.spec.pci import Cfg, Command, Status
 
 
 class Ram:
@@ -138,3 +143,34 @@ def test_intx_follows_the_interrupt_status_without_msi() -> None:
     assert edu.intx_asserted
     edu.bar_write(0, REG_IRQ_ACK, 4, 0x2)
     assert not edu.intx_asserted
+
+
+def test_completions_come_at_their_time_without_an_access() -> None:
+    """The interrupt is due when the work is done, not when the driver next looks."""
+    edu, clock, _ = device()
+    edu.bar_write(0, REG_STATUS, 4, STATUS_IRQFACT)
+    edu.bar_write(0, REG_FACT, 4, 5)
+    assert clock.next_alarm() == FACT_TIME
+    clock.advance_to(FACT_TIME)
+    assert edu.intx_asserted and edu.irq_status == FACT_IRQ and edu.fact == 120
+    edu.bar_write(0, REG_IRQ_ACK, 4, FACT_IRQ)
+    start_dma(edu, Ram.BASE, DMA_START, 8, DMA_RUN | DMA_IRQ_ENABLE)
+    clock.advance(DMA_TIME / 2)
+    assert not edu.intx_asserted
+    clock.advance(DMA_TIME / 2)
+    assert edu.intx_asserted and edu.irq_status == DMA_IRQ and clock.next_alarm() is None
+
+
+def test_enabling_msi_deasserts_intx_as_qemus_msi_write_config() -> None:
+    edu, _, _ = device()
+    edu.bar_write(0, REG_IRQ_RAISE, 4, 0x2)
+    assert edu.intx_asserted
+    edu.config_write(MSI_OFFSET + 2, 2, 0)  # a write into the capability, MSI still off
+    assert edu.intx_asserted
+    edu.config_write(MSI_OFFSET + 2, 2, 1)
+    assert not edu.intx_asserted and not edu.cfg16(Cfg.STATUS) & Status.INTERRUPT
+    assert edu.irq_status == 0x2  # the device's own status is untouched
+    edu.bar_write(0, REG_IRQ_ACK, 4, 0x2)
+    edu.config_write(MSI_OFFSET + 2, 2, 0)
+    edu.bar_write(0, REG_IRQ_RAISE, 4, 0x4)
+    assert edu.intx_asserted  # MSI off again: INTx as before

@@ -1,6 +1,8 @@
 """The edu model against QEMU 7.2's own ``-device edu``: the same register sequences
 (identity, liveness, access widths, factorial by polling and by interrupt status,
-interrupt raise/ack, DMA both ways, MSI) give the same values on both machines."""
+interrupt raise/ack, DMA both ways, MSI) give the same values on both machines, and
+the same INTx line at the interrupt controller: the board's PLIC input, QEMU's PLIC
+input as qtest's ``irq_intercept_in`` shows it."""
 
 from __future__ import annotations
 
@@ -13,9 +15,12 @@ import pytest
 from qrv.emu import EDU_DMA_MASK, BuiltinMachine
 from qrv.hw.bus import Machine
 from qrv.hw.edu import (
+    DMA_IRQ,
+    DMA_IRQ_ENABLE,
     DMA_RUN,
     DMA_START,
     DMA_TO_RAM,
+    FACT_IRQ,
     MSI_OFFSET,
     REG_DMA_CMD,
     REG_DMA_COUNT,
@@ -28,9 +33,11 @@ from qrv.hw.edu import (
     REG_IRQ_STATUS,
     REG_LIVE,
     REG_STATUS,
+    STATUS_COMPUTING,
+    STATUS_IRQFACT,
 )
 from qrv.hw.qemu import QemuMachine
-from qrv.spec.pci import Cfg, Command, ecam_offset
+from qrv.spec.pci import Cfg, Command, Status, ecam_offset
 from tests.conftest import require_tool
 
 ECAM = 0x3000_0000
@@ -47,6 +54,8 @@ class Rig:
     machine: Machine
     advance: Callable[[float], None]
     """Let `seconds` of the device's time pass (virtual clock, or the host's)."""
+    level: Callable[[int], bool]
+    """The interrupt controller's input `source` now (high or low)."""
 
     def cfg(self, off: int, width: int) -> int:
         return self.machine.bus.load(ECAM + ecam_offset(0, SLOT, 0, off), width)
@@ -60,6 +69,9 @@ class Rig:
     def wr(self, off: int, value: int, width: int = 4) -> None:
         self.machine.bus.store(BAR0 + off, width, value)
 
+    def line(self, source: int) -> bool:
+        return self.level(source)
+
     def until(self, done: Callable[[], bool]) -> int:
         """Poll `done` (bounded); the number of polls is not compared (timing differs)."""
         for step in range(WAIT_STEPS):
@@ -72,7 +84,7 @@ class Rig:
 def builtin_rig() -> Iterator[Rig]:
     machine = BuiltinMachine(None, edu=True)
     try:
-        yield Rig(machine, machine.clock.advance)
+        yield Rig(machine, machine.clock.advance, lambda s: bool(machine.board.plic.level >> s & 1))
     finally:
         machine.close()
 
@@ -80,7 +92,12 @@ def builtin_rig() -> Iterator[Rig]:
 def qemu_rig() -> Iterator[Rig]:
     require_tool("qemu-system-riscv64", "qemu-system-misc")
     with QemuMachine(None, devices=[f"edu,dma_mask={EDU_DMA_MASK:#x}"], clock=True) as m:
-        yield Rig(m, time.sleep)
+
+        def level(source: int) -> bool:
+            m.bus.load(ECAM, 4)  # one exchange: QEMU's IRQ lines come before its reply
+            return m.interrupts.level(source)
+
+        yield Rig(m, time.sleep, level)
 
 
 def attach(rig: Rig) -> None:
@@ -186,6 +203,62 @@ def msi(rig: Rig) -> list[object]:
     return out
 
 
+EDU_INTA = 34
+"""The PLIC source of 00:02.0's INTA on both machines: 32 + (pin 0 + device 2) % 4."""
+
+
+def intx(rig: Rig) -> list[object]:
+    """INTA's level as the PLIC sees it, Status.INTERRUPT and the interrupt status after
+    each step: raise/ack, the factorial's and the DMA's completion interrupts (and none
+    without their enable bits), Command.INTX_DISABLE, MSI enabled while the line is high."""
+    seen: list[object] = []
+
+    def look(step: str) -> None:
+        status = bool(rig.cfg(Cfg.STATUS, 2) & Status.INTERRUPT)
+        seen.append((step, rig.line(EDU_INTA), status, rig.rd(REG_IRQ_STATUS)))
+
+    look("quiet")
+    rig.wr(REG_IRQ_RAISE, 0x30)
+    look("raise 0x30")
+    rig.wr(REG_IRQ_ACK, 0x10)
+    look("ack 0x10: 0x20 left")
+    rig.wr(REG_IRQ_ACK, 0x20)
+    look("ack 0x20: none left")
+    rig.wr(REG_FACT, 4)  # without status 0x80: no interrupt
+    rig.until(lambda: not rig.rd(REG_STATUS) & STATUS_COMPUTING)
+    look("factorial, no 0x80")
+    rig.wr(REG_STATUS, STATUS_IRQFACT)
+    rig.wr(REG_FACT, 5)
+    rig.until(lambda: rig.rd(REG_IRQ_STATUS) != 0)
+    look("factorial with 0x80")
+    rig.wr(REG_IRQ_ACK, FACT_IRQ)
+    rig.wr(REG_STATUS, 0)
+    look("factorial acknowledged")
+    for cmd in (DMA_RUN, DMA_RUN | DMA_IRQ_ENABLE):
+        rig.wr(REG_DMA_SRC, RAM + 0x1000, 8)
+        rig.wr(REG_DMA_DST, DMA_START, 8)
+        rig.wr(REG_DMA_COUNT, 16, 8)
+        rig.wr(REG_DMA_CMD, cmd, 8)
+        rig.until(lambda: not rig.rd(REG_DMA_CMD) & DMA_RUN)
+        look(f"DMA command {cmd:#x} done")
+    rig.wr(REG_IRQ_ACK, DMA_IRQ)
+    look("DMA acknowledged")
+    command = rig.cfg(Cfg.COMMAND, 2)
+    rig.set_cfg(Cfg.COMMAND, 2, command | Command.INTX_DISABLE)
+    rig.wr(REG_IRQ_RAISE, 0x2)
+    look("raise with INTX_DISABLE")
+    rig.set_cfg(Cfg.COMMAND, 2, command)
+    look("INTX_DISABLE cleared")
+    rig.set_cfg(MSI_OFFSET + 2, 2, 1)  # MSI on while INTA is high
+    look("MSI enabled")
+    rig.wr(REG_IRQ_ACK, 0x2)
+    look("acknowledged with MSI on")
+    rig.set_cfg(MSI_OFFSET + 2, 2, 0)
+    rig.wr(REG_IRQ_ACK, 0xFFFF_FFFF)
+    look("acknowledged with MSI off")
+    return seen
+
+
 SEQUENCES: dict[str, Callable[[Rig], object]] = {
     "identity": identity,
     "registers": registers,
@@ -193,6 +266,7 @@ SEQUENCES: dict[str, Callable[[Rig], object]] = {
     "interrupts": interrupts,
     "dma": dma,
     "msi": msi,
+    "intx": intx,
 }
 
 
@@ -214,4 +288,4 @@ def test_the_model_answers_every_sequence_as_qemu_does() -> None:
     finally:
         qemu_gen.close()
     for name in SEQUENCES:
-        assert builtin[name] == qemu[name], name
+        assert builtin[name] == qemu[name], (name, builtin[name], qemu[name])

@@ -29,9 +29,12 @@ register, reads all-ones and ignores writes.
 Timing, on the board's clock: the factorial is done :data:`FACT_TIME` after
 the write (QEMU computes it on a thread, "so that users are forced to wait for
 the status register"); a DMA completes :data:`DMA_TIME` (QEMU's 100 ms virtual
-timer) after its start.  Completions are applied at the device's next access
-or :meth:`Edu.tick`.  The DMA's buffer window is ``[0x40000, 0x41000)``: the
-buffer-side address and count must lie in it, and (QEMU 7.2's ``within()``
+timer) after its start.  Completions are applied at the device's next access,
+at :meth:`Edu.tick`, or, on a :class:`VirtualClock`, by an alarm at their time
+(so the interrupt comes while the driver sleeps in InterruptWait).
+
+The DMA's buffer window is ``[0x40000, 0x41000)``: the buffer-side address
+and count must lie in it, and (QEMU 7.2's ``within()``
 tests the end address with ``<`` too) end before its last byte, so one
 transfer moves at most 4095 bytes and never touches byte 0xfff.  Otherwise
 QEMU 7.2 ``hw_error()``s, which aborts QEMU; the model instead drops the
@@ -41,16 +44,17 @@ ANDed with ``dma_mask`` (default 28 bits, as QEMU; on a riscv64 virt board RAM
 starts at 0x8000_0000, so ``qrv emu --edu`` gives the device a 32-bit mask).
 
 Interrupts: with MSI enabled a raise writes the MSI data (32-bit, little
-endian) to the MSI address by bus mastering; otherwise INTA follows "interrupt
-status != 0" (:meth:`PciFunction.set_intx`; :attr:`PciFunction.intx_asserted`), which
-the board routes to its PLIC.
+endian) to the MSI address by bus mastering, and a config write into the MSI
+capability deasserts INTA (QEMU's ``msi_write_config``); otherwise INTA follows
+"interrupt status != 0" (:meth:`PciFunction.set_intx`;
+:attr:`PciFunction.intx_asserted`), which the board routes to its PLIC.
 """
 
 from __future__ import annotations
 
 import contextlib
 
-from qrv.hw.clock import Clock
+from qrv.hw.clock import Clock, VirtualClock
 from qrv.hw.pcidev import BarSpec, Capability, DmaError, PciFunction, PciIdentity
 from qrv.spec.pci import SUBSYSTEM_ID_QEMU, SUBSYSTEM_VENDOR_QEMU, CapId
 
@@ -80,6 +84,7 @@ DMA_TIME = 0.1
 MSI_FLAGS_64BIT = 0x80
 MSI_FLAGS_ENABLE = 0x01
 MSI_ADDR_LO, MSI_ADDR_HI, MSI_DATA = 4, 8, 12  # offsets in the capability
+MSI_CAP_SIZE = 14  # 64-bit address, no per-vector masking
 M32 = 0xFFFF_FFFF
 M64 = (1 << 64) - 1
 
@@ -180,6 +185,7 @@ class Edu(PciFunction):
                 self.fact = value & M32
                 self.status |= STATUS_COMPUTING
                 self._fact_at = self.clock.now() + FACT_TIME
+                self._alarm(self._fact_at)
         elif offset == REG_STATUS:
             self.status = (self.status & ~STATUS_IRQFACT) | (value & STATUS_IRQFACT)
         elif offset == REG_IRQ_RAISE:
@@ -202,6 +208,12 @@ class Edu(PciFunction):
         elif value & DMA_RUN:
             self.dma_cmd = value
             self._dma_at = self.clock.now() + DMA_TIME
+            self._alarm(self._dma_at)
+
+    def _alarm(self, when: float) -> None:
+        """Complete at `when` even if nobody reads the device (its interrupt is due then)."""
+        if isinstance(self.clock, VirtualClock):
+            self.clock.call_at(when, self.tick)
 
     # -- DMA --------------------------------------------------------------------------
 
@@ -242,6 +254,14 @@ class Edu(PciFunction):
     @property
     def msi_enabled(self) -> bool:
         return bool(self.config[MSI_OFFSET + 2] & MSI_FLAGS_ENABLE)
+
+    def on_config_write(self, offset: int, width: int, old_command: int) -> None:
+        """A write into the MSI capability with MSI enabled deasserts INTx (QEMU's
+        ``msi_write_config`` -> ``pci_device_deassert_intx``; PCI 3.0 6.8.3.3: MSI and
+        INTx are mutually exclusive), even while the interrupt status stays set."""
+        in_msi = offset < MSI_OFFSET + MSI_CAP_SIZE and offset + width > MSI_OFFSET
+        if in_msi and self.msi_enabled:
+            self.set_intx(False)
 
     def raise_irq(self, value: int) -> None:
         self.irq_status |= value

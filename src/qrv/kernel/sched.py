@@ -120,9 +120,13 @@ class Scheduler:
                 continue
             if self._stopping and not self._live:
                 return
-            if self.timers and self.jump and not self.external:
-                self.clock.advance_to(self.timers[0][0])
-                continue
+            if self.jump and not self.external:
+                when = self.clock.next_alarm()  # a device's own deadline (an interrupt)
+                if self.timers and (when is None or self.timers[0][0] < when):
+                    when = self.timers[0][0]
+                if when is not None:
+                    self.clock.advance_to(when)
+                    continue
             wait = HOST_POLL
             if self.timers:
                 wait = min(wait, max(0.0, self.timers[0][0] - self.clock.now()))
