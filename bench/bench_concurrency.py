@@ -102,7 +102,7 @@ def bench(name: str, image: Path, seconds: float, poll: bool) -> None:
             rate = stack_rate(kernel, clients, seconds)
             base = host_rate(image, clients, seconds / 4)
             print(
-                f"{name:8} {how:30} {clients:3} client(s) {rate:9.0f} reads/s   "
+                f"{name:8} {how:42} {clients:3} client(s) {rate:9.0f} reads/s   "
                 f"os.pread x{clients:<3} {base:10.0f} reads/s  {base / rate:7.0f}x"
             )
     finally:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,15 +74,19 @@ class Stack:
 
 
 @contextmanager
-def booted(machine: Machine, *, writable: bool = False) -> Iterator[Stack]:
-    """Boot `machine`; `writable` starts devb-nvme with ``rw`` (as ``qrv emu --rw``)."""
+def booted(
+    machine: Machine, *, writable: bool = False, driver_args: Sequence[str] = ()
+) -> Iterator[Stack]:
+    """Boot `machine`; `writable` starts devb-nvme with ``rw`` (as ``qrv emu --rw``),
+    `driver_args` are more of devb-nvme's options."""
     stdio = Stdio(io.BytesIO(), io.BytesIO(), io.BytesIO())
     kernel = Kernel(machine, stdio)
     try:
         kernel.load_hwinfo()
         pids: dict[str, int] = {}
         for prog in boot_programs(writable):
-            pid = kernel.spawn(prog.entry, [prog.name, *prog.argv], name=prog.name)
+            argv = [*prog.argv, *driver_args] if prog.name == DRIVER else prog.argv
+            pid = kernel.spawn(prog.entry, [prog.name, *argv], name=prog.name)
             assert kernel.wait_ready(pid, prog.waitfor, BOOT_WAIT_S), f"{prog.name} hung"
             pids[prog.name] = pid
         assert DRIVER in pids

@@ -1,7 +1,8 @@
 """Many clients at once: processes reading random ranges of the three nodes
 concurrently each get exactly the image's bytes (os.pread of the file), on the
 built-in board (in order, and with the model completing bursts out of order) and
-on QEMU (fewer clients: every access there is a qtest round trip)."""
+on QEMU (fewer clients: every access there is a qtest round trip), with devb-nvme's
+interrupt service thread and polling (``-o poll``)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def plan(client: int) -> list[tuple[int, int, int]]:
     return reads
 
 
-def run_clients(machine: Machine, image: Path, clients: int) -> None:
+def run_clients(machine: Machine, image: Path, clients: int, args: list[str]) -> None:
     got: dict[int, list[bytes]] = {}
 
     def client(argv: list[str]) -> int:
@@ -68,7 +69,7 @@ def run_clients(machine: Machine, image: Path, clients: int) -> None:
             close(fd)
         return 0
 
-    with booted(machine) as st:
+    with booted(machine, driver_args=args) as st:
         pids = [
             st.kernel.spawn(client, ["client", str(i)], name=f"client{i}") for i in range(clients)
         ]
@@ -82,13 +83,16 @@ def run_clients(machine: Machine, image: Path, clients: int) -> None:
         assert got[index] == expected, f"client {index}"
 
 
+@pytest.mark.parametrize("args", [[], ["-o", "poll"]], ids=["interrupts", "poll"])
 @pytest.mark.parametrize("reorder_seed", [None, 11])
 def test_sixteen_clients_read_three_nodes_on_the_board(
-    image: Path, reorder_seed: int | None
+    image: Path, reorder_seed: int | None, args: list[str]
 ) -> None:
-    run_clients(BuiltinMachine(image, faults=Faults(reorder_seed=reorder_seed)), image, 16)
+    machine = BuiltinMachine(image, faults=Faults(reorder_seed=reorder_seed))
+    run_clients(machine, image, 16, args)
 
 
-def test_four_clients_read_three_nodes_on_qemu(image: Path) -> None:
+@pytest.mark.parametrize("args", [[], ["-o", "poll"]], ids=["interrupts", "poll"])
+def test_four_clients_read_three_nodes_on_qemu(image: Path, args: list[str]) -> None:
     require_tool("qemu-system-riscv64", "qemu-system-misc")
-    run_clients(QemuMachine(image), image, 4)
+    run_clients(QemuMachine(image), image, 4, args)

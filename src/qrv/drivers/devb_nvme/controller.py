@@ -113,6 +113,8 @@ class Controller:
         self.io: QueuePair | None = None
         """The first I/O queue pair (all of them: :attr:`io_queues`)."""
         self.io_queues: list[QueuePair] = []
+        self.cq_interrupts = False
+        """Create I/O CQs with interrupts enabled (IEN, vector 0: INTx or MSI-X 0)."""
         self._turn = 0
         self.max_transfer = DEFAULT_MAX_TRANSFER
         self._buffer_limit = buffers
@@ -217,8 +219,9 @@ class Controller:
         sq = self.alloc(entries * SQE_SIZE)
         cq = self.alloc(entries * CQE_SIZE)
         size = QueueField.QSIZE.put(QueueField.QID.put(0, qid), entries - 1)
+        cq_dw11 = QueueField.PC.mask | (QueueField.IEN.mask if self.cq_interrupts else 0)
         self._admin(
-            Command(AdminOpcode.CREATE_IO_CQ, prp1=cq.paddr, cdw10=size, cdw11=QueueField.PC.mask),
+            Command(AdminOpcode.CREATE_IO_CQ, prp1=cq.paddr, cdw10=size, cdw11=cq_dw11),
             f"Create I/O CQ {qid}",
         )
         sq_dw11 = QueueField.CQID.put(QueueField.PC.mask, qid)
@@ -227,6 +230,7 @@ class Controller:
             f"Create I/O SQ {qid}",
         )
         qp = QueuePair(self.r, qid, entries, sq, cq, timeout_s=self.timeout_s, idle=self.idle)
+        qp.polled = self.idle is poll_idle
         self.io_queues.append(qp)
         if self.io is None:
             self.io = qp
@@ -408,6 +412,14 @@ class Controller:
             self.buffers.give([buf])
             slba += count
             nlb -= count
+
+    def use_interrupts(self, idle: Idle) -> None:
+        """From now on the interrupt service thread drains every CQ; waiters sleep
+        in `idle` (queues made later too)."""
+        self.idle = idle
+        for qp in [self.admin, *self.io_queues]:
+            if qp is not None:
+                qp.idle, qp.polled = idle, False
 
     def fatal(self) -> bool:
         return bool(self.r.csts & Csts.CFS)

@@ -26,6 +26,7 @@ from qrv.drivers.devb_nvme.controller import (
     Controller,
     Namespace,
 )
+from qrv.drivers.devb_nvme.interrupts import InterruptService
 from qrv.drivers.devb_nvme.options import Options, parse_options
 from qrv.drivers.devb_nvme.partitions import Served
 from qrv.drivers.devb_nvme.passthru import RESHAPING, Passthrough, Refused, affected, check
@@ -83,6 +84,7 @@ class Driver:
         self.handlers = BlockHandlers(self, writable=opts.writable)
         self.passthru: Passthrough | None = None
         self._links: dict[str, int] = {}  # path -> resmgr_attach id
+        self.ist: InterruptService | None = None
         self.lost: str | None = None
         """Why the machine went away (QEMU exited): from then on every request is EIO."""
 
@@ -120,6 +122,7 @@ class Driver:
                 f"capacity={size_text(ns.size_bytes)}"
             )
             namespaces.append(ns)
+        ctrl.cq_interrupts = found.irq is not None  # (polling ignores IEN)
         granted = ctrl.set_queue_count(self.opts.queues)
         pairs = ctrl.create_io_queue_pairs(min(granted, self.opts.queues))
         qids = f"qid={pairs[0].qid}" + (f"..{pairs[-1].qid}" if len(pairs) > 1 else "")
@@ -128,6 +131,8 @@ class Driver:
             f"({pairs[0].entries} entries{' each' if len(pairs) > 1 else ''}; "
             f"controller allows {granted} I/O queue pair(s))"
         )
+        if found.irq is not None:
+            self._start_ist(ctrl, found.irq, found.irq_kind)
         if namespaces and self.opts.verbose:
             first = namespaces[0]
             data = ctrl.read(first, 0, 1)
@@ -135,6 +140,18 @@ class Driver:
             for line in hexdump_lines(data[:HEXDUMP_BYTES]):
                 log(line)
         return namespaces
+
+    def _start_ist(self, ctrl: Controller, irq: int, kind: str) -> None:
+        """The interrupt service thread; if the interrupt cannot be attached, polling."""
+        ist = InterruptService(ctrl, irq, kind, log)
+        try:
+            ist.attach()
+        except OSError as exc:
+            log(f"{PROG}: interrupt IRQ={irq} not attached ({exc.strerror or exc}): polling")
+            return
+        ist.start()
+        self.ist = ist
+        log(f"{PROG}: interrupts on (IRQ={irq}, {kind})")
 
     @staticmethod
     def _log_identify(found: PciController, ident: IdentifyController, max_transfer: int) -> None:
@@ -336,7 +353,7 @@ def bring_up_all(opts: Options) -> tuple[list[Driver], list[Namespace], bool]:
     while True:
         driver = Driver(opts, index)
         try:
-            found = find_controller(index)
+            found = find_controller(index, irq=not opts.poll)
             if found is None:
                 break
             log(

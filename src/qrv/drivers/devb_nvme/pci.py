@@ -21,6 +21,7 @@ from qrv.lib.pci import (
     PCI_FUNC,
     PCI_INIT_BASE0,
     PCI_MASTER_ENABLE,
+    PCI_USE_MSIX,
     PCI_VID_ANY,
     AsType,
     PciDevHdl,
@@ -30,9 +31,11 @@ from qrv.lib.pci import (
     pci_device_find,
     pci_device_read_ba,
     pci_device_read_did,
+    pci_device_read_irq,
     pci_device_read_vid,
     pci_strerror,
 )
+from qrv.spec.interrupt import MSI_INTR_BASE
 from qrv.spec.pci import SUBCLASS_NVM, ClassCode
 
 NVME_CCODE = PCI_CCODE(ClassCode.MASS_STORAGE, SUBCLASS_NVM, PCI_CCODE_REG_IF_ANY)
@@ -49,6 +52,12 @@ class PciController:
     device_id: int
     bar0: int
     bar0_size: int
+    irq: int | None = None
+    """The interrupt to attach to (None: none asked for, or none available)."""
+
+    @property
+    def irq_kind(self) -> str:
+        return "MSI-X vector 0" if self.irq is not None and self.irq > MSI_INTR_BASE else "INTx"
 
     @property
     def location(self) -> str:
@@ -62,12 +71,14 @@ def _value(result: tuple[PciErr, int], what: str) -> int:
     return value
 
 
-def find_controller(index: int = 0) -> PciController | None:
-    """The `index`-th NVMe controller, attached; None when there is none."""
+def find_controller(index: int = 0, *, irq: bool = False) -> PciController | None:
+    """The `index`-th NVMe controller, attached; None when there is none.  With `irq`,
+    attached with ``PCI_USE_MSIX`` (MSI-X where the machine has an MSI target, INTx
+    otherwise) and its first interrupt read."""
     bdf = pci_device_find(index, PCI_VID_ANY, PCI_DID_ANY, NVME_CCODE)
     if bdf == PCI_BDF_NONE:
         return None
-    hdl, err = pci_device_attach(bdf, ATTACH_FLAGS)
+    hdl, err = pci_device_attach(bdf, ATTACH_FLAGS | (PCI_USE_MSIX if irq else 0))
     if hdl is None:
         raise PciError(f"attach to {bdf:#x} failed: {pci_strerror(err)}")
     err, bars = pci_device_read_ba(hdl)
@@ -83,4 +94,10 @@ def find_controller(index: int = 0) -> PciController | None:
         device_id=_value(pci_device_read_did(bdf), "read DID"),
         bar0=bar0.addr,
         bar0_size=bar0.size,
+        irq=_first_irq(hdl) if irq else None,
     )
+
+
+def _first_irq(hdl: PciDevHdl) -> int | None:
+    err, irqs = pci_device_read_irq(hdl)
+    return irqs[0] if err is PciErr.OK and irqs else None

@@ -97,6 +97,9 @@ class QueuePair:
         self.cq = cq
         self.timeout_s = timeout_s
         self.idle = idle
+        self.polled = True
+        """True: a waiting thread drains the CQ itself.  False: the interrupt service
+        thread does (interrupts.py) and waiters only sleep in :attr:`idle`."""
         self.sq_tail = 0
         self.sq_head = 0
         self.cq_head = 0
@@ -161,7 +164,8 @@ class QueuePair:
         """Wait (bounded by the timeout) until a slot is free; up to `wanted` free slots."""
         deadline = ClockTime() + self.timeout_s
         while self.free_slots <= 0:
-            self.reap()
+            if self.polled:
+                self.reap()
             if self.free_slots > 0:
                 break
             if ClockTime() >= deadline:
@@ -217,7 +221,8 @@ class QueuePair:
         polls = 0
         try:
             while True:
-                self.reap()
+                if self.polled:
+                    self.reap()
                 for cid in [c for c in waiting if c in self.done]:
                     got[cid] = self.done.pop(cid)
                     waiting.discard(cid)
@@ -227,7 +232,7 @@ class QueuePair:
                     # every command outstanding is ours: the stray answered one of them
                     raise self._stray(what, min(waiting))
                 polls += 1
-                if polls > SPIN_POLLS:
+                if polls > SPIN_POLLS or not self.polled:
                     if ClockTime() >= deadline:
                         raise self._timeout(what)
                     self.idle(self, deadline)
@@ -257,6 +262,11 @@ class QueuePair:
     def _timeout(self, what: str) -> Exception:
         if self.regs.csts & Csts.CFS:
             return ControllerFatal(f"{what}: controller fatal status (CSTS.CFS) while waiting")
+        if not self.polled and self._new_entry():
+            return ControllerTimeout(
+                f"{what}: no interrupt within {self.timeout_s:g} s "
+                f"(a completion is posted on CQ {self.qid})"
+            )
         strays = f" ({self.stray} completion(s) with an unknown CID seen)" if self.stray else ""
         return ControllerTimeout(f"{what}: no completion within {self.timeout_s:g} s{strays}")
 
