@@ -279,6 +279,7 @@ class BuiltinMachine:
         for ctrl in self.controllers[1:]:
             ctrl.cut_power(seed=self._seed)
         self.power_cut = cut
+        self.board.clock.follow_host = True  # a dead machine's timeouts do not race the host
 
     @property
     def bus(self) -> PhysicalBus:

@@ -40,6 +40,9 @@ class VirtualClock:
         self._now = start
         self._alarms: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = 0
+        self.follow_host = False
+        """Set when the machine loses power: nothing on it may hurry time to a deadline
+        any more (what ends the run, the host noticing the cut, comes in host time)."""
 
     def now(self) -> float:
         return self._now

@@ -120,7 +120,8 @@ class Scheduler:
                 continue
             if self._stopping and not self._live:
                 return
-            if self.jump and not self.external:
+            jump = self.jump and not self.external and not self.clock.follow_host
+            if jump:
                 when = self.clock.next_alarm()  # a device's own deadline (an interrupt)
                 if self.timers and (when is None or self.timers[0][0] < when):
                     when = self.timers[0][0]
@@ -133,7 +134,7 @@ class Scheduler:
             t0 = time.monotonic()
             self._wakeup.wait(wait)
             self._wakeup.clear()
-            if not self.jump or self.external:
+            if not jump:
                 self.clock.advance(time.monotonic() - t0)
 
     def _run(self, nxt: KThread) -> None:
