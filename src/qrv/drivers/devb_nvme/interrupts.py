@@ -81,11 +81,14 @@ class InterruptService:
     attaches a pulse on the IST's own channel; :meth:`start` starts the thread.
     """
 
-    def __init__(self, ctrl: Controller, irq: int, kind: str, log: Callable[[str], None]) -> None:
+    def __init__(
+        self, ctrl: Controller, irq: int, kind: str, lost: Callable[[MachineLost], None]
+    ) -> None:
         self.ctrl = ctrl
         self.irq = irq
         self.kind = kind
-        self.log = log
+        self.lost = lost
+        """Told once the machine is gone (the IST then ends; requests fail with EIO)."""
         self.sleepers = Sleepers()
         self.interrupts = 0
         self.tid = 0
@@ -124,4 +127,4 @@ class InterruptService:
                 self.service()
                 InterruptUnmask(self.irq, self._iid)
         except MachineLost as exc:
-            self.log(f"devb-nvme: interrupt service thread stops: the machine is lost ({exc})")
+            self.lost(exc)

@@ -143,7 +143,7 @@ class Driver:
 
     def _start_ist(self, ctrl: Controller, irq: int, kind: str) -> None:
         """The interrupt service thread; if the interrupt cannot be attached, polling."""
-        ist = InterruptService(ctrl, irq, kind, log)
+        ist = InterruptService(ctrl, irq, kind, self.machine_lost)
         try:
             ist.attach()
         except OSError as exc:
@@ -181,9 +181,14 @@ class Driver:
             log(f"{PROG}: {exc}")
             raise OSError(errno.EIO, str(exc)) from None
         except MachineLost as exc:
+            self.machine_lost(exc)
+            raise OSError(errno.EIO, str(exc)) from None
+
+    def machine_lost(self, exc: MachineLost) -> None:
+        """The machine went away (seen by a request or the interrupt thread): one log line."""
+        if self.lost is None:
             self.lost = exc.reason
             log(f"{PROG}: the machine is lost ({exc.reason}): every request now fails with EIO")
-            raise OSError(errno.EIO, str(exc)) from None
 
     def read_blocks(self, ns: Namespace, slba: int, nlb: int) -> bytes:
         return self._command(lambda c: c.read(ns, slba, nlb))
