@@ -23,7 +23,7 @@ from qrv.spec.blk import (
     DCMD_BLK_ZERO,
     BlkRange,
 )
-from qrv.spec.iomsg import O_DSYNC, O_RDONLY, O_RDWR, O_SYNC, O_WRONLY
+from qrv.spec.iomsg import O_APPEND, O_DSYNC, O_RDONLY, O_RDWR, O_SYNC, O_WRONLY
 from qrv.tools.mkgpt import create_seed_image, write_gpt
 from tests.system.stack import CONTROLLER_LS, Stack, booted, image_bytes
 
@@ -133,6 +133,14 @@ def test_p1_writes_never_touch_bytes_outside_p1(rw: Stack, image: Path) -> None:
                 assert err.value.errno == errno.ENOSPC
             assert pwrite(fd, b"", p1_size + 7) == 0  # nothing to write: no error
             fsync(fd)
+        finally:
+            close(fd)
+        fd = open("/dev/nvme0n1p1", O_WRONLY | O_APPEND)
+        try:  # an O_APPEND write starts at the end, whatever the offset (Linux: ENOSPC)
+            for call in (lambda: write(fd, b"y"), lambda: pwrite(fd, b"y", 0)):
+                with pytest.raises(OSError) as err:
+                    call()
+                assert err.value.errno == errno.ENOSPC
         finally:
             close(fd)
     after = image.read_bytes()

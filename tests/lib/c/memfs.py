@@ -15,12 +15,12 @@ from qrv.lib.c.iofunc import (
     IofuncOcb,
     iofunc_attr_init,
     iofunc_func_init,
-    iofunc_read_verify,
-    iofunc_write_verify,
+    iofunc_read_at,
+    iofunc_write_at,
 )
 from qrv.lib.c.msg import IoRead, IoWrite
 from qrv.lib.c.resmgr import HandlerResult, ResmgrContext, resmgr_attach
-from qrv.spec.iomsg import EOK, EROFS, S_IFBLK
+from qrv.spec.iomsg import EROFS, S_IFBLK, oserror
 
 
 @dataclass(eq=False)
@@ -32,35 +32,24 @@ class MemFile(IofuncAttr):
 
 
 def mem_read(ctp: ResmgrContext, msg: IoRead, ocb: IofuncOcb) -> HandlerResult:
-    err = iofunc_read_verify(ctp, msg, ocb)
-    if err != EOK:
-        return err
     f = ocb.attr
     assert isinstance(f, MemFile)
-    start = ocb.offset if msg.offset is None else msg.offset
-    chunk = bytes(f.data[start : start + max(msg.nbytes, 0)])
-    if msg.offset is None:
-        ocb.offset += len(chunk)
-    ctp.status = len(chunk)
-    return chunk
+    return iofunc_read_at(ctp, msg, ocb, lambda start, n: bytes(f.data[start : start + n]))
 
 
 def mem_write(ctp: ResmgrContext, msg: IoWrite, ocb: IofuncOcb) -> HandlerResult:
-    err = iofunc_write_verify(ctp, msg, ocb)
-    if err != EOK:
-        return err
     f = ocb.attr
     assert isinstance(f, MemFile)
-    if not f.writable:
-        return EROFS  # a read-only device (as devb-nvme's nodes), even for root
-    start = ocb.offset if msg.offset is None else msg.offset
-    end = min(start + len(msg.data), len(f.data))
-    n = max(0, end - start)
-    f.data[start:end] = msg.data[:n]
-    if msg.offset is None:
-        ocb.offset += n
-    ctp.status = n
-    return EOK
+
+    def write_at(start: int, data: bytes) -> int:
+        if not f.writable:
+            raise oserror(EROFS)  # a read-only device (as devb-nvme's nodes), even for root
+        end = min(start + len(data), len(f.data))
+        n = max(0, end - start)
+        f.data[start:end] = data[:n]
+        return n
+
+    return iofunc_write_at(ctp, msg, ocb, write_at)
 
 
 def memfs(

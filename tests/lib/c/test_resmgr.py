@@ -18,6 +18,7 @@ from qrv.lib.c import (
     opendir,
     pread,
     pthread_create,
+    pwrite,
     read,
     readdir,
     stat,
@@ -118,6 +119,23 @@ def test_read_on_write_only_ocb_is_ebadf_and_write_path(sysk) -> None:
         ro = open("/dev/ram")
         assert read(ro, 5) == b"abc\0\0"
         assert errno_of(lambda: write(ro, b"z")) == errno.EBADF
+
+
+def test_pwrite_keeps_the_offset_and_o_append_writes_at_the_end(sysk) -> None:
+    """iofunc_write_at: pwrite leaves the OCB's offset; O_APPEND starts at attr.nbytes
+    (here 8 of the 16 bytes held, as a file whose size is 8) whatever the offset."""
+    k, _ = sysk
+    pid = k.spawn(memfs({"/dev/ram": (S_IFBLK | 0o666, bytes(16))}, {"/dev/ram": 8}), ["m"])
+    assert k.wait_ready(pid, None, T)
+    with k.adopt("c"):
+        fd = open("/dev/ram", O_RDWR)
+        assert pwrite(fd, b"xy", 4) == 2
+        assert write(fd, b"ab") == 2  # at the OCB's offset 0, not after the pwrite
+        assert read(fd, 6) == b"\0\0xy\0\0"
+        app = open("/dev/ram", O_WRONLY | O_APPEND)
+        assert pwrite(app, b"Z", 0) == 1  # appends, as Linux's pwrite on O_APPEND
+        assert lseek(app, 0, SEEK_CUR) == 9
+        assert pread(fd, 16, 0) == b"ab\0\0xy\0\0Z" + bytes(7)
 
 
 def test_devctl_flags_and_unknown(sysk) -> None:

@@ -11,7 +11,8 @@ open checks the permission bits (EACCES for others).
 
 Writes (``write``/``pwrite``): a write that starts inside the node and runs
 past its end is clipped (a short count); one that starts at or past the end
-gets ENOSPC, as Linux does for block devices.  A write not aligned to the LBA
+gets ENOSPC, as Linux does for block devices (so does any write on an fd
+opened ``O_APPEND``: it starts at the end).  A write not aligned to the LBA
 size reads its first and last blocks and writes them back merged.  An fd opened
 ``O_SYNC`` or ``O_DSYNC`` writes with Force Unit Access.  ``fsync``/``fdatasync``
 (``_IO_SYNC``) flush the device's volatile write cache; closing does not (as
@@ -36,8 +37,8 @@ from qrv.lib.c.iofunc import (
     iofunc_devctl_default,
     iofunc_func_init,
     iofunc_open_default,
-    iofunc_read_verify,
-    iofunc_write_verify,
+    iofunc_read_at,
+    iofunc_write_at,
 )
 from qrv.lib.c.msg import IoDevctl, IoOpen, IoRead, IoSync, IoWrite
 from qrv.lib.c.resmgr import (
@@ -45,7 +46,6 @@ from qrv.lib.c.resmgr import (
     ResmgrConnectFuncs,
     ResmgrContext,
     ResmgrIoFuncs,
-    resmgr_write_payload,
 )
 from qrv.spec.blk import (
     DCMD_BLK_DISCARD,
@@ -160,15 +160,8 @@ class BlockHandlers:
     # -- read ------------------------------------------------------------------------
 
     def read(self, ctp: ResmgrContext, msg: IoRead, ocb: IofuncOcb) -> HandlerResult:
-        err = iofunc_read_verify(ctp, msg, ocb)
-        if err != EOK:
-            return err
         region = _region(ocb)
-        offset = ocb.offset if msg.offset is None else msg.offset
-        data = self.read_bytes(region, offset, msg.nbytes)
-        if msg.offset is None:
-            ocb.offset = offset + len(data)
-        return data
+        return iofunc_read_at(ctp, msg, ocb, lambda off, n: self.read_bytes(region, off, n))
 
     def read_bytes(self, region: NvmeRegion, offset: int, nbytes: int) -> bytes:
         """Bytes [offset, offset+nbytes) of `region`, clipped to its end (EOF: b"").
@@ -191,20 +184,11 @@ class BlockHandlers:
     # -- write -----------------------------------------------------------------------
 
     def write(self, ctp: ResmgrContext, msg: IoWrite, ocb: IofuncOcb) -> HandlerResult:
-        err = iofunc_write_verify(ctp, msg, ocb)
-        if err != EOK:
-            return err
         region = _region(ocb)
-        data = resmgr_write_payload(ctp, msg)
-        offset = ocb.offset if msg.offset is None else msg.offset
-        if offset < 0:
-            return EINVAL
         fua = bool(ocb.ioflag & (O_SYNC | O_DSYNC))
-        done = self.write_bytes(region, offset, data, fua=fua)
-        if msg.offset is None:
-            ocb.offset = offset + done
-        ctp.status = done
-        return EOK
+        return iofunc_write_at(
+            ctp, msg, ocb, lambda off, data: self.write_bytes(region, off, data, fua=fua)
+        )
 
     def write_bytes(self, region: NvmeRegion, offset: int, data: bytes, *, fua: bool) -> int:
         """Write `data` at byte `offset` of `region`, clipped to its end; bytes written.

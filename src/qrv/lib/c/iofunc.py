@@ -17,6 +17,7 @@ block devices too (QNX reports 512-byte blocks there) because the seed's
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from qrv.kernel import MsgInfo
 from qrv.lib.c._sys import cur
@@ -33,6 +34,7 @@ from qrv.lib.c.resmgr import (
     ResmgrConnectFuncs,
     ResmgrContext,
     ResmgrIoFuncs,
+    resmgr_write_payload,
 )
 from qrv.spec.iomsg import (
     _IO_FLAG_RD,
@@ -53,6 +55,7 @@ from qrv.spec.iomsg import (
     EOK,
     EOVERFLOW,
     LSEEK_REPLY,
+    O_APPEND,
     O_CREAT,
     O_EXCL,
     O_SETFLAG,
@@ -86,10 +89,12 @@ __all__ = [
     "iofunc_ocb_attach",
     "iofunc_open",
     "iofunc_open_default",
+    "iofunc_read_at",
     "iofunc_read_default",
     "iofunc_read_verify",
     "iofunc_stat",
     "iofunc_stat_default",
+    "iofunc_write_at",
     "iofunc_write_default",
     "iofunc_write_verify",
 ]
@@ -215,6 +220,53 @@ def iofunc_write_verify(ctp: ResmgrContext, msg: IoWrite, ocb: IofuncOcb) -> int
         return EBADF
     if msg.xtype & _IO_XTYPE_MASK not in (_IO_XTYPE_NONE, _IO_XTYPE_OFFSET):
         return ENOSYS
+    return EOK
+
+
+def iofunc_read_at(
+    ctp: ResmgrContext, msg: IoRead, ocb: IofuncOcb, read_at: Callable[[int, int], bytes]
+) -> HandlerResult:
+    """A read handler's frame: verify, then ``read_at(offset, nbytes)`` at the message's
+    own offset (pread, ``_IO_XTYPE_OFFSET``) or else the OCB's, which then moves on
+    past the bytes returned (QNX's ``_IO_SET_READ_NBYTES`` and ``ocb->offset`` update).
+
+    The offset and count are never negative: the message parser refuses those and
+    lseek never sets one.  `read_at` clips to the end (EOF: ``b""``) and may raise
+    OSError for the reply's errno.
+    """
+    err = iofunc_read_verify(ctp, msg, ocb)
+    if err != EOK:
+        return err
+    offset = ocb.offset if msg.offset is None else msg.offset
+    data = read_at(offset, msg.nbytes)
+    if msg.offset is None:
+        ocb.offset = offset + len(data)
+    ctp.status = len(data)
+    return data
+
+
+def iofunc_write_at(
+    ctp: ResmgrContext, msg: IoWrite, ocb: IofuncOcb, write_at: Callable[[int, bytes], int]
+) -> HandlerResult:
+    """A write handler's frame: verify, gather the whole payload, then
+    ``write_at(offset, data) -> bytes written`` at the message's own offset (pwrite)
+    or else the OCB's, which then moves on past the bytes written.  An OCB opened
+    ``O_APPEND`` writes at ``ocb.attr.nbytes`` whatever the message says, as Linux's
+    pwrite does (keep ``nbytes`` current before calling), and its offset ends there.
+    """
+    err = iofunc_write_verify(ctp, msg, ocb)
+    if err != EOK:
+        return err
+    data = resmgr_write_payload(ctp, msg)
+    appending = bool(ocb.ioflag & O_APPEND)
+    if appending:
+        offset = ocb.attr.nbytes
+    else:
+        offset = ocb.offset if msg.offset is None else msg.offset
+    done = write_at(offset, data)
+    if msg.offset is None or appending:
+        ocb.offset = offset + done
+    ctp.status = done
     return EOK
 
 

@@ -17,8 +17,9 @@ from qrv.lib.c.iofunc import (
     iofunc_func_init,
     iofunc_lseek_default,
     iofunc_ocb_attach,
+    iofunc_read_at,
     iofunc_read_verify,
-    iofunc_write_verify,
+    iofunc_write_at,
 )
 from qrv.lib.c.msg import IoLseek, IoMsg, IoOpen, IoRead, IoStat, IoSync, IoWrite
 from qrv.lib.c.resmgr import (
@@ -26,7 +27,6 @@ from qrv.lib.c.resmgr import (
     ResmgrConnectFuncs,
     ResmgrContext,
     ResmgrIoFuncs,
-    resmgr_write_payload,
 )
 from qrv.lib.qrvfs import Filesystem, FsError
 from qrv.lib.qrvfs.dirs import entries
@@ -34,7 +34,6 @@ from qrv.spec.iomsg import (
     _IO_FLAG_RD,
     _IO_FLAG_WR,
     EOK,
-    O_APPEND,
     O_CREAT,
     O_DSYNC,
     O_EXCL,
@@ -202,18 +201,12 @@ class FsServer:
 
     @replies_errno
     def read(self, ctp: ResmgrContext, msg: IoRead, ocb: IofuncOcb) -> HandlerResult:
-        err = iofunc_read_verify(ctp, msg, ocb)
-        if err != EOK:
-            return err
         assert isinstance(ocb, FsOcb)
-        ino = self.fs.inode(ocb.inum)
-        if ino.type == InodeType.DIR:
-            return self._readdir(ocb, msg.nbytes)
-        offset = ocb.offset if msg.offset is None else msg.offset
-        data = self.fs.read(ocb.inum, offset, msg.nbytes)
-        if msg.offset is None:
-            ocb.offset = offset + len(data)
-        return data
+        if self.fs.inode(ocb.inum).type == InodeType.DIR:
+            err = iofunc_read_verify(ctp, msg, ocb)
+            return err if err != EOK else self._readdir(ocb, msg.nbytes)
+        inum = ocb.inum
+        return iofunc_read_at(ctp, msg, ocb, lambda off, n: self.fs.read(inum, off, n))
 
     def _readdir(self, ocb: FsOcb, nbytes: int) -> bytes:
         out = b""
@@ -229,21 +222,15 @@ class FsServer:
 
     @replies_errno
     def write(self, ctp: ResmgrContext, msg: IoWrite, ocb: IofuncOcb) -> HandlerResult:
-        err = iofunc_write_verify(ctp, msg, ocb)
-        if err != EOK:
-            return err
         assert isinstance(ocb, FsOcb)
-        data = resmgr_write_payload(ctp, msg)
-        offset = ocb.offset if msg.offset is None else msg.offset
-        if ocb.ioflag & O_APPEND:
-            offset = self.fs.inode(ocb.inum).size
-        done = self.fs.write(ocb.inum, offset, data) if data else 0
-        if msg.offset is None or ocb.ioflag & O_APPEND:
-            ocb.offset = offset + done
-        if ocb.ioflag & (O_SYNC | O_DSYNC):
+        inum = ocb.inum
+        ocb.attr.nbytes = self.fs.inode(inum).size  # where an O_APPEND write starts
+        result = iofunc_write_at(
+            ctp, msg, ocb, lambda off, data: self.fs.write(inum, off, data) if data else 0
+        )
+        if result == EOK and ocb.ioflag & (O_SYNC | O_DSYNC):
             self.fs.fsync()
-        ctp.status = done
-        return EOK
+        return result
 
     @replies_errno
     def stat(self, ctp: ResmgrContext, msg: IoStat, ocb: IofuncOcb) -> HandlerResult:

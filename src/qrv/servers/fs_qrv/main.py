@@ -26,7 +26,7 @@ from qrv.lib.c.iofunc import (
     IofuncOcb,
     iofunc_attr_init,
     iofunc_func_init,
-    iofunc_read_verify,
+    iofunc_read_at,
 )
 from qrv.lib.c.msg import IoRead
 from qrv.lib.c.proc import getpid, procmgr_ready
@@ -35,7 +35,7 @@ from qrv.lib.c.stdio import eprintf
 from qrv.lib.qrvfs import Filesystem
 from qrv.servers.fs_qrv.device import NodeDevice
 from qrv.servers.fs_qrv.ops import FsOpsServer
-from qrv.spec.iomsg import EOK, S_IFDIR, S_IFREG, FileType, ResmgrFlag
+from qrv.spec.iomsg import S_IFDIR, S_IFREG, FileType, ResmgrFlag
 from qrv.spec.qrvfs import MOUNT_TABLE_DIR
 
 USAGE = "usage: fs-qrv [-o ro] DEVICE MOUNTPOINT"
@@ -68,15 +68,9 @@ class MountLine(IofuncAttr):
 
 
 def mount_line_read(ctp: ResmgrContext, msg: IoRead, ocb: IofuncOcb) -> HandlerResult:
-    err = iofunc_read_verify(ctp, msg, ocb)
-    if err != EOK:
-        return err
     assert isinstance(ocb.attr, MountLine)
-    offset = ocb.offset if msg.offset is None else msg.offset
-    data = ocb.attr.text[offset : offset + msg.nbytes]
-    if msg.offset is None:
-        ocb.offset = offset + len(data)
-    return data
+    text = ocb.attr.text
+    return iofunc_read_at(ctp, msg, ocb, lambda off, n: text[off : off + n])
 
 
 def main(argv: list[str]) -> int:
