@@ -322,7 +322,7 @@ class Controller:
             nbytes = count * t.ns.lba_size
             if t.payload is not None:
                 start = (lba - t.slba) * t.ns.lba_size
-                buf.data.write(0, bytes(t.payload[start : start + nbytes]))
+                buf.data.write(0, t.payload[start : start + nbytes])  # a view: one copy
             prp1, prp2 = buf.prps(nbytes)
             cmd = Command(
                 t.opc,
