@@ -211,8 +211,10 @@ def resmgr_msgread(ctp: ResmgrContext, nbytes: int, offset: int) -> bytes:
 
 
 def resmgr_write_payload(ctp: ResmgrContext, msg: IoWrite) -> bytes:
-    """The whole of a write's data: what the receive buffer held, then the rest by
-    MsgRead (a write larger than the buffer).  EINVAL for a negative count."""
+    """The whole of a write's data: what the receive buffer held, or, for a write larger
+    than the buffer, all of it by one MsgRead (one copy of the payload, where reading
+    only the rest would need another to join it to the part received).  EINVAL for a
+    negative count."""
     nbytes = IO_WRITE.unpack_from(ctp.msg)[2]
     if nbytes < 0:
         raise oserror(EINVAL)
@@ -220,7 +222,7 @@ def resmgr_write_payload(ctp: ResmgrContext, msg: IoWrite) -> bytes:
     if len(have) >= nbytes:
         return have
     start = len(ctp.msg) - len(have)  # the data follow the header (and xtype offset)
-    return have + resmgr_msgread(ctp, nbytes - len(have), start + len(have))
+    return resmgr_msgread(ctp, nbytes, start)
 
 
 def resmgr_attach(  # noqa: PLR0917 - QNX's signature
