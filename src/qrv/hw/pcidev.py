@@ -45,6 +45,14 @@ _IO_SPACE = int(Command.IO_SPACE)
 _MEMORY_SPACE = int(Command.MEMORY_SPACE)
 _BUS_MASTER = int(Command.BUS_MASTER)
 assert _IO_SPACE | _MEMORY_SPACE | _BUS_MASTER <= 0xFF
+# INTx on the same footing (every completion drives it): Status.INTERRUPT is bit 3 of the
+# status register's low byte, Command.INTX_DISABLE bit 10 of the command register (bit 2
+# of its high byte), PCI 3.0 6.2.2, 6.2.3.
+_STATUS = int(Cfg.STATUS)
+_INTERRUPT_STATUS = int(Status.INTERRUPT)
+_COMMAND_HIGH = _COMMAND + 1
+_INTX_DISABLE_HIGH = int(Command.INTX_DISABLE) >> 8
+assert _INTERRUPT_STATUS <= 0xFF and _INTX_DISABLE_HIGH << 8 == Command.INTX_DISABLE
 
 
 class DmaError(BusError):
@@ -344,13 +352,12 @@ class PciFunction:
         Command.INTX_DISABLE is clear (PCI 3.0 6.2.2, 6.2.3).
         """
         self._intx_request = request
-        status = self.cfg16(Cfg.STATUS)
-        status = status | Status.INTERRUPT if request else status & ~Status.INTERRUPT
-        self.config[Cfg.STATUS : Cfg.STATUS + 2] = int(status).to_bytes(2, "little")
+        low = self.config[_STATUS]
+        self.config[_STATUS] = low | _INTERRUPT_STATUS if request else low & ~_INTERRUPT_STATUS
         self._drive_intx()
 
     def _drive_intx(self) -> None:
-        out = self._intx_request and not self.cfg16(Cfg.COMMAND) & Command.INTX_DISABLE
+        out = self._intx_request and not self.config[_COMMAND_HIGH] & _INTX_DISABLE_HIGH
         if out != self._intx_out:
             self._intx_out = out
             if self.intx is not None:

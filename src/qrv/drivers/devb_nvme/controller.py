@@ -277,6 +277,9 @@ class Controller:
 
     def _take_buffers(self, wanted: int, what: str) -> list[Bounce]:
         """At least one bounce buffer (up to `wanted`), waiting while all are in use."""
+        bufs = self.buffers.take(wanted)
+        if bufs:  # the usual case: no wait, so no deadline either
+            return bufs
         deadline = ClockTime() + self.timeout_s
         while not (bufs := self.buffers.take(wanted)):
             if ClockTime() >= deadline:

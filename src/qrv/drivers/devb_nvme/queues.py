@@ -148,7 +148,7 @@ class QueuePair:
             raise ControllerTimeout(f"{what}: SQ {self.qid} is full (head {self.sq_head})")
         cid = self._new_cid()
         self.outstanding[cid] = what
-        self.sq.write(self.sq_tail * SQE_SIZE, cmd._replace(cid=cid).pack())
+        self.sq.write(self.sq_tail * SQE_SIZE, cmd.pack(cid))
         self.sq_tail = (self.sq_tail + 1) % self.entries
         if ring:
             self.ring()
@@ -162,6 +162,8 @@ class QueuePair:
 
     def wait_slots(self, what: str, wanted: int = 1) -> int:
         """Wait (bounded by the timeout) until a slot is free; up to `wanted` free slots."""
+        if self.free_slots > 0:  # the usual case: no wait, so no deadline either
+            return min(wanted, self.free_slots)
         deadline = ClockTime() + self.timeout_s
         while self.free_slots <= 0:
             if self.polled:

@@ -116,6 +116,10 @@ class NvmeController(PciFunction):
         """What CSTS.RDY's delay is measured on (the board's clock when plugged in one)."""
         self._lock = threading.Lock()
         self.regs = RegisterFile(cap=cap.encode())
+        msix = self.capability(CapId.MSIX)
+        assert msix is not None
+        self._msix_control_at = msix.offset + pci.MSIX_CONTROL_OFFSET
+        """Where Message Control is (the capability list is fixed once built)."""
         for nsid, ns in enumerate(namespaces, start=1):
             ns.nsid, ns.serial = nsid, serial
         self.state = ControllerState(
@@ -233,9 +237,7 @@ class NvmeController(PciFunction):
     # -- PCI face ---------------------------------------------------------------------------
 
     def _msix_control(self) -> int:
-        cap = self.capability(CapId.MSIX)
-        assert cap is not None
-        return self.cfg16(cap.offset + pci.MSIX_CONTROL_OFFSET)
+        return self.cfg16(self._msix_control_at)
 
     def _msix_enabled(self) -> bool:
         return bool(self._msix_control() & MSIX_ENABLE)

@@ -69,7 +69,8 @@ class NvmeInterrupts:
             self._fire(cq.iv)
 
     def _fire(self, vector: int) -> None:
-        addr = self._entry(vector, ADDR_LO) | self._entry(vector, ADDR_HI) << 32
+        # Message Address: the Lower and Upper Address dwords, one little-endian qword
+        addr = self.table.load(vector * MSIX_ENTRY_SIZE + ADDR_LO, 2 * DWORD) or 0
         self.sent += 1
         self._send(addr, self._entry(vector, DATA))
 

@@ -44,8 +44,12 @@ class Command(NamedTuple):
     cdw14: int = 0
     cdw15: int = 0
 
-    def pack(self) -> bytes:
-        return _SQE.pack(*self)
+    def pack(self, cid: int | None = None) -> bytes:
+        """The 64-byte entry; with `cid`, under that command identifier instead of
+        :attr:`cid` (a driver picks the CID as it submits)."""
+        if cid is None:
+            return _SQE.pack(*self)
+        return _SQE.pack(self.opc, self.flags, cid, *self[3:])
 
     @classmethod
     def unpack(cls, data: bytes | bytearray | memoryview, offset: int = 0) -> Command:
