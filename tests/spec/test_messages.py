@@ -6,6 +6,7 @@ The messages are built here with the field layouts of ``sys/iomsg.h``
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import struct
 
@@ -177,3 +178,18 @@ def test_any_bytes_decode_or_raise_message_error(raw: bytes) -> None:
 @given(raw=any_message)
 def test_any_bytes_decode_or_raise_message_error_many(raw: bytes) -> None:
     _decodes_or_refuses(raw)
+
+
+def test_a_connect_to_a_server_changes_only_its_four_fields() -> None:
+    """IoOpen.to_server is dataclasses.replace of path, handle, file_type and extra: every
+    other field (any added later too) is carried over."""
+    values = iter(range(1, 100))
+    kwargs = {
+        f.name: f"p{next(values)}" if f.type == "str" else next(values)
+        for f in dataclasses.fields(IoOpen)
+    }
+    msg = IoOpen(**kwargs)  # type: ignore[arg-type]
+    sent = msg.to_server("rest/of/path", 7, 8, "other")
+    assert sent == dataclasses.replace(
+        msg, path="rest/of/path", handle=7, file_type=8, extra="other"
+    )

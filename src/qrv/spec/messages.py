@@ -137,6 +137,23 @@ class IoOpen:
         )
         return hdr + raw + extra
 
+    def to_server(self, path: str, handle: int, file_type: int, extra: str) -> IoOpen:
+        """This connect as one server gets it: `path` the remainder under its mount
+        point, `handle` and `file_type` what it registered there, `extra` the second
+        path at that server (``dataclasses.replace`` of those four fields, without its
+        walk over every field on each open)."""
+        return IoOpen(
+            path,
+            self.ioflag,
+            self.mode,
+            handle,
+            file_type,
+            self.subtype,
+            self.eflag,
+            self.extra_type,
+            extra,
+        )
+
     @classmethod
     def parse(cls, raw: bytes, srcmsglen: int | None = None) -> IoOpen:
         del srcmsglen

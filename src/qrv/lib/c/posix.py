@@ -17,7 +17,7 @@ spelling: EINVAL, longer than ``PATH_MAX``: ENAMETOOLONG.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from qrv.kernel import KThread, current_or_none
 from qrv.kernel.pathmgr import ResolveEntry
@@ -160,7 +160,7 @@ def connect_send(
             last = exc.errno or ENOENT
             continue
         extra = rest if other is not None else msg.extra
-        sent = replace(msg, path=e.remainder, handle=e.handle, file_type=e.file_type, extra=extra)
+        sent = msg.to_server(e.remainder, e.handle, e.file_type, extra)
         try:
             _status, reply = ipc.MsgSend(coid, sent.pack(), rbytes)
         except OSError as exc:
