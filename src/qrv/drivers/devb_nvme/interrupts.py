@@ -65,12 +65,13 @@ class Sleepers:
         finally:
             self._asleep.pop(tid, None)
 
-    def wake(self, qids: set[int]) -> int:
-        """Pulse every thread asleep on one of `qids`; how many were woken."""
+    def wake(self, qids: set[int], prio: int) -> int:
+        """Pulse every thread asleep on one of `qids` (pulses of priority `prio`); how
+        many were woken."""
         woken = [tid for tid, (_, qid) in self._asleep.items() if qid in qids]
         for tid in woken:
             coid, _ = self._asleep.pop(tid)
-            MsgSendPulse(coid, getprio(), WAKE_PULSE, 0)
+            MsgSendPulse(coid, prio, WAKE_PULSE, 0)
         return len(woken)
 
 
@@ -94,12 +95,15 @@ class InterruptService:
         self.tid = 0
         self._chid = -1
         self._iid = -1
+        self._prio = 0
+        """The interrupt pulse's priority: the IST serves at it, and wakes threads at it."""
 
     def attach(self) -> None:
         """Attach the interrupt as a pulse to the IST's channel (OSError: EPERM, EINVAL)."""
         self._chid = ChannelCreate(0)
         coid = ConnectAttach(0, getpid(), self._chid)
-        event = SIGEV_PULSE_INIT(coid, getprio(), INTERRUPT_PULSE, self.irq)
+        self._prio = getprio()
+        event = SIGEV_PULSE_INIT(coid, self._prio, INTERRUPT_PULSE, self.irq)
         self._iid = InterruptAttachEvent(self.irq, event, _NTO_INTR_FLAGS_TRK_MSK)
 
     def start(self) -> None:
@@ -114,7 +118,7 @@ class InterruptService:
     def service(self) -> int:
         """Drain every CQ and wake the threads of the queues that had completions."""
         qids = {qp.qid for qp in self._queues() if qp.reap()}
-        return self.sleepers.wake(qids)
+        return self.sleepers.wake(qids, self._prio)
 
     def _run(self) -> None:
         self.service()  # what completed before the switch
