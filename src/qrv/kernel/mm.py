@@ -77,30 +77,42 @@ class DmaMapping(PhysMapping):
         super().__init__(bus, paddr, length)
         self._ram = bus.ram_view(paddr, length) if isinstance(bus, DirectRam) else None
 
+    # Each accessor tests the bounds inline (the hot paths: queue entries, phase tags,
+    # data views) and leaves every other case, RAM reached through the bus or an access
+    # outside the mapping (EFAULT), to PhysMapping's checked path.
+
     def view(self, off: int, size: int) -> memoryview | None:
         """Bytes [off, off+size) of the mapping in place (writable, no copy), or None
         where RAM is reached through the bus only (then :meth:`read`)."""
-        self._check(off, size)
-        return None if self._ram is None else self._ram[off : off + size]
+        ram = self._ram
+        if ram is None or not (
+            self.mapped and off >= 0 and size >= 0 and off + size <= self.length
+        ):
+            self._check(off, size)
+            return None
+        return ram[off : off + size]
 
     def read16(self, off: int) -> int:
-        if self._ram is None:
+        ram = self._ram
+        if ram is None or not (self.mapped and off >= 0 and off + 2 <= self.length):
             return super().read16(off)
-        self._check(off, 2)
-        return int.from_bytes(self._ram[off : off + 2], "little")
+        return int.from_bytes(ram[off : off + 2], "little")
 
     def read(self, off: int, size: int) -> bytes:
-        if self._ram is None:
+        ram = self._ram
+        if ram is None or not (
+            self.mapped and off >= 0 and size >= 0 and off + size <= self.length
+        ):
             return super().read(off, size)
-        self._check(off, size)
-        return bytes(self._ram[off : off + size])
+        return bytes(ram[off : off + size])
 
     def write(self, off: int, data: bytes | memoryview) -> None:
-        if self._ram is None:
+        ram = self._ram
+        end = off + len(data)
+        if ram is None or not (self.mapped and off >= 0 and end <= self.length):
             super().write(off, data)
             return
-        self._check(off, len(data))
-        self._ram[off : off + len(data)] = data
+        ram[off:end] = data
 
 
 Mapping = PhysMapping
