@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterator
 
 from qrv.lib.c import close, fstat, open, read
 from qrv.spec.iomsg import EISDIR, oserror
-from qrv.userland._util import EXIT_FAILURE, fail, is_dir
+from qrv.userland._opts import Usage, line_or_byte_count, usage_error
+from qrv.userland._util import EXIT_FAILURE, fail, is_dir, out
 
 CHUNK = 65536
 STDIN = 0
@@ -68,3 +69,29 @@ class Headers:
         text = ("" if self.first else "\n") + f"==> {name} <==\n"
         self.first = False
         return text
+
+
+def line_or_byte_filter(
+    name: str,
+    usage: str,
+    argv: list[str],
+    by_lines: Callable[[int, int], None],
+    by_bytes: Callable[[int, int], None],
+) -> int:
+    """head's and tail's frame: ``-n LINES`` (default 10) or ``-c BYTES`` over every
+    operand, each behind its header when there are several; `by_lines(fd, count)` or
+    `by_bytes(fd, nbytes)` prints what the command keeps of one file."""
+    try:
+        count, nbytes, paths = line_or_byte_count(name, argv[1:])
+    except Usage as exc:
+        return usage_error(name, usage, exc)
+    headers = Headers(paths)
+
+    def body(path: str, fd: int) -> None:
+        out(headers.text(path))
+        if nbytes is None:
+            by_lines(fd, count)
+        else:
+            by_bytes(fd, nbytes)
+
+    return each_file(name, paths, body)
