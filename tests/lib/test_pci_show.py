@@ -77,6 +77,40 @@ def type0_config(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
+@st.composite
+def bridge_config(draw: st.DrawFn) -> bytes:
+    """A PCI-to-PCI bridge (type-1 header) with random forwarding windows: each base and
+    limit register pair of any addressing type (matching, mismatched, reserved), the
+    upper halves random; no capability list."""
+    data = bytearray(draw(st.binary(min_size=256, max_size=256)))
+    _u16(data, 0x00, 0x1B36)
+    _u16(data, 0x02, 0x000C)
+    _u32(data, 0x08, 0x060400 << 8 | draw(st.integers(0, 255)))
+    data[0x0E] = 0x01
+    data[0x06] &= ~0x10
+    data[0x38:0x3C] = bytes(4)  # no expansion ROM
+    data[0x3D] = draw(st.integers(0, 4))  # a pin pciutils prints as a letter
+    types = st.sampled_from([0, 1, 2, 0xF])  # narrow, wide, reserved
+    for base, limit, size in ((0x1C, 0x1D, 1), (0x20, 0x22, 2), (0x24, 0x26, 2)):
+        btype = draw(types)
+        ltype = btype if draw(st.booleans()) else draw(types)
+        bits = 8 * size
+        data[base : base + size] = (draw(st.integers(0, (1 << bits) - 1)) & ~0xF | btype).to_bytes(
+            size, "little"
+        )
+        data[limit : limit + size] = (
+            draw(st.integers(0, (1 << bits) - 1)) & ~0xF | ltype
+        ).to_bytes(size, "little")
+    return bytes(data)
+
+
+@FEW
+@given(configs=st.lists(bridge_config(), min_size=1, max_size=3))
+def test_bridge_windows_are_pciutils(configs: list[bytes], tmp_path: Path) -> None:
+    compare(configs, tmp_path, "-vv", verbose=2)
+    compare(configs, tmp_path, "-vvv", verbose=3)
+
+
 def _cap(draw: st.DrawFn, data: bytearray, at: int, kind: str, nxt: int) -> None:
     ids = {"pm": 0x01, "msi": 0x05, "msix": 0x11, "express": 0x10, "vendor": 0x09}
     # IDs qrv names by number only (AGP, SATA, EA, ... are not in the draw: docs/lspci.md)

@@ -73,14 +73,16 @@ class Function:
 
 
 def size_text(size: int) -> str:
-    """`` [size=16K]``: pciutils divides by 1024 while the size is a multiple of 1024."""
+    """`` [size=16K]``: pciutils divides by 1024 while the size is a multiple of 1024,
+    then prints the count cast to ``unsigned`` (``show_size``): a window of 64 GiB + 1 MiB
+    is ``[size=1M]``, its 0x1000000001 MiB cut to 32 bits."""
     if not size:
         return ""
     i = 0
     while i < len(SIZE_SUFFIXES) - 1 and size % 1024 == 0:
         size //= 1024
         i += 1
-    return f" [size={size}{SIZE_SUFFIXES[i]}]"
+    return f" [size={size & 0xFFFFFFFF}{SIZE_SUFFIXES[i]}]"
 
 
 def terse(f: Function, names: Names, verbose: int, kernel: bool = False) -> list[str]:
@@ -223,37 +225,63 @@ def _window(
     return f"\t{name} behind bridge: {base:0{width}x}-{end:0{width}x}{size} [{bits}-bit]"
 
 
+@dataclass(frozen=True)
+class _BridgeWindow:
+    """One of a type-1 header's forwarding windows (PCI-to-PCI Bridge Architecture 1.2
+    §3.2.5.6-3.2.5.9): a base and a limit register whose low 4 bits give the addressing
+    type (0: narrow; 1: wide, the upper address bits in two more registers) and whose
+    other bits are address bits 15:12 (I/O, 8-bit registers) or 31:20 (memory, 16-bit)."""
+
+    name: str  # lspci's "<name> behind bridge"
+    kind: str  # lspci's "Unknown <kind> range types"
+    base: int
+    limit: int
+    reg_bytes: int  # 1 for I/O, 2 for memory
+    upper: tuple[int, int] | None  # base and limit upper halves of a wide window
+    granule: int
+    shapes: tuple[tuple[int, int], ...]  # (hex digits, bits) per addressing type
+
+    def line(self, c: ConfigBytes, verb: bool) -> str:
+        """pciutils 3.9 ``show_htype1``'s line for this window."""
+        reg_base = _reg(c, self.base, self.reg_bytes)
+        reg_limit = _reg(c, self.limit, self.reg_bytes)
+        rtype = reg_base & 0xF
+        if rtype != reg_limit & 0xF or rtype >= len(self.shapes):
+            return f"\t!!! Unknown {self.kind} range types {reg_base:x}/{reg_limit:x}"
+        reg_bits = 8 * self.reg_bytes
+        base, limit = (reg_base & ~0xF) << reg_bits, (reg_limit & ~0xF) << reg_bits
+        width, bits = self.shapes[rtype]
+        if rtype == 1 and self.upper is not None:
+            low_bits = 2 * reg_bits  # the address bits the base and limit registers give
+            upper_bytes = (bits - low_bits) // 8
+            base |= _reg(c, self.upper[0], upper_bytes) << low_bits
+            limit |= _reg(c, self.upper[1], upper_bytes) << low_bits
+        return _window(self.name, (base, limit), self.granule, (width, bits), verb)
+
+
+def _reg(c: ConfigBytes, off: int, nbytes: int) -> int:
+    return {1: c.b, 2: c.w, 4: c.l}[nbytes](off)
+
+
+IO_GRANULE, MEM_GRANULE = 0x1000, 0x100000  # 4 KiB and 1 MiB (bridge spec 3.2.5)
+BRIDGE_WINDOWS = (
+    _BridgeWindow(
+        "I/O", "I/O", Type1.IO_BASE, Type1.IO_LIMIT, 1,
+        (Type1.IO_BASE_UPPER16, Type1.IO_LIMIT_UPPER16), IO_GRANULE, ((4, 16), (8, 32)),
+    ),
+    _BridgeWindow(
+        "Memory", "memory", Type1.MEMORY_BASE, Type1.MEMORY_LIMIT, 2, None, MEM_GRANULE, ((8, 32),)
+    ),
+    _BridgeWindow(
+        "Prefetchable memory", "prefetchable memory",
+        Type1.PREF_MEMORY_BASE, Type1.PREF_MEMORY_LIMIT, 2,
+        (Type1.PREF_BASE_UPPER32, Type1.PREF_LIMIT_UPPER32), MEM_GRANULE, ((8, 32), (16, 64)),
+    ),
+)  # fmt: skip
+
+
 def _windows(c: ConfigBytes, verb: bool) -> list[str]:
-    lines = []
-    io_base, io_limit = c.b(Type1.IO_BASE), c.b(Type1.IO_LIMIT)
-    io_type = io_base & 0xF
-    if io_type != io_limit & 0xF or io_type not in (0, 1):
-        lines.append(f"\t!!! Unknown I/O range types {io_base:x}/{io_limit:x}")
-    else:
-        base, limit = (io_base & 0xF0) << 8, (io_limit & 0xF0) << 8
-        if io_type == 1:
-            base |= c.w(Type1.IO_BASE_UPPER16) << 16
-            limit |= c.w(Type1.IO_LIMIT_UPPER16) << 16
-        width, bits = (8, 32) if io_type else (4, 16)
-        lines.append(_window("I/O", (base, limit), 0x1000, (width, bits), verb))
-    mem_base, mem_limit = c.w(Type1.MEMORY_BASE), c.w(Type1.MEMORY_LIMIT)
-    if mem_base & 0xF != mem_limit & 0xF or mem_base & 0xF:
-        lines.append(f"\t!!! Unknown memory range types {mem_base:x}/{mem_limit:x}")
-    else:
-        base, limit = (mem_base & 0xFFF0) << 16, (mem_limit & 0xFFF0) << 16
-        lines.append(_window("Memory", (base, limit), 0x100000, (8, 32), verb))
-    pb, pl = c.w(Type1.PREF_MEMORY_BASE), c.w(Type1.PREF_MEMORY_LIMIT)
-    ptype = pb & 0xF
-    if ptype != pl & 0xF or ptype not in (0, 1):
-        lines.append(f"\t!!! Unknown prefetchable memory range types {pb:x}/{pl:x}")
-    else:
-        base, limit = (pb & 0xFFF0) << 16, (pl & 0xFFF0) << 16
-        if ptype == 1:
-            base |= c.l(Type1.PREF_BASE_UPPER32) << 32
-            limit |= c.l(Type1.PREF_LIMIT_UPPER32) << 32
-        width, bits = (16, 64) if ptype else (8, 32)
-        lines.append(_window("Prefetchable memory", (base, limit), 0x100000, (width, bits), verb))
-    return lines
+    return [w.line(c, verb) for w in BRIDGE_WINDOWS]
 
 
 def _htype1(f: Function, verbose: int) -> list[str]:
