@@ -2,8 +2,13 @@
 
 Every read goes client -> MsgSend -> devb-nvme's resmgr -> NVMe Read SQE ->
 doorbell -> controller (the built-in model, or QEMU over qtest) -> DMA ->
-CQE -> MsgReply.  The baseline is os.pread of the same bytes of the image; the last column is the
+CQE -> MsgReply.  The baseline is os.pread of the same bytes of the image; `qrv/host` is the
 stack's rate as a fraction of it (issue 16's goals are such fractions).
+
+On the built-in board the whole system (client, kernel, driver, model) runs on one host
+thread, the kernel's CPU thread, as does the baseline here; `cpu` is the same fraction in
+that thread's CPU time, which other processes on a loaded host disturb far less than the
+wall clock (QEMU works in a process of its own: no `cpu` column there).
 
     python bench/bench_stack.py [--machine builtin|qemu|both] [--seconds S]
 """
@@ -20,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from qrv.emu import BOOT_PROGRAMS, BuiltinMachine, boot
 from qrv.hw.bus import Machine
@@ -34,16 +40,50 @@ SEQ_SIZES = (4 * KiB, 64 * KiB, 1 * MiB)
 RANDOM_SIZE = 4 * KiB
 
 
-def timed(fn: Callable[[], int], seconds: float) -> tuple[int, int, float]:
-    """Run fn (returns bytes moved) until `seconds` pass: (calls, bytes, elapsed)."""
+class Run(NamedTuple):
+    calls: int
+    moved: int
+    """Bytes."""
+    elapsed: float
+    """Wall-clock seconds."""
+    cpu: float
+    """CPU seconds of the calling host thread."""
+
+
+def measure(fn: Callable[[], int], seconds: float) -> Run:
+    """Run fn (returns bytes moved) until `seconds` pass."""
     calls = moved = 0
+    cpu = time.thread_time()
     start = time.perf_counter()
     while True:
         moved += fn()
         calls += 1
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
-            return calls, moved, elapsed
+            return Run(calls, moved, elapsed, time.thread_time() - cpu)
+
+
+def timed(fn: Callable[[], int], seconds: float) -> tuple[int, int, float]:
+    """Run fn (returns bytes moved) until `seconds` pass: (calls, bytes, elapsed)."""
+    calls, moved, elapsed, _ = measure(fn, seconds)
+    return calls, moved, elapsed
+
+
+def cpu_ratio(stack: Run, host: Run, by_calls: bool = False) -> float:
+    """The stack's rate per CPU second as a fraction of the host's."""
+    if by_calls:
+        return (stack.calls / stack.cpu) / (host.calls / host.cpu)
+    return (stack.moved / stack.cpu) / (host.moved / host.cpu)
+
+
+def header(base: str, cpu: bool) -> None:
+    cols = f"{'workload':<22}{'qrv stack':>16}{base:>16}{'qrv/host':>10}"
+    print(cols + (f"{'cpu':>8}" if cpu else ""))
+
+
+def row(label: str, stack: float, base: float, unit: str, cpu: float | None) -> None:
+    line = f"{label:<22}{stack:>11.1f} {unit}{base:>11.1f} {unit}{stack / base:>9.3f}x"
+    print(line + (f"{cpu:>7.3f}x" if cpu is not None else ""))
 
 
 def sequential(read: Callable[[int, int], bytes], size: int) -> Callable[[], int]:
@@ -79,6 +119,7 @@ def bench_machine(name: str, image: Path, seconds: float) -> None:
     stdio = Stdio(io.BytesIO(), io.BytesIO(), io.BytesIO())
     kernel = Kernel(machine, stdio)
     fd_img = os.open(image, os.O_RDONLY)
+    cpu = name == "builtin"  # the whole system runs on the kernel's CPU thread
 
     def workload(argv: list[str]) -> int:
         """The client: a process of the system, as every program is."""
@@ -94,17 +135,22 @@ def bench_machine(name: str, image: Path, seconds: float) -> None:
             if stack_read(4096, 0) != raw_read(4096, 0):
                 raise SystemExit("the stack and the image disagree: not benchmarking")
             print(f"\n== {name} machine: /dev/nvme0n1p1 vs os.pread of {image.name}")
-            print(f"{'workload':<22}{'qrv stack':>16}{'os.pread':>16}{'qrv/host':>10}")
+            header("os.pread", cpu)
             for size in SEQ_SIZES:
-                _, b1, t1 = timed(sequential(stack_read, size), seconds)
-                _, b0, t0 = timed(sequential(raw_read, size), seconds / 4)
-                s1, s0 = b1 / t1 / MiB, b0 / t0 / MiB
-                label = f"seq read {size // KiB} KiB"
-                print(f"{label:<22}{s1:>11.1f} MiB/s{s0:>11.1f} MiB/s{s1 / s0:>9.3f}x")
-            c1, _, t1 = timed(random_reads(stack_read, random.Random(1)), seconds)
-            c0, _, t0 = timed(random_reads(raw_read, random.Random(1)), seconds / 4)
-            r1, r0 = c1 / t1, c0 / t0
-            print(f"{'random read 4 KiB':<22}{r1:>12.0f} IOPS{r0:>12.0f} IOPS{r1 / r0:>9.3f}x")
+                r1 = measure(sequential(stack_read, size), seconds)
+                r0 = measure(sequential(raw_read, size), seconds / 4)
+                s1, s0 = r1.moved / r1.elapsed / MiB, r0.moved / r0.elapsed / MiB
+                row(
+                    f"seq read {size // KiB} KiB",
+                    s1,
+                    s0,
+                    "MiB/s",
+                    cpu_ratio(r1, r0) if cpu else None,
+                )
+            r1 = measure(random_reads(stack_read, random.Random(1)), seconds)
+            r0 = measure(random_reads(raw_read, random.Random(1)), seconds / 4)
+            i1, i0 = r1.calls / r1.elapsed, r0.calls / r0.elapsed
+            row("random read 4 KiB", i1, i0, " IOPS", cpu_ratio(r1, r0, True) if cpu else None)
         finally:
             close(fd)
         return 0

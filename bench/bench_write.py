@@ -1,11 +1,12 @@
 """Full-stack write throughput of /dev/nvme0n1p1 (``rw``), beside same-run os.pwrite.
 
 Every write goes client -> MsgSend (the data follow the header; past 64 KiB the
-driver fetches the rest with MsgRead) -> devb-nvme's resmgr -> NVMe Write SQE
+driver fetches them all with MsgRead) -> devb-nvme's resmgr -> NVMe Write SQE
 through the bounce buffer -> doorbell -> controller (the built-in model with its
 8 MiB volatile write cache, or QEMU over qtest) -> CQE -> MsgReply.  The
 baseline is os.pwrite (and os.fsync) of the same sizes to a host file of the
-same size, in the same run.  "write+fsync 4 KiB" is one 4 KiB pwrite followed by
+same size, in the same run (`cpu`: the same fraction in CPU time, as in
+bench_stack.py).  "write+fsync 4 KiB" is one 4 KiB pwrite followed by
 fsync (an NVMe Flush, which on both machines ends in an fsync of the image).
 
     python bench/bench_write.py [--machine builtin|qemu|both] [--seconds S]
@@ -20,7 +21,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench_stack import P1_SIZE, SEQ_SIZES, KiB, MiB, machine_args, timed
+from bench_stack import P1_SIZE, SEQ_SIZES, KiB, MiB, cpu_ratio, header, machine_args, measure, row
 from qrv.emu import BuiltinMachine, boot, boot_programs
 from qrv.hw.bus import Machine
 from qrv.kernel import Kernel, Stdio
@@ -57,44 +58,53 @@ def make_machine(name: str, image: Path) -> Machine:
     return BuiltinMachine(image, writable=True)
 
 
-def row(label: str, stack: float, base: float, unit: str) -> None:
-    print(f"{label:<22}{stack:>11.1f} {unit}{base:>11.1f} {unit}{stack / base:>9.3f}x")
-
-
 def bench_machine(name: str, image: Path, baseline: Path, seconds: float) -> None:
     machine = make_machine(name, image)
     stdio = Stdio(io.BytesIO(), io.BytesIO(), io.BytesIO())
     kernel = Kernel(machine, stdio)
     fd_base = os.open(baseline, os.O_RDWR)
+    cpu = name == "builtin"  # the whole system runs on the kernel's CPU thread
+
+    def workload(argv: list[str]) -> int:
+        """The client: a process of the system, as every program is."""
+        fd = open("/dev/nvme0n1p1", O_RDWR)
+        try:
+
+            def stack_write(data: bytes, off: int) -> int:
+                return pwrite(fd, data, off)
+
+            def base_write(data: bytes, off: int) -> int:
+                return os.pwrite(fd_base, data, off)
+
+            probe = os.urandom(4096)
+            stack_write(probe, 0)
+            if pread(fd, 4096, 0) != probe:
+                raise SystemExit("the stack does not read back its write: not benchmarking")
+            print(f"\n== {name} machine: /dev/nvme0n1p1 vs os.pwrite of {baseline.name}")
+            header("os.pwrite", cpu)
+            for size in SEQ_SIZES:
+                r1 = measure(sequential(stack_write, size), seconds)
+                r0 = measure(sequential(base_write, size), seconds / 4)
+                s1, s0 = r1.moved / r1.elapsed / MiB, r0.moved / r0.elapsed / MiB
+                row(
+                    f"seq write {size // KiB} KiB",
+                    s1,
+                    s0,
+                    "MiB/s",
+                    cpu_ratio(r1, r0) if cpu else None,
+                )
+            # fsync waits for the host's disk, which no thread's CPU time shows: wall only
+            r1 = measure(sequential(stack_write, SYNC_SIZE, lambda: fsync(fd)), seconds)
+            r0 = measure(sequential(base_write, SYNC_SIZE, lambda: os.fsync(fd_base)), seconds)
+            row("write+fsync 4 KiB", r1.calls / r1.elapsed, r0.calls / r0.elapsed, " IOPS", None)
+        finally:
+            close(fd)
+        return 0
+
     try:
         boot(kernel, boot_programs(True), stdio.stderr)  # type: ignore[arg-type]
-        with kernel.adopt("bench"):
-            fd = open("/dev/nvme0n1p1", O_RDWR)
-            try:
-
-                def stack_write(data: bytes, off: int) -> int:
-                    return pwrite(fd, data, off)
-
-                def base_write(data: bytes, off: int) -> int:
-                    return os.pwrite(fd_base, data, off)
-
-                probe = os.urandom(4096)
-                stack_write(probe, 0)
-                if pread(fd, 4096, 0) != probe:
-                    raise SystemExit("the stack does not read back its write: not benchmarking")
-                print(f"\n== {name} machine: /dev/nvme0n1p1 vs os.pwrite of {baseline.name}")
-                print(f"{'workload':<22}{'qrv stack':>16}{'os.pwrite':>16}{'qrv/host':>10}")
-                for size in SEQ_SIZES:
-                    _, b1, t1 = timed(sequential(stack_write, size), seconds)
-                    _, b0, t0 = timed(sequential(base_write, size), seconds / 4)
-                    row(f"seq write {size // KiB} KiB", b1 / t1 / MiB, b0 / t0 / MiB, "MiB/s")
-                c1, _, t1 = timed(sequential(stack_write, SYNC_SIZE, lambda: fsync(fd)), seconds)
-                c0, _, t0 = timed(
-                    sequential(base_write, SYNC_SIZE, lambda: os.fsync(fd_base)), seconds
-                )
-                row("write+fsync 4 KiB", c1 / t1, c0 / t0, " IOPS")
-            finally:
-                close(fd)
+        if kernel.waitpid(kernel.spawn(workload, ["bench"]), 600) != 0:
+            raise SystemExit(stdio.stderr.getvalue().decode())  # type: ignore[attr-defined]
     finally:
         os.close(fd_base)
         kernel.shutdown()
