@@ -2,7 +2,8 @@
 concurrently each get exactly the image's bytes (os.pread of the file), on the
 built-in board (in order, and with the model completing bursts out of order) and
 on QEMU (fewer clients: every access there is a qtest round trip), with devb-nvme's
-interrupt service thread and polling (``-o poll``)."""
+interrupt service thread (on the board by MSI-X, and by INTx through the PLIC with
+``-o intx``) and polling (``-o poll``)."""
 
 from __future__ import annotations
 
@@ -83,7 +84,9 @@ def run_clients(machine: Machine, image: Path, clients: int, args: list[str]) ->
         assert got[index] == expected, f"client {index}"
 
 
-@pytest.mark.parametrize("args", [[], ["-o", "poll"]], ids=["interrupts", "poll"])
+@pytest.mark.parametrize(
+    "args", [[], ["-o", "intx"], ["-o", "poll"]], ids=["interrupts", "intx", "poll"]
+)
 @pytest.mark.parametrize("reorder_seed", [None, 11])
 def test_sixteen_clients_read_three_nodes_on_the_board(
     image: Path, reorder_seed: int | None, args: list[str]

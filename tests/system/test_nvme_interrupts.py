@@ -1,6 +1,7 @@
 """devb-nvme's interrupt service thread on both machines: the boot line naming the
 interrupt (MSI-X vector 0 on the built-in board, which has an MSI target; INTx on
-QEMU's plain virt), reads served through it, ``poll``
+QEMU's plain virt, and on the board with ``intx``: the PLIC path), reads served
+through it, ``poll``
 keeping the polling path, and a controller whose interrupt never comes: each command
 ends at its timeout with an error that says so, and the driver serves on."""
 
@@ -44,6 +45,8 @@ def machine(kind: str, image: Path) -> Machine:
     ("kind", "args", "line"),
     [
         ("builtin", [], r"interrupts on \(IRQ=\d+, MSI-X vector 0\)"),
+        ("builtin", ["-o", "intx"], rf"interrupts on \(IRQ={NVME_INTA}, INTx\)"),
+        ("qemu", ["intx"], rf"interrupts on \(IRQ={NVME_INTA}, INTx\)"),
         ("qemu", [], rf"interrupts on \(IRQ={NVME_INTA}, INTx\)"),
         ("builtin", ["-o", "poll"], None),
         ("qemu", ["-o", "poll"], None),

@@ -189,11 +189,13 @@ def test_bounce_pool_grows_to_its_limit() -> None:
 def test_options() -> None:
     opts = parse_options(["devb-nvme", "queues=2", "-o", "poll,threads=4", "depth=8"])
     assert opts == Options(queues=2, threads=4, poll=True, depth=8)
+    assert parse_options(["devb-nvme", "-o", "intx"]) == Options(intx=True)
     for bad in (
         ["x", f"queues={MAX_IO_QUEUES + 1}"],
         ["x", "threads=0"],
         ["x", "-o"],
         ["x", "poll=1"],
+        ["x", "intx=0"],
     ):
         with pytest.raises(NvmeError):
             parse_options(bad)

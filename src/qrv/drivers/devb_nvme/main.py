@@ -1,7 +1,7 @@
 """devb-nvme's main: the seed's phases A-D and the GPT paths, then the dispatch loop.
 
 Usage: ``devb-nvme [timeout=SECONDS] [depth=ENTRIES] [queues=N] [threads=N] [poll]
-[verbose] [rw]`` (:mod:`.options`; also as ``-o word,word``)
+[intx] [verbose] [rw]`` (:mod:`.options`; also as ``-o word,word``)
 
 Every NVMe controller pci-server knows is brought up, in bus order; controller c's
 namespace n is ``/dev/nvme<c>n<n>`` and its GPT partition in slot k
@@ -358,7 +358,7 @@ def bring_up_all(opts: Options) -> tuple[list[Driver], list[Namespace], bool]:
     while True:
         driver = Driver(opts, index)
         try:
-            found = find_controller(index, irq=not opts.poll)
+            found = find_controller(index, irq=not opts.poll, intx=opts.intx)
             if found is None:
                 break
             log(

@@ -4,7 +4,8 @@
 entries, ``queues=N`` the I/O queue pairs asked of Set Features (at most
 :data:`MAX_IO_QUEUES`; the controller may grant fewer), ``threads=N`` the
 resource manager's thread pool (requests served at once), ``poll`` keeps
-polling for completions instead of the interrupt service thread, ``verbose``
+polling for completions instead of the interrupt service thread, ``intx``
+attaches the controller's INTx wire even where MSI-X is available, ``verbose``
 and ``rw`` as before.
 """
 
@@ -21,7 +22,7 @@ MAX_IO_QUEUES = 16
 more queues only spread commands, they add no parallelism)."""
 DEFAULT_THREADS = 16
 MAX_THREADS = 64
-USAGE = "timeout=S, depth=N, queues=N, threads=N, poll, verbose, rw"
+USAGE = "timeout=S, depth=N, queues=N, threads=N, poll, intx, verbose, rw"
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Options:
     queues: int = DEFAULT_IO_QUEUES
     threads: int = DEFAULT_THREADS
     poll: bool = False
+    intx: bool = False
     verbose: bool = False
     writable: bool = False
 
@@ -59,7 +61,7 @@ def _apply(opts: Options, key: str, value: str) -> Options:
         return replace(opts, queues=int(value))
     if key == "threads":
         return replace(opts, threads=int(value))
-    flags = {"verbose": "verbose", "poll": "poll", "rw": "writable"}
+    flags = {"verbose": "verbose", "poll": "poll", "intx": "intx", "rw": "writable"}
     if key in flags and not value:
         return replace(opts, **{flags[key]: True})
     raise ValueError(key)

@@ -20,6 +20,7 @@ from qrv.lib.pci import (
     PCI_DID_ANY,
     PCI_FUNC,
     PCI_INIT_BASE0,
+    PCI_INIT_IRQ,
     PCI_MASTER_ENABLE,
     PCI_USE_MSIX,
     PCI_VID_ANY,
@@ -71,14 +72,18 @@ def _value(result: tuple[PciErr, int], what: str) -> int:
     return value
 
 
-def find_controller(index: int = 0, *, irq: bool = False) -> PciController | None:
+def find_controller(
+    index: int = 0, *, irq: bool = False, intx: bool = False
+) -> PciController | None:
     """The `index`-th NVMe controller, attached; None when there is none.  With `irq`,
     attached with ``PCI_USE_MSIX`` (MSI-X where the machine has an MSI target, INTx
-    otherwise) and its first interrupt read."""
+    otherwise), or with `intx` too ``PCI_INIT_IRQ`` (the INTx wire), and its first
+    interrupt read."""
     bdf = pci_device_find(index, PCI_VID_ANY, PCI_DID_ANY, NVME_CCODE)
     if bdf == PCI_BDF_NONE:
         return None
-    hdl, err = pci_device_attach(bdf, ATTACH_FLAGS | (PCI_USE_MSIX if irq else 0))
+    irq_flags = (PCI_INIT_IRQ if intx else PCI_USE_MSIX) if irq else 0
+    hdl, err = pci_device_attach(bdf, ATTACH_FLAGS | irq_flags)
     if hdl is None:
         raise PciError(f"attach to {bdf:#x} failed: {pci_strerror(err)}")
     err, bars = pci_device_read_ba(hdl)
