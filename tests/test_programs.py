@@ -148,6 +148,30 @@ def test_bin_lists_the_systems_commands_and_the_installed_programs(tmp_path: Pat
     assert re.search(r"^hi +your program \(/bin/hi\)$", r.stdout, re.M)  # help lists it
 
 
+GREET = '''\
+"""greet [-l] NAME: say hello to NAME (-l: loudly).
+
+More about greet, which use does not print.
+"""
+
+
+def main(argv: list[str]) -> int:
+    return 0
+'''
+
+
+def test_use_prints_an_installed_programs_usage_message(tmp_path: Path) -> None:
+    """QNX's use reads the usage message kept in the executable: /bin/NAME's docstring."""
+    write(tmp_path, "greet.py", GREET)
+    write(tmp_path, "hello.py", HELLO)  # no docstring: no usage message
+    r = emu("--programs", str(tmp_path), "-c", "use greet; use hello; echo $?; use nope; use cat")
+    lines = r.stdout.splitlines()
+    assert lines[:2] == ["greet [-l] NAME: say hello to NAME (-l: loudly).", "1"]
+    assert len(lines) == 3 and lines[2].startswith("cat [-u] [FILE...]: ")  # a system one
+    assert "use: hello: no usage message\n" in r.stderr
+    assert "use: nope: not found\n" in r.stderr
+
+
 def test_a_crash_is_status_139_with_the_traceback_in_the_system_log(tmp_path: Path) -> None:
     write(tmp_path, "crash.py", CRASH)
     r = emu("--programs", str(tmp_path), "-c", "crash; echo after")

@@ -2,16 +2,21 @@
 
 ``help`` lists the user's programs of ``/bin`` too.
 
-``use`` runs ``CMD --help`` with its usage going to stdout, as QNX's ``use``
-prints a program's usage message; a built-in's usage is the shell's line.
+``use`` prints a program's usage message on stdout, as QNX's ``use`` reads the
+one kept in the executable: here the first paragraph of the program's module
+docstring, for the system's commands and for the user's programs installed as
+``/bin/NAME`` (read from that file, which holds the program's source).  A shell
+built-in's usage is the shell's line.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 
-from qrv.lib.c import listdir
-from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, dies_of_sigpipe, err, out
+from qrv.lib.c import close, listdir, open
+from qrv.userland._input import chunks
+from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, dies_of_sigpipe, err, fail, out
 from qrv.userland.commands import BUILTINS, COMMANDS
 
 
@@ -51,12 +56,34 @@ def _use(args: list[str]) -> int:
     if name in BUILTINS:
         out(BUILTINS[name] + "\n")
         return 0
-    if name not in COMMANDS:
+    if name in COMMANDS:
+        doc = importlib.import_module(COMMANDS[name][0]).__doc__
+    elif "/" not in name and name in installed():
+        try:
+            doc = _docstring(f"/bin/{name}")
+        except OSError as exc:
+            return fail("use", f"/bin/{name}", exc)
+    else:
         err(f"use: {name}: not found")
         return EXIT_FAILURE
-    doc = importlib.import_module(COMMANDS[name][0]).__doc__ or name
+    if not doc:
+        err(f"use: {name}: no usage message")
+        return EXIT_FAILURE
     out(doc.strip().split("\n\n", 1)[0] + "\n")
     return 0
+
+
+def _docstring(path: str) -> str | None:
+    """The module docstring of the program file `path` (its Python source), if any."""
+    fd = open(path)
+    try:
+        source = b"".join(chunks(fd))
+    finally:
+        close(fd)
+    try:
+        return ast.get_docstring(ast.parse(source))
+    except (SyntaxError, ValueError):
+        return None
 
 
 @dies_of_sigpipe
