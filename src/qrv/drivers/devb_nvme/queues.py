@@ -95,6 +95,10 @@ class QueuePair:
         self.entries = entries
         self.sq = sq
         self.cq = cq
+        self._cq_ram = cq.view(0, cq.length)
+        """The CQ in place where RAM is plain memory (else None: loads through the
+        mapping), as a C driver reads its CQ through a pointer: the phase tag and the
+        CQE without a call into the mapping for each."""
         self.timeout_s = timeout_s
         self.idle = idle
         self.polled = True
@@ -178,7 +182,18 @@ class QueuePair:
     # -- completion ------------------------------------------------------------------------
 
     def _new_entry(self) -> bool:
-        return self.cq.read16(self.cq_head * CQE_SIZE + CQE_STATUS_OFFSET) & PHASE_BIT == self.phase
+        """Whether the CQE at the head has the phase tag the host expects (NVMe 1.4 §4.6)."""
+        at = self.cq_head * CQE_SIZE + CQE_STATUS_OFFSET
+        ram = self._cq_ram
+        status = self.cq.read16(at) if ram is None else ram[at]  # the phase: bit 0 of byte 0
+        return status & PHASE_BIT == self.phase
+
+    def _head_entry(self) -> Completion:
+        """The CQE at the head (its phase tag seen: :meth:`_new_entry`)."""
+        at = self.cq_head * CQE_SIZE
+        if self._cq_ram is None:
+            return Completion.unpack(self.cq.read(at, CQE_SIZE))
+        return Completion.unpack(self._cq_ram, at)
 
     def reap(self) -> int:
         """Take every new CQE off the CQ, file it under its CID, ring the head doorbell
@@ -189,7 +204,7 @@ class QueuePair:
         taken = 0
         while self._new_entry():
             dma_rmb()
-            cqe = Completion.unpack(self.cq.read(self.cq_head * CQE_SIZE, CQE_SIZE))
+            cqe = self._head_entry()
             self._advance(cqe)
             taken += 1
             if cqe.sqid != self.qid or cqe.cid not in self.outstanding:
