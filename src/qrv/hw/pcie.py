@@ -27,6 +27,9 @@ from qrv.spec.pci import MAX_DEVICE, MAX_FUNCTION
 
 log = logging.getLogger(__name__)
 
+MAX_KNOWN_CLAIMS = 4096
+"""Decoded claims kept at most (the doorbells and registers a driver uses are a few dozen)."""
+
 # One entry of the cached decode map: a decoded BAR [start, end) or a bridge to ask.
 _BarEntry = tuple[int, int, PciFunction, int]
 _DecodeEntry = _BarEntry | PciBridge
@@ -63,6 +66,11 @@ class PcieHostBridge:
         # function plugged here (PciFunction.decode_changed): the command register's decode
         # bits and the BARs, all the map depends on, change only through config writes.
         self._decode: dict[bool, list[_DecodeEntry]] = {}
+        # The claims already decoded, by (CPU address, width): a driver stores to the same
+        # few doorbells over and over.  Only a claim of a BAR plugged here that no bridge
+        # came before in the map is kept (a bridge's answer depends on what is behind it);
+        # dropped with the decode map.
+        self._claims: dict[tuple[int, int], tuple[PciFunction, int, int]] = {}
         # The last RAM region DMA hit: regions are immutable and never removed from the
         # address space, so a region once found stays right for the addresses it contains.
         self._dma_ram: Region | None = None
@@ -96,6 +104,7 @@ class PcieHostBridge:
 
     def _invalidate_decode(self) -> None:
         self._decode.clear()
+        self._claims.clear()
 
     def _decode_map(self, want_io: bool) -> list[_DecodeEntry]:
         """What an access of one kind may hit, in the order the first match is taken."""
@@ -112,17 +121,25 @@ class PcieHostBridge:
         return entries
 
     def _claim(self, window: Window, cpu_addr: int, width: int) -> tuple[PciFunction, int, int]:
+        known = self._claims.get((cpu_addr, width))
+        if known is not None:
+            return known
         pci_addr = window.to_pci(cpu_addr)
         want_io = window.kind is BarKind.IO
+        bridged = False
         for entry in self._decode_map(want_io):
             if isinstance(entry, PciBridge):
                 found = entry.claim(pci_addr, width, want_io)
                 if found is not None:
                     return found
+                bridged = True
                 continue
             start, end, fn, index = entry
             if start <= pci_addr and pci_addr + width <= end:
-                return fn, index, pci_addr - start
+                claim = fn, index, pci_addr - start
+                if not bridged and len(self._claims) < MAX_KNOWN_CLAIMS:
+                    self._claims[cpu_addr, width] = claim
+                return claim
         raise LookupError
 
     def route_config(self, bus: int, dev: int, func: int) -> PciFunction | None:
