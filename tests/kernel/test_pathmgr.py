@@ -96,3 +96,20 @@ def test_pairs_keep_servers_owning_both_paths() -> None:
     with pytest.raises(OSError) as ei:
         pm.resolve_pair("/nowhere/x", "/mnt/x")
     assert ei.value.errno == errno.ENOENT
+
+
+def test_a_resolution_follows_every_link_and_unlink() -> None:
+    """Resolutions are remembered, but never past a change of the names."""
+    pm = pm_with(("/dev", 2, ResmgrFlag.DIR))
+    assert servers(pm, "/dev/x/y") == [(2, "x/y")]
+    assert servers(pm, "/dev/x/y") == [(2, "x/y")]
+    linkid = pm.link("/dev/x", 3, 1, 3, 0, ResmgrFlag.DIR)
+    assert servers(pm, "/dev/x/y") == [(3, "y"), (2, "x/y")]
+    pm.unlink(linkid, 3)
+    assert servers(pm, "/dev/x/y") == [(2, "x/y")]
+    pm.remove_pid(2)
+    with pytest.raises(OSError) as exc:
+        pm.resolve("/dev/x/y")
+    assert exc.value.errno == errno.ENOENT
+    pm.resolve("/dev").append(pm.resolve("/dev")[0])  # a caller's list is its own
+    assert len(pm.resolve("/dev")) == 1

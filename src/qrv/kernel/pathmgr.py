@@ -18,6 +18,7 @@ longest prefix (a mount hides the ones below it) that are also among the
 longest-prefix servers of the old one
 (same process, channel and handle), each with the old path's remainder
 there; none in common is EXDEV (a rename across mounts).
+A resolution is remembered (by the path asked) until the next link or unlink.
 All methods are called with the kernel lock held.
 """
 
@@ -37,6 +38,8 @@ _DIR, _BEFORE, _AFTER, _OPAQUE = (
     int(ResmgrFlag.OPAQUE),
 )
 """The flags as plain ints: resolve runs on every open (IntFlag operators are slow)."""
+RESOLUTIONS_KEPT = 256
+"""Paths whose resolution is remembered at most (the cache is emptied when full)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,10 @@ class PathManager:
         self._links: dict[int, Link] = {}
         self._next_id = 1
         self._seq = 0
+        self._resolved: dict[str, list[ResolveEntry]] = {}
+        """What :meth:`resolve` answered, by the path asked, until a name is linked or
+        unlinked (the answer depends on the links only): an open of a path opened
+        before walks no links."""
 
     def link(  # noqa: PLR0917 - pathmgr_link's arguments
         self, path: str, pid: int, chid: int, handle: int, file_type: int, flags: int
@@ -100,6 +107,7 @@ class PathManager:
         self._next_id += 1
         self._seq += 1
         self._links[linkid] = Link(linkid, norm, pid, chid, handle, file_type, flags, self._seq)
+        self._resolved.clear()
         return linkid
 
     def unlink(self, linkid: int, pid: int) -> None:
@@ -107,11 +115,13 @@ class PathManager:
         if link is None or link.pid != pid:
             raise oserror(EINVAL)
         del self._links[linkid]
+        self._resolved.clear()
 
     def remove_pid(self, pid: int) -> None:
         """The names of a process vanish with it."""
         for linkid in [i for i, lk in self._links.items() if lk.pid == pid]:
             del self._links[linkid]
+            self._resolved.clear()
 
     def names(self) -> list[str]:
         return sorted({lk.path for lk in self._links.values()})
@@ -137,6 +147,15 @@ class PathManager:
 
     def resolve(self, path: str) -> list[ResolveEntry]:
         """The servers to try for `path`, in order; ENOENT/ENOTDIR when none."""
+        known = self._resolved.get(path)
+        if known is None:
+            known = self._resolve(path)
+            if len(self._resolved) >= RESOLUTIONS_KEPT:
+                self._resolved.clear()
+            self._resolved[path] = known
+        return list(known)
+
+    def _resolve(self, path: str) -> list[ResolveEntry]:
         norm, want_dir = normalize(path)
         found: list[tuple[tuple[int, int, int], Link, str]] = []
         not_dir = False
