@@ -56,7 +56,7 @@ class BoardInterrupts:
         return valid_intr(intr)
 
     def claim(self) -> int:
-        src = self.plic.mmio_read(_CLAIM, _REG)
+        src = self.plic.claim(CONTEXT_S)  # what a load from the context's claim register does
         if src:
             return src
         eiid = self.msi.claim()

@@ -55,6 +55,9 @@ _INTX_DISABLE_HIGH = int(Command.INTX_DISABLE) >> 8
 assert _INTERRUPT_STATUS <= 0xFF and _INTX_DISABLE_HIGH << 8 == Command.INTX_DISABLE
 
 
+_U16, _U32 = struct.Struct("<H"), struct.Struct("<I")
+
+
 class DmaError(BusError):
     """A bus-master access the platform cannot complete (not RAM, or mastering disabled)."""
 
@@ -244,10 +247,10 @@ class PciFunction:
     # -- config access (from the host bridge) ---------------------------------------
 
     def cfg16(self, off: int) -> int:
-        return int(struct.unpack_from("<H", self.config, off)[0])
+        return int(_U16.unpack_from(self.config, off)[0])
 
     def cfg32(self, off: int) -> int:
-        return int(struct.unpack_from("<I", self.config, off)[0])
+        return int(_U32.unpack_from(self.config, off)[0])
 
     def config_read(self, offset: int, width: int) -> int:
         """A config read; out-of-range or misaligned reads return all-ones."""
