@@ -1,22 +1,31 @@
 """The controller's volatile write cache (Identify VWC bit 0, NVMe 1.4 §5.21.1.6).
 
-A completed Write leaves its data here, one line per LBA, until a Flush, a FUA write, a
-switch of the cache to off, a reset or shutdown, or eviction writes it to the namespace's
-image file.  The cache is bounded (:data:`DEFAULT_CACHE_BYTES`); when a write would make it
-larger, the oldest lines are written out first.  Reads see the cache over the medium.
+A completed Write leaves its data here until a Flush, a FUA write, a switch of the cache
+to off, a reset or shutdown, or eviction writes it to the namespace's image file.  The
+cache is bounded (:data:`DEFAULT_CACHE_BYTES`); when a write would make it larger, the
+oldest cached LBAs are written out first.  Reads see the cache over the medium.
 
-The LBA is the unit of atomicity (Identify AWUN = AWUPF = 0): a line is written to the
-image with one ``pwrite``, and power loss (:meth:`WriteCache.power_loss`) keeps or drops
-whole lines.  Each line remembers which write command put it there; at power loss an
-arbitrary subset of the writes that still have lines here, drawn from the caller's random
-generator, is lost, and the lines of the others reach the image.
+The LBA is the unit of atomicity (Identify AWUN = AWUPF = 0): power loss
+(:meth:`WriteCache.power_loss`) keeps or drops whole LBAs.  Each cached LBA remembers which
+write command put it there; at power loss an arbitrary subset of the writes that still have
+LBAs here, drawn from the caller's random generator, is lost, and the LBAs of the others
+reach the image.
+
+A write's data are kept as they came, one piece per command (:class:`_Put`); what the cache
+holds of it is a list of runs of LBAs (:class:`_Run`), cut where later writes, Write
+Zeroes or Deallocate superseded some of them.  Every namespace keeps its runs sorted by
+LBA, so a read or a write finds the cached LBAs of its range by bisection, and no write
+is copied line by line.  "Oldest first" is the order of the puts, and within one put the
+order of its LBAs.
 """
 
 from __future__ import annotations
 
 import random
+from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from operator import attrgetter
 
 from qrv.hw.nvme.namespace import Namespace
 
@@ -24,7 +33,40 @@ DEFAULT_CACHE_BYTES = 8 << 20
 LOSS_PROBABILITY = 0.5
 """Each unflushed write is lost with this probability at power loss."""
 
-Key = tuple[int, int]  # (nsid, LBA)
+_START = attrgetter("start")
+
+
+class _Put:
+    """The data of one cached write (whole LBAs from `slba`) and its runs still cached."""
+
+    __slots__ = ("data", "key", "ns", "runs", "slba", "write")
+
+    def __init__(self, key: int, ns: Namespace, slba: int, data: bytes, write: int) -> None:
+        self.key = key
+        """Its place in the cache's age order."""
+        self.ns = ns
+        self.slba = slba
+        self.data = memoryview(data)
+        self.write = write
+        self.runs: list[_Run] = []
+        """Sorted by LBA."""
+
+
+class _Run:
+    """LBAs [start, end) of one namespace, cached with the data of `put`."""
+
+    __slots__ = ("end", "put", "start")
+
+    def __init__(self, start: int, end: int, put: _Put) -> None:
+        self.start = start
+        self.end = end
+        self.put = put
+
+    def view(self, start: int, end: int) -> memoryview:
+        """The cached data of LBAs [start, end) (inside the run), in place."""
+        put = self.put
+        shift = put.ns.lba_shift
+        return put.data[(start - put.slba) << shift : (end - put.slba) << shift]
 
 
 class WriteCache:
@@ -34,13 +76,17 @@ class WriteCache:
         if capacity < 0:
             raise ValueError(f"cache capacity {capacity} is negative")
         self.capacity = capacity
-        self._lines: OrderedDict[Key, tuple[bytes, int]] = OrderedDict()  # -> (data, write)
+        self._runs: dict[int, list[_Run]] = {}  # nsid -> runs sorted by LBA, disjoint
         self._namespaces: dict[int, Namespace] = {}
-        self._pending: dict[int, int] = {}  # write number -> its lines still cached
+        self._puts: OrderedDict[int, _Put] = OrderedDict()  # oldest first, by put number
+        self._next_put = 0
+        self._pending: dict[int, int] = {}  # write number -> its LBAs still cached
+        self._count = 0
         self.used = 0
 
     def __len__(self) -> int:
-        return len(self._lines)
+        """Cached LBAs."""
+        return self._count
 
     @property
     def unflushed_writes(self) -> int:
@@ -50,119 +96,164 @@ class WriteCache:
     # -- the data path ---------------------------------------------------------------
 
     def put(self, ns: Namespace, slba: int, data: bytes, write: int) -> None:
-        """Cache `data` (whole LBAs from `slba`) as write number `write`; evict if full.
+        """Cache `data` (whole LBAs from `slba`; kept as it is, not copied) as write number
+        `write`; evict if full.
 
         Raises OSError if an eviction cannot write to the image."""
+        count = len(data) >> ns.lba_shift
+        if not count:
+            return
+        self._drop(ns.nsid, slba, slba + count)
         self._namespaces[ns.nsid] = ns
-        size, nsid = ns.lba_size, ns.nsid
-        lines, pending = self._lines, self._pending
-        count = len(data) // size
-        replaced = 0
-        for i in range(count):
-            key = (nsid, slba + i)
-            old = lines.pop(key, None)
-            if old is not None:  # _drop, inlined: this loop is the write path's hot spot
-                replaced += 1
-                left = pending[old[1]] - 1
-                if left:
-                    pending[old[1]] = left
-                else:
-                    del pending[old[1]]
-            lines[key] = (data[i * size : (i + 1) * size], write)
-        self.used += (count - replaced) * size
-        pending[write] = pending.get(write, 0) + count
+        put = _Put(self._next_put, ns, slba, data, write)
+        self._next_put += 1
+        run = _Run(slba, slba + count, put)
+        put.runs.append(run)
+        runs = self._runs.setdefault(ns.nsid, [])
+        runs.insert(bisect_right(runs, slba, key=_START), run)
+        self._puts[put.key] = put
+        self._count += count
+        self.used += count << ns.lba_shift
+        self._pending[write] = self._pending.get(write, 0) + count
         self._evict()
 
     def overlay(self, ns: Namespace, slba: int, nlb: int, data: bytearray | memoryview) -> None:
         """Put the cached LBAs of [slba, slba+nlb) over `data` (read from the medium)."""
-        if not self._lines:
-            return
-        size, nsid = ns.lba_size, ns.nsid
-        if nlb <= len(self._lines):
-            for lba in range(slba, slba + nlb):
-                line = self._lines.get((nsid, lba))
-                if line is not None:
-                    pos = (lba - slba) * size
-                    data[pos : pos + size] = line[0]
-            return
-        for (line_ns, lba), (block, _) in self._lines.items():
-            if line_ns == nsid and slba <= lba < slba + nlb:
-                pos = (lba - slba) * size
-                data[pos : pos + size] = block
+        shift = ns.lba_shift
+        for run, start, end in self._overlapping(ns.nsid, slba, slba + nlb):
+            data[(start - slba) << shift : (end - slba) << shift] = run.view(start, end)
 
     def discard(self, ns: Namespace, slba: int, nlb: int) -> None:
         """Forget cached LBAs that a write to the medium itself supersedes."""
-        if not self._lines:
+        self._drop(ns.nsid, slba, slba + nlb)
+
+    # -- runs --------------------------------------------------------------------------
+
+    def _span(self, runs: list[_Run], lo: int, hi: int) -> range:
+        """The indexes in `runs` of the runs with LBAs in [lo, hi)."""
+        first = bisect_right(runs, lo, key=_START)
+        if first and runs[first - 1].end > lo:
+            first -= 1
+        last = first
+        while last < len(runs) and runs[last].start < hi:
+            last += 1
+        return range(first, last)
+
+    def _overlapping(self, nsid: int, lo: int, hi: int) -> Iterator[tuple[_Run, int, int]]:
+        """The runs of `nsid` with LBAs in [lo, hi), in LBA order, with the part inside."""
+        runs = self._runs.get(nsid, [])
+        for i in self._span(runs, lo, hi):
+            run = runs[i]
+            yield run, max(run.start, lo), min(run.end, hi)
+
+    def _drop(self, nsid: int, lo: int, hi: int) -> None:
+        """Forget the cached LBAs of [lo, hi) of `nsid` (cutting the runs that straddle it)."""
+        runs = self._runs.get(nsid, [])
+        span = self._span(runs, lo, hi)
+        if not span:
             return
-        if nlb <= len(self._lines):
-            keys = [(ns.nsid, lba) for lba in range(slba, slba + nlb)]
+        stay: list[_Run] = []  # what the runs of the span keep, outside [lo, hi)
+        for run in runs[span.start : span.stop]:
+            start, end = max(run.start, lo), min(run.end, hi)
+            put = run.put
+            self._forget(put, end - start)
+            parts = put.runs
+            at = parts.index(run)
+            if run.start < start and end < run.end:  # the middle goes: two runs stay
+                rest = _Run(end, run.end, put)
+                run.end = start
+                parts.insert(at + 1, rest)
+                stay += (run, rest)
+            elif run.start < start:
+                run.end = start
+                stay.append(run)
+            elif end < run.end:
+                run.start = end
+                stay.append(run)
+            else:
+                del parts[at]
+                if not parts:
+                    del self._puts[put.key]
+        runs[span.start : span.stop] = stay
+
+    def _forget(self, put: _Put, count: int) -> None:
+        """`count` LBAs of `put` leave the cache."""
+        self._count -= count
+        self.used -= count << put.ns.lba_shift
+        left = self._pending[put.write] - count
+        if left:
+            self._pending[put.write] = left
         else:
-            keys = [k for k in self._lines if k[0] == ns.nsid and slba <= k[1] < slba + nlb]
-        for key in keys:
-            self._drop(key)
+            del self._pending[put.write]
 
     # -- writing out -----------------------------------------------------------------
 
     def flush(self, nsids: Collection[int] | None = None) -> None:
-        """Write every line (of the namespaces `nsids`, or all) to the image, in runs of
-        adjacent LBAs.  A line leaves the cache only once written; OSError propagates."""
-        keys = sorted(k for k in self._lines if nsids is None or k[0] in nsids)
-        self._write_out(keys)
+        """Write every cached LBA (of the namespaces `nsids`, or all) to the image, in runs
+        of adjacent LBAs.  An LBA leaves the cache only once written; OSError propagates."""
+        ranges = [
+            (nsid, run.start, run.end)
+            for nsid, runs in self._runs.items()
+            if nsids is None or nsid in nsids
+            for run in runs
+        ]
+        self._write_out(ranges)
 
-    def _write_out(self, keys: list[Key]) -> None:
-        start = 0
-        while start < len(keys):
-            end = start + 1
-            while (
-                end < len(keys)
-                and keys[end][0] == keys[start][0]
-                and keys[end][1] == keys[end - 1][1] + 1
-            ):
-                end += 1
-            run = keys[start:end]
-            nsid, slba = run[0]
-            ns = self._namespaces[nsid]
-            data = b"".join(self._lines[k][0] for k in run)
-            if ns.write(slba, data) != len(data):
-                raise OSError(f"nsid {nsid}: short write of {len(run)} cached LBAs")
-            for key in run:
-                self._drop(key)
-            start = end
+    def _write_out(self, ranges: list[tuple[int, int, int]]) -> None:
+        """Write the cached LBA ranges (nsid, start, end) to the images, adjacent ones with
+        one pwrite, and drop each once written."""
+        for nsid, lo, hi in _merged(ranges):
+            pieces = [run.view(start, end) for run, start, end in self._overlapping(nsid, lo, hi)]
+            data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            if self._namespaces[nsid].write(lo, data) != len(data):
+                raise OSError(f"nsid {nsid}: short write of {hi - lo} cached LBAs")
+            self._drop(nsid, lo, hi)
 
     def _evict(self) -> None:
-        """Write out the oldest lines until the cache fits again (adjacent ones together)."""
+        """Write out the oldest LBAs until the cache fits again (adjacent ones together)."""
         excess = self.used - self.capacity
-        victims: list[Key] = []
-        for key, (block, _) in self._lines.items():
+        victims: list[tuple[int, int, int]] = []
+        for put in self._puts.values():
             if excess <= 0:
                 break
-            victims.append(key)
-            excess -= len(block)
-        self._write_out(sorted(victims))
-
-    def _drop(self, key: Key) -> None:
-        line = self._lines.pop(key, None)
-        if line is None:
-            return
-        self.used -= len(line[0])
-        write = line[1]
-        left = self._pending[write] - 1
-        if left:
-            self._pending[write] = left
-        else:
-            del self._pending[write]
+            shift = put.ns.lba_shift
+            for run in put.runs:
+                if excess <= 0:
+                    break
+                take = min(run.end - run.start, -(-excess >> shift))
+                victims.append((put.ns.nsid, run.start, run.start + take))
+                excess -= take << shift
+        self._write_out(victims)
 
     # -- power loss ------------------------------------------------------------------
 
     def power_loss(self, rng: random.Random) -> int:
-        """Lose an arbitrary subset (drawn from `rng`) of the unflushed writes; the lines of
+        """Lose an arbitrary subset (drawn from `rng`) of the unflushed writes; the LBAs of
         the others reach the image.  Returns how many writes were lost; the cache is empty."""
         lost = {w for w in sorted(self._pending) if rng.random() < LOSS_PROBABILITY}
-        kept = sorted(k for k, (_, write) in self._lines.items() if write not in lost)
+        kept = [
+            (put.ns.nsid, run.start, run.end)
+            for put in self._puts.values()
+            if put.write not in lost
+            for run in put.runs
+        ]
         try:
             self._write_out(kept)
         finally:
-            self._lines.clear()
+            self._runs.clear()
+            self._puts.clear()
             self._pending.clear()
+            self._count = 0
             self.used = 0
         return len(lost)
+
+
+def _merged(ranges: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """(nsid, start, end) ranges sorted, adjacent and overlapping ones joined."""
+    out: list[tuple[int, int, int]] = []
+    for nsid, lo, hi in sorted(ranges):
+        if out and out[-1][0] == nsid and out[-1][2] >= lo:
+            out[-1] = (nsid, out[-1][1], max(out[-1][2], hi))
+        else:
+            out.append((nsid, lo, hi))
+    return out
