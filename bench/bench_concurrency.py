@@ -1,5 +1,6 @@
 """Concurrent random 4 KiB reads of /dev/nvme0n1p1 by 1, 4 and 16 client processes,
-devb-nvme polling (``-o poll``) and with its interrupt service thread, on both
+devb-nvme polling (``-o poll``) and with its interrupt service thread (on the
+built-in board by MSI-X, and by INTx through the PLIC with ``-o intx``), on both
 machines, beside os.pread of the same image from as many host threads.
 
 Each client is a process of the system reading random 4 KiB blocks for the same
@@ -12,7 +13,6 @@ requests (and, on QEMU, commands outstanding in QEMU), not parallel speed-up.
 
 from __future__ import annotations
 
-import io
 import os
 import random
 import sys
@@ -21,22 +21,21 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_stack import P1_SIZE, P1_START, RANDOM_SIZE, machine_args, make_machine
-from qrv.emu import BOOT_PROGRAMS, BootProgram, boot
-from qrv.kernel import Kernel, Stdio
+from _common import P1_SIZE, P1_START, booted, machine_args, seed_image
+from bench_stack import RANDOM_SIZE
+from qrv.emu import BOOT_PROGRAMS, BootProgram
+from qrv.kernel import Kernel
 from qrv.lib.c.posix import close, open, pread
-from qrv.tools.mkgpt import create_seed_image
 
 CLIENTS = (1, 4, 16)
 BLOCKS = P1_SIZE // RANDOM_SIZE
 
 
-def programs(poll: bool) -> list[BootProgram]:
+def programs(option: str | None) -> list[BootProgram]:
+    """The boot programs, devb-nvme with ``-o option`` if given."""
     return [
-        BootProgram(p.name, p.entry, [*p.argv, "-o", "poll"], p.waitfor, p.timeout)
-        if poll and p.name == "devb-nvme"
+        BootProgram(p.name, p.entry, [*p.argv, "-o", option], p.waitfor, p.timeout)
+        if option and p.name == "devb-nvme"
         else p
         for p in BOOT_PROGRAMS
     ]
@@ -89,37 +88,28 @@ def host_rate(image: Path, threads: int, seconds: float) -> float:
     return sum(counts) / seconds
 
 
-def bench(name: str, image: Path, seconds: float, poll: bool) -> None:
-    machine = make_machine(name, image)
-    stdio = Stdio(io.BytesIO(), io.BytesIO(), io.BytesIO())
-    kernel = Kernel(machine, stdio)
-    try:
-        boot(kernel, programs(poll), stdio.stderr)  # type: ignore[arg-type]
-        log = stdio.stderr.getvalue().decode()  # type: ignore[attr-defined]
-        irq = [ln for ln in log.splitlines() if "interrupts on" in ln]
-        how = "polling (-o poll)" if poll else (irq[0].split(": ", 1)[1] if irq else "polling")
+def bench(name: str, image: Path, seconds: float, option: str | None) -> None:
+    with booted(name, image, programs(option)) as system:
+        irq = [ln for ln in system.log.splitlines() if "interrupts on" in ln]
+        how = irq[0].split(": ", 1)[1] if irq else "polling"
+        how += f" (-o {option})" if option else ""
         for clients in CLIENTS:
-            rate = stack_rate(kernel, clients, seconds)
+            rate = stack_rate(system.kernel, clients, seconds)
             base = host_rate(image, clients, seconds / 4)
             print(
                 f"{name:8} {how:42} {clients:3} client(s) {rate:9.0f} reads/s   "
                 f"os.pread x{clients:<3} {base:10.0f} reads/s  {base / rate:7.0f}x"
             )
-    finally:
-        kernel.shutdown()
-        machine.close()
 
 
 def main() -> int:
     machines, seconds = machine_args(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
-        image = Path(tmp) / "nvme.img"
-        create_seed_image(image)
-        with image.open("r+b") as f:
-            os.pwrite(f.fileno(), os.urandom(P1_SIZE), P1_START)
+        image = seed_image(Path(tmp) / "nvme.img", random_p1=True)
         for name in machines:
-            for poll in (True, False):
-                bench(name, image, seconds, poll)
+            # INTx is QEMU's interrupt already: -o intx matters on the board only
+            for option in ("poll", None, "intx") if name == "builtin" else ("poll", None):
+                bench(name, image, seconds, option)
     return 0
 
 

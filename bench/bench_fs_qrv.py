@@ -13,17 +13,14 @@ Both machines (QEMU when installed).
 from __future__ import annotations
 
 import argparse
-import io
 import os
-import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from qrv.emu import BuiltinMachine, boot, boot_programs
-from qrv.hw.bus import Machine
-from qrv.kernel import Kernel, Stdio
+from _common import booted, machines_available
+from qrv.emu import boot_programs
 from qrv.lib.c import close, fsync, open, read, spawn, stat, waitpid, write
 from qrv.lib.c.proc import delay
 from qrv.lib.qrvfs import Filesystem
@@ -48,14 +45,6 @@ def make_image(path: Path) -> None:
         fs = Filesystem.mount(img.device)
         fs.write_file("/big", os.urandom(FILE_SIZE))
         fs.unmount()
-
-
-def make_machine(name: str, image: Path) -> Machine:
-    if name == "qemu":
-        from qrv.hw.qemu import QemuMachine
-
-        return QemuMachine(image, read_only=False)
-    return BuiltinMachine(image, writable=True)
 
 
 def read_all(path: str) -> tuple[int, float]:
@@ -95,10 +84,6 @@ def host_creates(directory: Path, files: int) -> float:
 
 
 def bench_machine(name: str, image: Path, files: int, host_dir: Path) -> None:
-    machine = make_machine(name, image)
-    stdio = Stdio(io.BytesIO(), io.BytesIO(), io.BytesIO())
-    kernel = Kernel(machine, stdio)
-
     def workload(argv: list[str]) -> int:
         del argv
         pid = spawn(fs_qrv.main, ["fs-qrv", "/dev/nvme0n1p1", "/mnt"], name="fs-qrv")
@@ -131,13 +116,8 @@ def bench_machine(name: str, image: Path, files: int, host_dir: Path) -> None:
         waitpid(pid, 60)
         return 0
 
-    try:
-        boot(kernel, boot_programs(True), stdio.stderr)  # type: ignore[arg-type]
-        if kernel.waitpid(kernel.spawn(workload, ["bench"]), 3600) != 0:
-            raise SystemExit(stdio.stderr.getvalue().decode())  # type: ignore[attr-defined]
-    finally:
-        kernel.shutdown()
-        machine.close()
+    with booted(name, image, boot_programs(True), writable=True) as system:
+        system.run(workload, timeout=3600)
 
 
 def main() -> int:
@@ -145,10 +125,7 @@ def main() -> int:
     p.add_argument("--machine", choices=("builtin", "qemu", "both"), default="both")
     p.add_argument("--files", type=int, default=1000)
     args = p.parse_args()
-    machines = ["builtin", "qemu"] if args.machine == "both" else [args.machine]
-    if "qemu" in machines and shutil.which("qemu-system-riscv64") is None:
-        print("qemu-system-riscv64 not installed (Debian qemu-system-misc): skipping QEMU")
-        machines.remove("qemu")
+    machines = machines_available(args.machine)
     with tempfile.TemporaryDirectory() as tmp:
         for name in machines:
             image = Path(tmp) / f"{name}.img"

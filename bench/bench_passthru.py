@@ -14,19 +14,16 @@ option parsing, decoding, JSON).
 
 from __future__ import annotations
 
-import io
 import sys
 import tempfile
 from pathlib import Path
 
-from bench_stack import machine_args, make_machine, timed
-from qrv.emu import BOOT_PROGRAMS, boot, run_shell
-from qrv.kernel import Kernel, Stdio
+from _common import booted, machine_args, seed_image, timed
+from qrv.emu import run_shell
 from qrv.lib.c.posix import close, devctl, open, pread
 from qrv.spec.iomsg import O_RDWR
 from qrv.spec.nvme import AdminOpcode, Cns, FeatureId
 from qrv.spec.nvmectl import DCMD_NVME_ADMIN_CMD, DataDir, PassthruCmd, PassthruResult
-from qrv.tools.mkgpt import create_seed_image
 
 IDENTIFY = PassthruCmd(
     AdminOpcode.IDENTIFY, direction=DataDir.FROM_DEVICE, data_len=4096, cdw10=Cns.CONTROLLER
@@ -36,10 +33,6 @@ GET_VWC = PassthruCmd(AdminOpcode.GET_FEATURES, cdw10=FeatureId.VOLATILE_WRITE_C
 
 
 def bench_machine(name: str, image: Path, seconds: float) -> None:
-    machine = make_machine(name, image)
-    stdio = Stdio(io.BytesIO(), io.BytesIO(), io.BytesIO())
-    kernel = Kernel(machine, stdio)
-
     def workload(argv: list[str]) -> int:
         ctrl, node = open("/dev/nvme0", O_RDWR), open("/dev/nvme0n1p1")
         request = IDENTIFY.pack()
@@ -69,24 +62,18 @@ def bench_machine(name: str, image: Path, seconds: float) -> None:
         print(f"{'Get Features passthrough (none)':<34}{r2:>10.0f}{r0 / r2:>17.2f}x")
         return 0
 
-    try:
-        boot(kernel, BOOT_PROGRAMS, stdio.stderr)  # type: ignore[arg-type]
-        if kernel.waitpid(kernel.spawn(workload, ["bench"]), 600) != 0:
-            raise SystemExit(stdio.stderr.getvalue().decode())  # type: ignore[attr-defined]
+    with booted(name, image) as system:
+        system.run(workload)
         runs, _, elapsed = timed(
-            lambda: run_shell(kernel, "nvme id-ctrl /dev/nvme0 -o json") + 1, seconds
+            lambda: run_shell(system.kernel, "nvme id-ctrl /dev/nvme0 -o json") + 1, seconds
         )
         print(f"{'nvme id-ctrl -o json (program)':<34}{runs / elapsed:>10.0f}")
-    finally:
-        kernel.shutdown()
-        machine.close()
 
 
 def main() -> int:
     machines, seconds = machine_args(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
-        image = Path(tmp) / "nvme.img"
-        create_seed_image(image)
+        image = seed_image(Path(tmp) / "nvme.img")
         for name in machines:
             bench_machine(name, image, seconds)
     return 0

@@ -15,58 +15,28 @@ wall clock (QEMU works in a process of its own: no `cpu` column there).
 
 from __future__ import annotations
 
-import argparse
-import io
 import os
 import random
-import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
-from qrv.emu import BOOT_PROGRAMS, BuiltinMachine, boot
-from qrv.hw.bus import Machine
-from qrv.kernel import Kernel, Stdio
+from _common import (
+    P1_SIZE,
+    P1_START,
+    KiB,
+    MiB,
+    Run,
+    booted,
+    machine_args,
+    measure,
+    seed_image,
+)
 from qrv.lib.c.posix import close, open, pread
-from qrv.tools.mkgpt import create_seed_image
 
-KiB, MiB = 1 << 10, 1 << 20
-P1_START = 34 * 512  # the seed's p1: LBA 34..32801
-P1_SIZE = 16 * MiB
 SEQ_SIZES = (4 * KiB, 64 * KiB, 1 * MiB)
 RANDOM_SIZE = 4 * KiB
-
-
-class Run(NamedTuple):
-    calls: int
-    moved: int
-    """Bytes."""
-    elapsed: float
-    """Wall-clock seconds."""
-    cpu: float
-    """CPU seconds of the calling host thread."""
-
-
-def measure(fn: Callable[[], int], seconds: float) -> Run:
-    """Run fn (returns bytes moved) until `seconds` pass."""
-    calls = moved = 0
-    cpu = time.thread_time()
-    start = time.perf_counter()
-    while True:
-        moved += fn()
-        calls += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return Run(calls, moved, elapsed, time.thread_time() - cpu)
-
-
-def timed(fn: Callable[[], int], seconds: float) -> tuple[int, int, float]:
-    """Run fn (returns bytes moved) until `seconds` pass: (calls, bytes, elapsed)."""
-    calls, moved, elapsed, _ = measure(fn, seconds)
-    return calls, moved, elapsed
 
 
 def cpu_ratio(stack: Run, host: Run, by_calls: bool = False) -> float:
@@ -106,18 +76,7 @@ def random_reads(read: Callable[[int, int], bytes], rng: random.Random) -> Calla
     return step
 
 
-def make_machine(name: str, image: Path) -> Machine:
-    if name == "qemu":
-        from qrv.hw.qemu import QemuMachine
-
-        return QemuMachine(image)
-    return BuiltinMachine(image)
-
-
 def bench_machine(name: str, image: Path, seconds: float) -> None:
-    machine = make_machine(name, image)
-    stdio = Stdio(io.BytesIO(), io.BytesIO(), io.BytesIO())
-    kernel = Kernel(machine, stdio)
     fd_img = os.open(image, os.O_RDONLY)
     cpu = name == "builtin"  # the whole system runs on the kernel's CPU thread
 
@@ -156,36 +115,16 @@ def bench_machine(name: str, image: Path, seconds: float) -> None:
         return 0
 
     try:
-        boot(kernel, BOOT_PROGRAMS, stdio.stderr)  # type: ignore[arg-type]
-        if kernel.waitpid(kernel.spawn(workload, ["bench"]), 600) != 0:
-            raise SystemExit(stdio.stderr.getvalue().decode())  # type: ignore[attr-defined]
+        with booted(name, image) as system:
+            system.run(workload)
     finally:
         os.close(fd_img)
-        kernel.shutdown()
-        machine.close()
-
-
-def machine_args(doc: str | None) -> tuple[list[str], float]:
-    """``--machine`` and ``--seconds`` of a stack benchmark: the machines to run (QEMU
-    left out, with a note, when it is not installed) and the time per workload."""
-    p = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
-    p.add_argument("--machine", choices=("builtin", "qemu", "both"), default="both")
-    p.add_argument("--seconds", type=float, default=1.0, help="time per stack workload")
-    args = p.parse_args()
-    machines = ["builtin", "qemu"] if args.machine == "both" else [args.machine]
-    if "qemu" in machines and shutil.which("qemu-system-riscv64") is None:
-        print("qemu-system-riscv64 not installed (Debian qemu-system-misc): skipping QEMU")
-        machines.remove("qemu")
-    return machines, args.seconds
 
 
 def main() -> int:
     machines, seconds = machine_args(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
-        image = Path(tmp) / "nvme.img"
-        create_seed_image(image)
-        with image.open("r+b") as f:
-            os.pwrite(f.fileno(), os.urandom(P1_SIZE), P1_START)
+        image = seed_image(Path(tmp) / "nvme.img", random_p1=True)
         for name in machines:
             bench_machine(name, image, seconds)
     return 0

@@ -14,20 +14,17 @@ fsync (an NVMe Flush, which on both machines ends in an fsync of the image).
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench_stack import P1_SIZE, SEQ_SIZES, KiB, MiB, cpu_ratio, header, machine_args, measure, row
-from qrv.emu import BuiltinMachine, boot, boot_programs
-from qrv.hw.bus import Machine
-from qrv.kernel import Kernel, Stdio
+from _common import P1_SIZE, KiB, MiB, booted, machine_args, measure, seed_image
+from bench_stack import SEQ_SIZES, cpu_ratio, header, row
+from qrv.emu import boot_programs
 from qrv.lib.c.posix import close, fsync, open, pread, pwrite
 from qrv.spec.iomsg import O_RDWR
-from qrv.tools.mkgpt import create_seed_image
 
 SYNC_SIZE = 4 * KiB
 
@@ -50,18 +47,7 @@ def sequential(
     return step
 
 
-def make_machine(name: str, image: Path) -> Machine:
-    if name == "qemu":
-        from qrv.hw.qemu import QemuMachine
-
-        return QemuMachine(image, read_only=False)
-    return BuiltinMachine(image, writable=True)
-
-
 def bench_machine(name: str, image: Path, baseline: Path, seconds: float) -> None:
-    machine = make_machine(name, image)
-    stdio = Stdio(io.BytesIO(), io.BytesIO(), io.BytesIO())
-    kernel = Kernel(machine, stdio)
     fd_base = os.open(baseline, os.O_RDWR)
     cpu = name == "builtin"  # the whole system runs on the kernel's CPU thread
 
@@ -102,13 +88,10 @@ def bench_machine(name: str, image: Path, baseline: Path, seconds: float) -> Non
         return 0
 
     try:
-        boot(kernel, boot_programs(True), stdio.stderr)  # type: ignore[arg-type]
-        if kernel.waitpid(kernel.spawn(workload, ["bench"]), 600) != 0:
-            raise SystemExit(stdio.stderr.getvalue().decode())  # type: ignore[attr-defined]
+        with booted(name, image, boot_programs(True), writable=True) as system:
+            system.run(workload)
     finally:
         os.close(fd_base)
-        kernel.shutdown()
-        machine.close()
 
 
 def main() -> int:
@@ -116,7 +99,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for name in machines:
             image, baseline = Path(tmp) / "nvme.img", Path(tmp) / "baseline.img"
-            create_seed_image(image)
+            seed_image(image)
             baseline.write_bytes(bytes(P1_SIZE))
             for path in (image, baseline):  # nothing left dirty from creating them
                 fd = os.open(path, os.O_RDONLY)
