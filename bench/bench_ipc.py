@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TypeVar
 
 from greenlet import greenlet
@@ -128,39 +129,34 @@ def greenlet_round_trip() -> Callable[[], object]:
 
 
 def bare_ipc_round_trip() -> Callable[[], object]:
-    """The least a Python send/receive/reply does: name the running thread (a
-    ``threading.local``), hand a message record to the waiting server, switch to
-    it; the server replies into the record and switches back when it next
-    receives.  No error checks, queues, priorities, clock or tracing."""
-
-    class Local(threading.local):
-        thread: greenlet | None = None
-
-    running = Local()
+    """The least a Python send/receive/reply does: name the running thread (a context
+    variable each greenlet sets once, as the kernel's), hand a message record to the
+    waiting server, switch to it; the server replies into the record and switches back
+    when it next receives.  No error checks, queues, priorities, clock or tracing."""
+    running: ContextVar[greenlet | None] = ContextVar("bare_running", default=None)
     client = greenlet.getcurrent()
     waiting: list[greenlet] = []
     handoff: list[list[object]] = []
 
     def send(msg: bytes) -> object:
-        tx: list[object] = [running.thread, msg, None]
+        tx: list[object] = [running.get(), msg, None]
         server = waiting.pop()
         handoff.append(tx)
-        running.thread = server
         server.switch()
         return tx[2]
 
     def receive() -> list[object]:
         waiting.append(greenlet.getcurrent())
-        running.thread = client
         client.switch()
         return handoff.pop()
 
     def serve() -> None:
+        running.set(greenlet.getcurrent())
         while True:
             tx = receive()
             tx[2] = tx[1]  # the reply
 
-    running.thread = client
+    running.set(client)
     greenlet(serve).switch()
     return lambda: send(b"ping")
 

@@ -22,7 +22,6 @@ from qrv.kernel.proc import (
     ThreadInfo,
     current,
     current_or_none,
-    running,
 )
 
 __all__ = [
@@ -47,5 +46,4 @@ __all__ = [
     "current",
     "current_or_none",
     "host_console",
-    "running",
 ]

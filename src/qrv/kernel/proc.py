@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, BinaryIO
@@ -242,31 +244,32 @@ class ProcInfo:
     threads: tuple[ThreadInfo, ...]
 
 
-class _Current(threading.local):
-    """Each host thread's running kernel thread (None: a plain host thread)."""
+_RUNNING: ContextVar[KThread | None] = ContextVar("qrv_running", default=None)
+"""The kernel thread the caller runs.  A context variable, because every greenlet has
+a context of its own (greenlet swaps them at each switch) as every host thread has:
+a thread's greenlet sets it once when it starts (:meth:`Scheduler.start
+<qrv.kernel.sched.Scheduler.start>`), an adopted host thread once for its own context
+(:func:`set_current`), and a switch costs nothing more.  The CPU thread's idle loop
+and plain host threads see None.  (A ``threading.local`` had to be written at every
+switch; each access costs ~3x a context variable's ``get``.)"""
 
-    thread: KThread | None = None
-
-
-running = _Current()
-"""``running.thread``: the kernel thread the calling host thread runs (the scheduler sets it)."""
+current_or_none: Callable[[], KThread | None] = _RUNNING.get
+"""The calling thread's kernel thread, or None on a plain host thread (a C call: the
+message-passing calls of libc use it on their hot path, falling back on :func:`current`
+for the error)."""
 
 
 def current() -> KThread:
     """The calling thread's kernel thread; ESRCH if the caller is not in a process."""
-    t = running.thread
+    t = _RUNNING.get()
     if t is None:
         raise oserror(ESRCH, "not running in a qrv process")
     return t
 
 
-def current_or_none() -> KThread | None:
-    """The calling thread's kernel thread, or None on a plain host thread."""
-    return running.thread
-
-
 def set_current(t: KThread | None) -> None:
-    running.thread = t
+    """Name `t` the kernel thread of the calling greenlet (in its own context)."""
+    _RUNNING.set(t)
 
 
 def blocked_text(t: KThread) -> str:

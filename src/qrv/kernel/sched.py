@@ -39,7 +39,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from greenlet import greenlet
 
 from qrv.hw.clock import VirtualClock
-from qrv.kernel.proc import KThread, Policy, ProcessKilled, running
+from qrv.kernel.proc import KThread, Policy, ProcessKilled, set_current
 from qrv.kernel.trace import Tracer
 from qrv.spec.iomsg import ETIMEDOUT, oserror
 
@@ -140,12 +140,10 @@ class Scheduler:
     def _run(self, nxt: KThread) -> None:
         """From the idle loop: run `nxt` until every thread is blocked again."""
         self.current = nxt
-        running.thread = nxt
         if self.trace is not None:
             self.trace.emit("schedule")
         nxt.glet.switch()
         self.current = None
-        running.thread = None
 
     def _switch(self, t: KThread, nxt: KThread | None) -> None:
         """`t` (running) gives the CPU to `nxt`, or to the idle loop; returns when resumed."""
@@ -155,7 +153,6 @@ class Scheduler:
             self._idle.switch()
             return
         self.current = nxt
-        running.thread = nxt
         if self.trace is not None:
             self.trace.emit("schedule")
         nxt.glet.switch()
@@ -195,6 +192,7 @@ class Scheduler:
         """Make `t` a greenlet that runs `body` and put it on the ready list."""
 
         def run() -> None:
+            set_current(t)  # in the greenlet's own context: a switch carries it along
             try:
                 body()
             except BaseException:  # body reports its own end; nothing may reach the idle loop
@@ -228,7 +226,7 @@ class Scheduler:
             # The direct hand-off: one thread is READY (the server a send just woke, the
             # client a reply woke) and nothing is due, so it is _pick's choice: switch to it.
             nxt = ready.pop()
-            self.current = running.thread = nxt
+            self.current = nxt
             if self.trace is not None:
                 self.trace.emit("schedule")
             nxt.glet.switch()

@@ -64,7 +64,7 @@ def MsgSend(
     coid: int, smsg: bytes, rbytes: int = DEFAULT_RBYTES, timeout: float | None = None
 ) -> tuple[int, bytes]:
     """Send and block until replied: (status, reply of at most `rbytes` bytes)."""
-    t = running.thread or cur()  # cur() raises ESRCH outside a process
+    t = running() or cur()  # cur() raises ESRCH outside a process
     k: Kernel = t.process.kernel
     return k.ipc.msg_sendv(t, coid, (smsg,), rbytes, timeout)
 
@@ -81,13 +81,13 @@ def MsgReceive(
     chid: int, rbytes: int = DEFAULT_RBYTES, timeout: float | None = None
 ) -> tuple[int, bytes, MsgInfo | None]:
     """(rcvid, message, info); rcvid 0 and info None for a pulse (bytes = packed _pulse)."""
-    t = running.thread or cur()  # cur() raises ESRCH outside a process
+    t = running() or cur()  # cur() raises ESRCH outside a process
     k: Kernel = t.process.kernel
     return k.ipc.msg_receive(t, chid, rbytes, timeout)
 
 
 def MsgReply(rcvid: int, status: int = 0, msg: bytes | memoryview = b"") -> None:
-    t = running.thread or cur()  # cur() raises ESRCH outside a process
+    t = running() or cur()  # cur() raises ESRCH outside a process
     k: Kernel = t.process.kernel
     k.ipc.msg_reply(t, rcvid, status, (msg,))
 
