@@ -8,11 +8,12 @@ QNX's rules, not read back from a run.
 from __future__ import annotations
 
 import io
+import random
 
 import pytest
 
 from qrv.kernel import Kernel, Stdio
-from qrv.kernel.sched import KCALL_COST
+from qrv.kernel.sched import KCALL_COST, seeded_index
 from qrv.lib.c import ipc, proc
 from qrv.spec.iomsg import ChannelFlag
 
@@ -248,3 +249,13 @@ def test_fixed_priority_channel_does_not_boost_a_busy_server() -> None:
         return seen
 
     assert run_main(body) == [10]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 12345])
+def test_the_seeded_choice_draws_what_randrange_draws(seed: int) -> None:
+    """A seed schedules as it did with ``Random.randrange`` (the oracle): same draws,
+    same state after them, for every number of candidates up to 17."""
+    ours, oracle = random.Random(seed), random.Random(seed)
+    for n in [*range(1, 18)] * 20:
+        assert seeded_index(ours, n) == oracle.randrange(n)
+    assert ours.getstate() == oracle.getstate()
