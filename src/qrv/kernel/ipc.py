@@ -140,8 +140,10 @@ class Ipc:
         sched = self.sched
         sched.clock._now += KCALL_COST
         t.budget -= 1
-        if sched.ready or sched.inbox or sched.timers:
+        if sched.inbox or sched.timers:
             sched.reschedule(t)
+        elif sched.ready:
+            sched.preempt(t)
 
     # -- channels and connections ---------------------------------------------------
 
@@ -256,8 +258,10 @@ class Ipc:
             return sched.call_as(t, partial(self.msg_sendv, t, coid, parts, rmax, timeout))
         sched.clock._now += KCALL_COST  # sched.tick(t), inlined (hot path)
         t.budget -= 1
-        if sched.ready or sched.inbox or sched.timers or t.process.dying:
+        if sched.inbox or sched.timers or t.process.dying:
             sched.reschedule(t)
+        elif sched.ready:  # the usual case: only the preemption check is due
+            sched.preempt(t)
         conn = t.process.connections.get(coid)
         if conn is None or (ch := conn.channel) is None:
             raise oserror(EBADF)
@@ -313,8 +317,10 @@ class Ipc:
             return sched.call_as(t, partial(self.msg_receive, t, chid, rmax, timeout))
         sched.clock._now += KCALL_COST  # sched.tick(t), inlined (hot path)
         t.budget -= 1
-        if sched.ready or sched.inbox or sched.timers or t.process.dying:
+        if sched.inbox or sched.timers or t.process.dying:
             sched.reschedule(t)
+        elif sched.ready:  # the usual case: only the preemption check is due
+            sched.preempt(t)
         ch = t.process.channels.get(chid)
         if ch is None:
             raise oserror(ESRCH)
@@ -428,8 +434,10 @@ class Ipc:
             return
         sched.clock._now += KCALL_COST  # sched.tick(t), inlined (hot path)
         t.budget -= 1
-        if sched.ready or sched.inbox or sched.timers or t.process.dying:
+        if sched.inbox or sched.timers or t.process.dying:
             sched.reschedule(t)
+        elif sched.ready:  # the usual case: only the preemption check is due
+            sched.preempt(t)
         tx = self._rcvids.get(rcvid)  # _lookup, inlined (hot path)
         if tx is None or tx.done or tx.channel.owner is not t.process:
             raise oserror(ESRCH)

@@ -252,13 +252,16 @@ class Scheduler:
     def tick(self, t: KThread) -> None:
         """A kernel call's entry: charge its time; preempt `t` if another thread should run.
 
-        The message-passing calls inline the first three lines (hot path) and call
-        :meth:`reschedule` only when something is READY, posted, timed or dying.
+        The message-passing calls inline it (hot path): they call :meth:`reschedule` only
+        when something is posted, timed or dying, and else only :meth:`preempt` when a
+        thread is READY (what reschedule would come to).
         """
         self.clock._now += KCALL_COST  # clock.advance(KCALL_COST), without the call
         t.budget -= 1
-        if self.ready or self.inbox or self.timers or t.process.dying:
+        if self.inbox or self.timers or t.process.dying:
             self.reschedule(t)
+        elif self.ready:
+            self.preempt(t)
 
     def reschedule(self, t: KThread) -> None:
         """The rest of :meth:`tick`: host posts, due timers, preemption, teardown."""
