@@ -81,7 +81,8 @@ class BlockDevice(Protocol):
 
     def read_blocks(self, ns: Namespace, slba: int, nlb: int) -> bytes: ...
 
-    def write_blocks(self, ns: Namespace, slba: int, data: bytes, fua: bool) -> None: ...
+    def write_blocks(self, ns: Namespace, slba: int, data: bytes | memoryview, fua: bool) -> None:
+        """`data`: whole blocks (read before the call returns; not kept)."""
 
     def flush(self, ns: Namespace) -> None: ...
 
@@ -190,7 +191,9 @@ class BlockHandlers:
             ctp, msg, ocb, lambda off, data: self.write_bytes(region, off, data, fua=fua)
         )
 
-    def write_bytes(self, region: NvmeRegion, offset: int, data: bytes, *, fua: bool) -> int:
+    def write_bytes(
+        self, region: NvmeRegion, offset: int, data: bytes | memoryview, *, fua: bool
+    ) -> int:
         """Write `data` at byte `offset` of `region`, clipped to its end; bytes written.
         ENOSPC if `offset` is at or past the end (and there is something to write)."""
         if not data:
@@ -201,25 +204,30 @@ class BlockHandlers:
         lba = region.ns.lba_size
         first, last = offset // lba, (end - 1) // lba
         head, tail = offset - first * lba, (last + 1) * lba - end
-        body = data[: end - offset]
+        body = memoryview(data)[: end - offset]  # clipped without a copy
         if head or tail:
-            blocks = bytearray(self._edges(region, first, last, head > 0, tail > 0))
+            blocks = self._edges(region, first, last, head > 0, tail > 0)
             blocks[head : head + len(body)] = body
-            body = bytes(blocks)
+            body = memoryview(blocks)
         self.device.write_blocks(region.ns, region.start_lba + first, body, fua)
         return end - offset
 
-    def _edges(self, region: NvmeRegion, first: int, last: int, head: bool, tail: bool) -> bytes:
+    def _edges(
+        self, region: NvmeRegion, first: int, last: int, head: bool, tail: bool
+    ) -> bytearray:
         """Blocks first..last with the partial edge blocks read from the device (the
-        ones in between are about to be overwritten: zeros)."""
+        ones in between are about to be overwritten: zeros), one buffer the data then
+        go into."""
         lba = region.ns.lba_size
         count = last - first + 1
         if count <= 2:
-            return self.device.read_blocks(region.ns, region.start_lba + first, count)
-        start = self.device.read_blocks(region.ns, region.start_lba + first, 1) if head else b""
-        end = self.device.read_blocks(region.ns, region.start_lba + last, 1) if tail else b""
-        middle = bytes((count * lba) - len(start) - len(end))
-        return start + middle + end
+            return bytearray(self.device.read_blocks(region.ns, region.start_lba + first, count))
+        blocks = bytearray(count * lba)
+        if head:
+            blocks[:lba] = self.device.read_blocks(region.ns, region.start_lba + first, 1)
+        if tail:
+            blocks[-lba:] = self.device.read_blocks(region.ns, region.start_lba + last, 1)
+        return blocks
 
     # -- durability and devctls ----------------------------------------------------------
 

@@ -363,7 +363,9 @@ class Controller:
         """Read `nlb` blocks at `slba`, split into transfers of at most `max_transfer`."""
         return b"".join(self._transfers(Transfer(NvmOpcode.READ, ns, slba), nlb))
 
-    def write(self, ns: Namespace, slba: int, payload: bytes, *, fua: bool = False) -> None:
+    def write(
+        self, ns: Namespace, slba: int, payload: bytes | memoryview, *, fua: bool = False
+    ) -> None:
         """Write whole blocks at `slba`, split into transfers of at most `max_transfer`;
         `fua` sets Force Unit Access on each (NVMe 1.4 §6.15)."""
         if len(payload) % ns.lba_size:

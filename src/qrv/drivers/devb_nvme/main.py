@@ -193,7 +193,7 @@ class Driver:
     def read_blocks(self, ns: Namespace, slba: int, nlb: int) -> bytes:
         return self._command(lambda c: c.read(ns, slba, nlb))
 
-    def write_blocks(self, ns: Namespace, slba: int, data: bytes, fua: bool) -> None:
+    def write_blocks(self, ns: Namespace, slba: int, data: bytes | memoryview, fua: bool) -> None:
         self._command(lambda c: c.write(ns, slba, data, fua=fua))
 
     def flush(self, ns: Namespace) -> None:
