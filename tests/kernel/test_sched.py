@@ -7,6 +7,7 @@ QNX's rules, not read back from a run.
 
 from __future__ import annotations
 
+import errno
 import io
 import random
 
@@ -259,3 +260,53 @@ def test_the_seeded_choice_draws_what_randrange_draws(seed: int) -> None:
     for n in [*range(1, 18)] * 20:
         assert seeded_index(ours, n) == oracle.randrange(n)
     assert ours.getstate() == oracle.getstate()
+
+
+def test_each_thread_is_its_own_current_thread_across_switches() -> None:
+    """The running thread follows every switch (yields, sends, sleeps): each thread of a
+    process sees its own tid after each; a plain host thread is in no process, an
+    adopted host thread in its own."""
+
+    def body() -> list[tuple[int, int]]:
+        chid = ipc.ChannelCreate()
+        coid = ipc.ConnectAttach(0, proc.getpid(), chid)
+        seen: list[tuple[int, int]] = []
+        tids: list[int] = []
+
+        def server() -> None:
+            for _ in range(4):
+                rcvid, msg, _info = ipc.MsgReceive(chid)
+                seen.append((tids[0], proc.gettid()))
+                ipc.MsgReply(rcvid, 0, msg)
+
+        def client() -> None:
+            me = proc.gettid()
+            for _ in range(2):
+                proc.sched_yield()
+                seen.append((me, proc.gettid()))
+                ipc.MsgSend(coid, b"x")
+                seen.append((me, proc.gettid()))
+                proc.delay(0.001)
+                seen.append((me, proc.gettid()))
+
+        tids.append(proc.pthread_create(server))
+        workers = [proc.pthread_create(client) for _ in range(2)]
+        for tid in [*workers, *tids]:
+            proc.pthread_join(tid, T)
+        seen.append((1, proc.gettid()))  # the main thread
+        return seen
+
+    seen = run_main(body)
+    assert len(seen) == 4 + 2 * 6 + 1
+    assert all(expected == got for expected, got in seen)
+    with pytest.raises(OSError) as info:
+        proc.gettid()  # a plain host thread is in no process
+    assert info.value.errno == errno.ESRCH
+    k = Kernel(None, Stdio(io.BytesIO(), io.BytesIO(), io.BytesIO()))
+    try:
+        with k.adopt("host") as p:
+            assert proc.getpid() == p.pid
+        with pytest.raises(OSError):
+            proc.getpid()
+    finally:
+        k.shutdown()
