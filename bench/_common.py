@@ -58,6 +58,46 @@ def timed(fn: Callable[[], int], seconds: float) -> tuple[int, int, float]:
     return calls, moved, elapsed
 
 
+def cpu_ratio(stack: Run, host: Run, by_calls: bool = False) -> float:
+    """The stack's rate per CPU second as a fraction of the host's."""
+    if by_calls:
+        return (stack.calls / stack.cpu) / (host.calls / host.cpu)
+    return (stack.moved / stack.cpu) / (host.moved / host.cpu)
+
+
+def header(base: str, cpu: bool) -> None:
+    """The table's head: the stack, the baseline `base`, their ratio (and `cpu`'s)."""
+    cols = f"{'workload':<22}{'qrv stack':>16}{base:>16}{'qrv/host':>10}"
+    print(cols + (f"{'cpu':>8}" if cpu else ""))
+
+
+def row(label: str, stack: float, base: float, unit: str, cpu: float | None) -> None:
+    line = f"{label:<22}{stack:>11.1f} {unit}{base:>11.1f} {unit}{stack / base:>9.3f}x"
+    print(line + (f"{cpu:>7.3f}x" if cpu is not None else ""))
+
+
+def compare(
+    label: str,
+    stack: Callable[[], int],
+    host: Callable[[], int],
+    seconds: float,
+    *,
+    cpu: bool,
+    per_call: bool = False,
+    host_seconds: float | None = None,
+) -> None:
+    """One row: `stack` run for `seconds` beside the baseline `host` (for a quarter of
+    them unless `host_seconds`), each a step returning bytes moved; MiB/s, or with
+    `per_call` operations per second (IOPS); with `cpu` the ratio in CPU time too."""
+    r1 = measure(stack, seconds)
+    r0 = measure(host, seconds / 4 if host_seconds is None else host_seconds)
+    if per_call:
+        rates, unit = (r1.calls / r1.elapsed, r0.calls / r0.elapsed), " IOPS"
+    else:
+        rates, unit = (r1.moved / r1.elapsed / MiB, r0.moved / r0.elapsed / MiB), "MiB/s"
+    row(label, *rates, unit, cpu_ratio(r1, r0, per_call) if cpu else None)
+
+
 def make_machine(name: str, image: Path, *, writable: bool = False) -> Machine:
     """The built-in board or QEMU (``name`` "qemu") on `image`."""
     if name == "qemu":

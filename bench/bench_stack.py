@@ -22,38 +22,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from _common import (
-    P1_SIZE,
-    P1_START,
-    KiB,
-    MiB,
-    Run,
-    booted,
-    machine_args,
-    measure,
-    seed_image,
-)
+from _common import P1_SIZE, P1_START, KiB, MiB, booted, compare, header, machine_args, seed_image
 from qrv.lib.c.posix import close, open, pread
 
 SEQ_SIZES = (4 * KiB, 64 * KiB, 1 * MiB)
 RANDOM_SIZE = 4 * KiB
-
-
-def cpu_ratio(stack: Run, host: Run, by_calls: bool = False) -> float:
-    """The stack's rate per CPU second as a fraction of the host's."""
-    if by_calls:
-        return (stack.calls / stack.cpu) / (host.calls / host.cpu)
-    return (stack.moved / stack.cpu) / (host.moved / host.cpu)
-
-
-def header(base: str, cpu: bool) -> None:
-    cols = f"{'workload':<22}{'qrv stack':>16}{base:>16}{'qrv/host':>10}"
-    print(cols + (f"{'cpu':>8}" if cpu else ""))
-
-
-def row(label: str, stack: float, base: float, unit: str, cpu: float | None) -> None:
-    line = f"{label:<22}{stack:>11.1f} {unit}{base:>11.1f} {unit}{stack / base:>9.3f}x"
-    print(line + (f"{cpu:>7.3f}x" if cpu is not None else ""))
 
 
 def sequential(read: Callable[[int, int], bytes], size: int) -> Callable[[], int]:
@@ -96,20 +69,11 @@ def bench_machine(name: str, image: Path, seconds: float) -> None:
             print(f"\n== {name} machine: /dev/nvme0n1p1 vs os.pread of {image.name}")
             header("os.pread", cpu)
             for size in SEQ_SIZES:
-                r1 = measure(sequential(stack_read, size), seconds)
-                r0 = measure(sequential(raw_read, size), seconds / 4)
-                s1, s0 = r1.moved / r1.elapsed / MiB, r0.moved / r0.elapsed / MiB
-                row(
-                    f"seq read {size // KiB} KiB",
-                    s1,
-                    s0,
-                    "MiB/s",
-                    cpu_ratio(r1, r0) if cpu else None,
-                )
-            r1 = measure(random_reads(stack_read, random.Random(1)), seconds)
-            r0 = measure(random_reads(raw_read, random.Random(1)), seconds / 4)
-            i1, i0 = r1.calls / r1.elapsed, r0.calls / r0.elapsed
-            row("random read 4 KiB", i1, i0, " IOPS", cpu_ratio(r1, r0, True) if cpu else None)
+                stack, host = sequential(stack_read, size), sequential(raw_read, size)
+                compare(f"seq read {size // KiB} KiB", stack, host, seconds, cpu=cpu)
+            stack = random_reads(stack_read, random.Random(1))
+            host = random_reads(raw_read, random.Random(1))
+            compare("random read 4 KiB", stack, host, seconds, cpu=cpu, per_call=True)
         finally:
             close(fd)
         return 0

@@ -20,8 +20,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from _common import P1_SIZE, KiB, MiB, booted, machine_args, measure, seed_image
-from bench_stack import SEQ_SIZES, cpu_ratio, header, row
+from _common import P1_SIZE, KiB, booted, compare, header, machine_args, seed_image
+from bench_stack import SEQ_SIZES
 from qrv.emu import boot_programs
 from qrv.lib.c.posix import close, fsync, open, pread, pwrite
 from qrv.spec.iomsg import O_RDWR
@@ -69,20 +69,15 @@ def bench_machine(name: str, image: Path, baseline: Path, seconds: float) -> Non
             print(f"\n== {name} machine: /dev/nvme0n1p1 vs os.pwrite of {baseline.name}")
             header("os.pwrite", cpu)
             for size in SEQ_SIZES:
-                r1 = measure(sequential(stack_write, size), seconds)
-                r0 = measure(sequential(base_write, size), seconds / 4)
-                s1, s0 = r1.moved / r1.elapsed / MiB, r0.moved / r0.elapsed / MiB
-                row(
-                    f"seq write {size // KiB} KiB",
-                    s1,
-                    s0,
-                    "MiB/s",
-                    cpu_ratio(r1, r0) if cpu else None,
-                )
+                stack, host = sequential(stack_write, size), sequential(base_write, size)
+                compare(f"seq write {size // KiB} KiB", stack, host, seconds, cpu=cpu)
             # fsync waits for the host's disk, which no thread's CPU time shows: wall only
-            r1 = measure(sequential(stack_write, SYNC_SIZE, lambda: fsync(fd)), seconds)
-            r0 = measure(sequential(base_write, SYNC_SIZE, lambda: os.fsync(fd_base)), seconds)
-            row("write+fsync 4 KiB", r1.calls / r1.elapsed, r0.calls / r0.elapsed, " IOPS", None)
+            stack = sequential(stack_write, SYNC_SIZE, lambda: fsync(fd))
+            host = sequential(base_write, SYNC_SIZE, lambda: os.fsync(fd_base))
+            compare(
+                "write+fsync 4 KiB", stack, host, seconds, cpu=False, per_call=True,
+                host_seconds=seconds,
+            )  # fmt: skip
         finally:
             close(fd)
         return 0
