@@ -58,7 +58,6 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO, NoReturn, TextIO
 
@@ -74,11 +73,9 @@ from qrv.hw.serial import Serial16550
 from qrv.kernel import SIGINT, ConsoleInput, Kernel, Stdio, host_console
 from qrv.kernel.slog import LogTee, Severity
 from qrv.lib.c.proc import procmgr_waitfor, spawn
-from qrv.programs import load_all, system_programs
-from qrv.servers.fs_qrv.main import main as fs_qrv_main
+from qrv.programs import SystemProgram, load_all, system_programs
 from qrv.servers.pci.main import main as pci_server_main
 from qrv.servers.pipe.main import main as pipe_main
-from qrv.tools.mkgpt import create_seed_image
 from qrv.userland import sh
 from qrv.userland.commands import BUILTINS, COMMANDS
 
@@ -99,6 +96,8 @@ BOOT_TIMEOUT = 20.0
 SEED_DISK_MIB = 64
 SEED_PARTS_MIB = (16, 16)
 POLL = 0.05
+FS_QRV = "qrv.servers.fs_qrv.main"
+"""fs-qrv's module: the boot imports it only for ``--mount`` (every import is boot time)."""
 """Seconds between the main thread's looks at a pending Ctrl-C while it waits."""
 
 
@@ -162,7 +161,8 @@ def boot_programs(writable: bool, mounts: Sequence[tuple[str, str]] = ()) -> lis
         else p
         for p in BOOT_PROGRAMS
     ]
-    return progs + [BootProgram("fs-qrv", fs_qrv_main, [dev, where]) for dev, where in mounts]
+    fs_qrv = SystemProgram("fs-qrv", FS_QRV)  # imported when a mount starts it
+    return progs + [BootProgram("fs-qrv", fs_qrv, [dev, where]) for dev, where in mounts]
 
 
 def parse_mount(text: str) -> tuple[str, str]:
@@ -177,15 +177,17 @@ def ensure_image(path: str, lba_size: int = 512, namespaces: int = 1) -> None:
     """Create the seed's 64 MiB image with two 16 MiB partitions when missing or empty
     (in `lba_size` blocks; with several `namespaces`, one such disk per namespace,
     back to back)."""
-    p = Path(path)
-    if p.exists() and not p.is_file():
+    if os.path.exists(path) and not os.path.isfile(path):
         return  # a block device or the like: use it as it is
-    if p.exists() and p.stat().st_size > 0:
+    if os.path.exists(path) and os.path.getsize(path) > 0:
         return
-    create_seed_image(p, SEED_DISK_MIB, SEED_PARTS_MIB, lba_size=lba_size)
+    from qrv.tools.mkgpt import create_seed_image  # only a first boot needs it
+
+    create_seed_image(path, SEED_DISK_MIB, SEED_PARTS_MIB, lba_size=lba_size)
     if namespaces > 1:
-        disk = p.read_bytes()
-        with p.open("ab") as f:
+        with open(path, "rb") as f:
+            disk = f.read()
+        with open(path, "ab") as f:
             for _ in range(namespaces - 1):
                 f.write(disk)
     each = f"{namespaces} x {SEED_DISK_MIB} MiB namespaces, each a" if namespaces > 1 else ""
@@ -673,8 +675,10 @@ def machine_lost(machine: Machine) -> str | None:
 
 def main(argv: list[str]) -> int:
     opts = parse_args(argv)
-    reserved = [*COMMANDS, *BUILTINS]
-    installed = load_all(opts.programs, opts.program_dirs, reserved=reserved)
+    installed: dict[str, Entry] = {}
+    if opts.programs or opts.program_dirs:  # else not even pathlib is imported for them
+        reserved = [*COMMANDS, *BUILTINS]
+        installed = load_all(opts.programs, opts.program_dirs, reserved=reserved)
     machine = make_machine(opts)
     with SigintLatch() as sigint, contextlib.ExitStack() as files:
         try:

@@ -27,10 +27,13 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from qrv.errors import ProgramError
+
+if TYPE_CHECKING:  # pathlib is imported where a user's program is read (every import is boot time)
+    from pathlib import Path
 
 ALLOWED = ("qrv.lib.c", "qrv.lib.pci", "qrv.spec")
 """The packages a program may import from qrv (and their submodules)."""
@@ -96,6 +99,8 @@ def check_imports(tree: ast.AST, where: str) -> None:
 
 def parse_spec(spec: str) -> tuple[Path, str]:
     """``PATH.py[:NAME]`` -> (path, name); the name defaults to the file's stem."""
+    from pathlib import Path
+
     path, sep, name = spec.rpartition(":")
     if not sep or not path or "/" in name:  # no name given (or a ':' inside the path)
         path, name = spec, Path(spec).stem
@@ -151,7 +156,8 @@ class SystemProgram:
         spec = importlib.util.find_spec(self.module)
         if spec is None or spec.origin is None:
             return b""
-        return Path(spec.origin).read_bytes()
+        with open(spec.origin, "rb") as f:
+            return f.read()
 
 
 def system_programs(commands: Mapping[str, str]) -> dict[str, Callable[[list[str]], int]]:
@@ -179,6 +185,8 @@ def load_all(
 ) -> dict[str, Callable[[list[str]], int]]:
     """Every ``--program`` spec and every ``*.py`` of each ``--programs`` dir, by name
     (files starting with ``_`` are helpers, not programs)."""
+    from pathlib import Path
+
     reserved = set(reserved)
     wanted: list[tuple[Path, str]] = []
     for d in dirs:

@@ -40,10 +40,12 @@ import termios
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from qrv.kernel.lineedit import Completer, LineEditor
 from qrv.kernel.proc import KThread, ProcessKilled, Stdio, current_or_none
+
+if TYPE_CHECKING:  # the line editor is imported when an interactive shell reads a line
+    from qrv.kernel.lineedit import Completer
 
 SLICE = 0.05
 """Seconds between checks for teardown / interrupts while a console wait blocks."""
@@ -200,6 +202,8 @@ class ConsoleInput(_ConsoleFd):
         """
         if not self.isatty():
             return self.readline()
+        from qrv.kernel.lineedit import LineEditor  # only an interactive shell: not at boot
+
         editor = LineEditor(prompt, history, complete)
         show = echo or self._echo
         saved = _raw_mode(self.fd)

@@ -15,12 +15,12 @@ thread's calls go through its proxy greenlet (:func:`~qrv.kernel.sched.kcall`).
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
-from pathlib import Path
 from typing import TextIO, TypeVar
 
 from qrv.hw.bus import Machine
@@ -68,7 +68,7 @@ from qrv.spec.iomsg import (
 
 Entry = Callable[[list[str]], int]
 R = TypeVar("R")
-PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 """Where qrv's own code lives: a logged traceback starts at the first frame outside it."""
 POLL = 0.01
 """Polling step (s) of the host-side waits (wait_ready) and of the kernel's waitfor."""
