@@ -354,6 +354,8 @@ class PciFunction:
         Status.INTERRUPT shows the request; the pin is driven only while
         Command.INTX_DISABLE is clear (PCI 3.0 6.2.2, 6.2.3).
         """
+        if request == self._intx_request:
+            return  # Status.INTERRUPT shows it already; config writes re-drive the pin
         self._intx_request = request
         low = self.config[_STATUS]
         self.config[_STATUS] = low | _INTERRUPT_STATUS if request else low & ~_INTERRUPT_STATUS
