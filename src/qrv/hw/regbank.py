@@ -29,9 +29,10 @@ class RegBank:
 
     def load(self, offset: int, width: int) -> int | None:
         """The little-endian value at ``offset``, or None if the access is not wholly inside."""
-        if not self.contains(offset, width):
+        end = offset + width
+        if offset < 0 or width <= 0 or end > len(self._data):  # contains(), on the hot path
             return None
-        return int.from_bytes(self._data[offset : offset + width], "little")
+        return int.from_bytes(self._data[offset:end], "little")
 
     def store(self, offset: int, width: int, value: int) -> bool:
         """Store ``value``'s low ``width`` bytes; False (nothing stored) if not wholly inside."""
