@@ -6,8 +6,15 @@ import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from qrv.kernel import Policy, ProcessExit, ProcInfo, ThreadInfo, current_or_none
-from qrv.lib.c._sys import K, cur
+from qrv.kernel import (
+    Kernel,
+    Policy,
+    ProcessExit,
+    ProcInfo,
+    ThreadInfo,
+    current_or_none,
+)
+from qrv.lib.c._sys import K, cur, running
 from qrv.spec.iomsg import EINVAL, EPERM, oserror
 
 __all__ = [
@@ -89,7 +96,7 @@ def getpid() -> int:
 
 
 def gettid() -> int:
-    return cur().tid
+    return (running() or cur()).tid  # cur() raises ESRCH outside a process
 
 
 def getuid() -> int:
@@ -147,10 +154,11 @@ def delay(seconds: float) -> None:
 
 def ClockTime() -> float:
     """The kernel's monotonic clock in seconds (the host's outside a qrv process)."""
-    t = current_or_none()
+    t = running()  # a C call (current_or_none): a driver reads the clock per command
     if t is None:
         return time.monotonic()
-    return K(t).clock.now()  # a read of the clock, not a scheduling point
+    k: Kernel = t.process.kernel
+    return k.clock.now()  # a read of the clock, not a scheduling point
 
 
 clock_monotonic = ClockTime
