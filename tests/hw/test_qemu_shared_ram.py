@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ from qrv.hw.qemu import RAM_BASE, QemuMachine
 from qrv.kernel.mm import MemoryManager
 from tests.conftest import require_tool
 from tests.hw.test_qemu_lifecycle import gone, wait_gone
+
+LOST_WAIT_S = 5.0
 
 pytestmark = pytest.mark.qemu
 
@@ -134,6 +137,11 @@ def test_qemu_killed_reaped_and_no_file(ram_dir: Path, image: Path) -> None:
     pid = m.pid
     os.kill(pid, signal.SIGKILL)
     assert wait_gone(pid)
+    # /proc shows the killed leader a zombie while QEMU's other threads still exit; it
+    # can be reaped (and `lost` sees the exit) only once they have: wait for that too
+    deadline = time.monotonic() + LOST_WAIT_S
+    while m.lost is None and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert m.lost is not None
     m.close()
     assert gone(pid)
