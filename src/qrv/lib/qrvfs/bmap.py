@@ -57,6 +57,40 @@ def lookup(vol: Volume, ino: Inode, fbn: int) -> int:
     return block
 
 
+def lookup_range(vol: Volume, ino: Inode, first: int, count: int) -> list[int]:
+    """The disk blocks of file blocks ``first .. first+count-1`` (0 for a hole),
+    each with the checks :func:`lookup` makes; every index block on the way is
+    read once per range, not once per file block (a sequential read maps 16 to
+    80 blocks a call)."""
+    out: list[int] = []
+    lo, hi = vol.sb.datastart, vol.sb.size
+    fbn, end = first, first + count
+    while fbn < end:
+        slot, path = block_path(fbn)
+        if not path:  # direct blocks: the inode's own slots
+            n = min(end, NDIRECT) - fbn
+            entries: tuple[int, ...] = ino.addrs[slot : slot + n]
+        else:  # the rest of one leaf index block
+            n = min(end - fbn, ADDRS_PER_BLOCK - path[-1])
+            leaf = ino.addrs[slot]
+            for i in path[:-1]:
+                if leaf == 0:
+                    break
+                vol.check_data_block(leaf, "an index pointer")
+                leaf = _entry(vol, leaf, i)
+            if leaf == 0:
+                entries = (0,) * n
+            else:
+                vol.check_data_block(leaf, "an index pointer")
+                entries = struct.unpack_from(f"<{n}Q", vol.read_block(leaf), path[-1] * 8)
+        for block in entries:
+            if block and not lo <= block < hi:
+                vol.check_data_block(block, "a block pointer")
+        out += entries
+        fbn += n
+    return out
+
+
 def map_alloc(vol: Volume, ino: Inode, fbn: int) -> tuple[int, Inode, bool]:
     """(disk block, updated inode, allocated now) of ``fbn``, allocating the data
     block and any missing index blocks."""

@@ -48,14 +48,15 @@ class BlockDevice:
             raise FsDeviceError(errno.EIO, f"short read of block {block} ({len(data)} bytes)")
         return data
 
-    def read_run(self, block: int, count: int) -> list[bytes]:
-        """``count`` consecutive blocks from ``block`` in one device read."""
+    def read_run(self, block: int, count: int) -> list[bytearray]:
+        """``count`` consecutive blocks from ``block`` in one device read, each
+        its own buffer (one copy out of the device's reply)."""
         self._check(block)
         self._check(block + count - 1)
-        data = self._pread(block * BLOCK_SIZE, count * BLOCK_SIZE)
+        data = memoryview(self._pread(block * BLOCK_SIZE, count * BLOCK_SIZE))
         if len(data) != count * BLOCK_SIZE:
             raise FsDeviceError(errno.EIO, f"short read of blocks {block}+{count}")
-        return [data[i * BLOCK_SIZE : (i + 1) * BLOCK_SIZE] for i in range(count)]
+        return [bytearray(data[i : i + BLOCK_SIZE]) for i in range(0, len(data), BLOCK_SIZE)]
 
     def write(self, block: int, data: bytes) -> None:
         self._check(block)
@@ -106,11 +107,13 @@ class BlockCache:
         """Bring blocks ``first .. first+count-1`` into the cache with one device read
         (a sequential read's read-ahead); blocks already cached are kept as they are."""
         count = min(count, self.capacity // 2)
-        if count <= 1 or all(b in self._blocks for b in range(first, first + count)):
+        blocks = self._blocks
+        if count <= 1 or all(b in blocks for b in range(first, first + count)):
             return
-        for i, data in enumerate(self.device.read_run(first, count)):
-            if first + i not in self._blocks:
-                self._insert(first + i, bytearray(data))
+        for block, buf in enumerate(self.device.read_run(first, count), first):
+            if block not in blocks:
+                blocks[block] = buf
+        self._evict()
 
     def zero(self, block: int) -> bytearray:
         """A cached all-zero buffer for a newly allocated ``block`` (no read)."""
@@ -129,13 +132,19 @@ class BlockCache:
         self._evict()
 
     def _evict(self) -> None:
-        if len(self._blocks) - len(self.pinned) <= self.capacity:
+        """Drop least recently used unpinned blocks (writing dirty ones home) until
+        the unpinned ones fit the capacity.  The walk stops at the last victim:
+        it does not copy or visit the whole cache."""
+        excess = len(self._blocks) - len(self.pinned) - self.capacity
+        if excess <= 0:
             return
-        for victim in list(self._blocks):
-            if len(self._blocks) - len(self.pinned) <= self.capacity:
-                break
-            if victim in self.pinned:
-                continue
+        victims: list[int] = []
+        for block in self._blocks:  # least recently used first
+            if block not in self.pinned:
+                victims.append(block)
+                if len(victims) == excess:
+                    break
+        for victim in victims:
             if victim in self._dirty:
                 self.device.write(victim, bytes(self._blocks[victim]))
                 self._dirty.discard(victim)

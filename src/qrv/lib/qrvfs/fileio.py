@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 from dataclasses import replace
 
-from qrv.lib.qrvfs.bmap import lookup, map_alloc, truncate_blocks
+from qrv.lib.qrvfs.bmap import lookup, lookup_range, map_alloc, truncate_blocks
 from qrv.lib.qrvfs.errors import FsError
 from qrv.lib.qrvfs.volume import Volume
 from qrv.spec.qrvfs import BLOCK_SIZE, MAX_FILE_SIZE, Inode
@@ -17,29 +17,38 @@ READ_AHEAD = 64
 
 def read_data(vol: Volume, ino: Inode, offset: int, length: int) -> bytes:
     """Up to ``length`` bytes at ``offset`` (short at end of file; holes read as zeros).
-    Runs of consecutive disk blocks are read from the device in one request."""
+
+    When the last block wanted is not cached, the blocks wanted and up to
+    :data:`READ_AHEAD` blocks after them are brought into the cache, each run of
+    consecutive disk blocks with one device request.  The reply is joined once
+    from views of the cached blocks."""
     end = min(ino.size, offset + max(0, length))
     if offset >= end:
         return b""
     first, last = offset // BLOCK_SIZE, (end - 1) // BLOCK_SIZE
-    ahead = min(last + READ_AHEAD, (ino.size - 1) // BLOCK_SIZE)
-    mapped = [lookup(vol, ino, fbn) for fbn in range(first, ahead + 1)]
-    if vol.cache.get_cached(mapped[last - first]) is None:  # read ahead on a miss only
-        run_start = 0
-        for i in range(1, len(mapped) + 1):
-            if i == len(mapped) or not mapped[i] or mapped[i] != mapped[i - 1] + 1:
-                if mapped[run_start] and i - run_start > 1:
-                    vol.cache.load_run(mapped[run_start], i - run_start)
-                run_start = i
-    blocks = mapped[: last - first + 1]
-    out = bytearray()
+    blocks = lookup_range(vol, ino, first, last - first + 1)
+    if blocks[-1] == 0 or vol.cache.get_cached(blocks[-1]) is None:
+        ahead = min(READ_AHEAD, (ino.size - 1) // BLOCK_SIZE - last)
+        _load_runs(vol, blocks + lookup_range(vol, ino, last + 1, ahead))
+    parts: list[bytes | memoryview] = []
     pos = offset
     for block in blocks:
         within = pos % BLOCK_SIZE
         n = min(BLOCK_SIZE - within, end - pos)
-        out += vol.read_block(block)[within : within + n] if block else _ZERO[:n]
+        parts.append(memoryview(vol.read_block(block))[within : within + n] if block else _ZERO[:n])
         pos += n
-    return bytes(out)
+    return b"".join(parts)
+
+
+def _load_runs(vol: Volume, mapped: list[int]) -> None:
+    """Read each run of consecutive disk blocks in ``mapped`` (0 = hole) into the
+    cache with one device request (a run of one is left to the read itself)."""
+    run_start = 0
+    for i in range(1, len(mapped) + 1):
+        if i == len(mapped) or not mapped[i] or mapped[i] != mapped[i - 1] + 1:
+            if mapped[run_start] and i - run_start > 1:
+                vol.cache.load_run(mapped[run_start], i - run_start)
+            run_start = i
 
 
 def write_data(vol: Volume, ino: Inode, offset: int, data: bytes) -> Inode:
