@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from qrv.errors import BusError, MachineError
+from qrv.errors import BusError, MachineError, MachineLost
+from qrv.hw import qtest
 from qrv.hw.qtest import QtestClient
 
 Peer = Callable[[socket.socket], None]
@@ -242,3 +243,115 @@ def test_pump_reports_a_closed_connection(pair: tuple[socket.socket, socket.sock
     peer.close()
     assert not client.pump()
     assert client.broken == "QEMU went away"
+
+
+# -- posted stores -------------------------------------------------------------------------
+
+
+def test_a_posted_store_does_not_wait_and_the_next_command_takes_its_reply_first(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    client = QtestClient(ours, timeout=2)
+    client.post_store(0x40001000, 4, 3)  # nobody answers yet: must return at once
+    client.post_store(0x40001004, 4, 1)
+    seen = [recv_line(theirs), recv_line(theirs)]
+    assert seen == [b"writel 0x40001000 0x3\n", b"writel 0x40001004 0x1\n"]
+    serve(theirs, lambda s: (recv_line(s), s.sendall(b"OK\nIRQ lower 34\nOK\nOK 0x2a\n")))
+    assert client.load(0x4000001C, 4) == 0x2A
+    assert client.irq_levels == {34: False}
+
+
+def test_a_failed_posted_store_is_raised_by_the_next_command_only(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    serve(theirs, answer(b"FAIL bad\nOK 0x1\n", b"OK 0x2\n"))
+    client = QtestClient(ours, timeout=2)
+    client.post_store(0x40000000, 4, 0)
+    with pytest.raises(BusError, match=r"'writel 0x40000000 0x0' \(posted\): QEMU replied 'FAIL"):
+        client.load(0x1000, 4)
+    assert client.load(0x1000, 4) == 2  # the pairing is intact
+    assert client.broken is None
+
+
+def test_flush_reads_the_owed_replies_and_the_events_before_them(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    client = QtestClient(ours, timeout=2)
+    client.flush()  # nothing owed: no exchange at all
+    serve(theirs, lambda s: (recv_line(s), s.sendall(b"IRQ lower 34\nOK\n")))
+    client.post_store(0x40001004, 4, 1)
+    client.flush()
+    assert client.irq_levels == {34: False}
+    serve(theirs, answer(b"OK 0x7\n"))
+    assert client.load(0x0, 4) == 7
+
+
+def test_posted_replies_owed_are_bounded(pair: tuple[socket.socket, socket.socket]) -> None:
+    """Past MAX_POSTED owed replies a store waits for them, so QEMU's replies never
+    fill the socket while qrv only sends."""
+    ours, theirs = pair
+    answered: list[int] = []
+
+    def script(sock: socket.socket) -> None:
+        for _ in range(qtest.MAX_POSTED):
+            recv_line(sock)
+        time.sleep(0.2)
+        answered.append(1)
+        sock.sendall(b"OK\n" * qtest.MAX_POSTED)
+
+    serve(theirs, script)
+    client = QtestClient(ours, timeout=2)
+    for i in range(qtest.MAX_POSTED):
+        client.post_store(0x40000000 + 4 * i, 4, i)
+    assert not answered
+    client.post_store(0x40000000, 4, 0)  # the bound: waits for the 64 replies
+    assert answered
+
+
+def test_a_posted_store_to_a_dead_peer_is_machine_lost(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    theirs.close()
+    client = QtestClient(ours, timeout=2, describe_loss=lambda: "QEMU exited with status -9")
+    with pytest.raises(MachineLost, match="status -9"):
+        client.post_store(0x40001000, 4, 1)
+        client.flush()  # the send may still succeed into the buffer; the reply never comes
+
+
+# -- event lines while idle ------------------------------------------------------------------
+
+
+def test_an_event_read_along_with_a_reply_is_handled_at_once(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """An IRQ line QEMU sent right after a reply, in the same segment, is handled when
+    that exchange ends, not left buffered until more bytes come."""
+    ours, theirs = pair
+    serve(theirs, answer(b"OK 0x1\nIRQ raise 34\n"))
+    client = QtestClient(ours, timeout=2)
+    seen: list[tuple[int, bool]] = []
+    client.on_irq = lambda line, level: seen.append((line, level))
+    assert client.load(0x0, 4) == 1
+    assert seen == [(34, True)]
+
+
+def test_wait_events_blocks_until_a_line_comes(pair: tuple[socket.socket, socket.socket]) -> None:
+    ours, theirs = pair
+    client = QtestClient(ours, timeout=2)
+    seen: list[tuple[int, bool]] = []
+    client.on_irq = lambda line, level: seen.append((line, level))
+    start = time.monotonic()
+    assert client.wait_events(0.1)  # nothing: returns after the timeout
+    assert time.monotonic() - start >= 0.09 and not seen
+    threading.Timer(0.05, lambda: theirs.sendall(b"IRQ raise 34\n")).start()
+    deadline = time.monotonic() + 2
+    while not seen and time.monotonic() < deadline:
+        client.wait_events(1.0)
+    assert seen == [(34, True)]
+    theirs.close()
+    assert not client.wait_events(1.0)
+    assert client.broken is not None

@@ -85,6 +85,11 @@ class QemuBus:
     ``b64read``/``b64write`` per chunk; elsewhere (ECAM, BARs) they split into
     naturally aligned loads/stores, as the built-in bus does.
 
+    Stores outside RAM (MMIO: registers, doorbells, config space) are posted
+    (:meth:`QtestClient.post_store`): sent without waiting for QEMU's reply, which a
+    later access collects.  QEMU executes them in order, so every later access sees
+    them; a doorbell's round trip then no longer stalls the CPU.
+
     With `shared` RAM (:mod:`qrv.hw.qemu_ram`) every access inside guest RAM is a
     plain memory access of the shared mapping and only the rest (MMIO) is qtest.
     The machine drops `shared` when it closes, so RAM is then unreachable too."""
@@ -123,7 +128,10 @@ class QemuBus:
         if view is not None:
             view[:] = value.to_bytes(width, "little")
             return
-        self.client.store(paddr, width, value)
+        if self._in_ram(paddr, width):
+            self.client.store(paddr, width, value)  # RAM over qtest: as b64write, not posted
+        else:
+            self.client.post_store(paddr, width, value)
 
     def read(self, paddr: int, size: int) -> bytes:
         if size <= 0:
@@ -149,7 +157,7 @@ class QemuBus:
         if not self._in_ram(paddr, len(data)):
             for a, w in aligned_accesses(paddr, len(data)):
                 pos = a - paddr
-                self.client.store(a, w, int.from_bytes(data[pos : pos + w], "little"))
+                self.client.post_store(a, w, int.from_bytes(data[pos : pos + w], "little"))
             return
         view = self.ram_view(paddr, len(data))
         if view is not None:

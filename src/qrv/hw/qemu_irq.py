@@ -10,9 +10,13 @@ is found by its type once per QEMU binary and machine (a ``-qmp stdio`` run list
 
 :class:`QemuInterrupts` is :class:`~qrv.hw.irq.LevelInterrupts` fed by those lines:
 the kernel claims, completes and masks in software what QEMU's PLIC would have done.
-Once a source is enabled, a pump thread reads the lines QEMU sends while no command is
-in flight (every :data:`PUMP_INTERVAL` s), so an interrupt that comes after the last
-reply (QEMU completes NVMe commands in bottom halves) still wakes the kernel.
+Once a source is enabled, a pump thread waits in ``select`` on the qtest socket and
+reads the lines QEMU sends while no command is in flight, so an interrupt that comes
+after the last reply (QEMU completes NVMe commands in bottom halves) wakes the kernel
+as soon as QEMU reports it.  Stores to MMIO are posted (:mod:`qrv.hw.qtest`): a line
+they lower (the CQ head doorbell lowers INTx) is reported with their reply, so the
+gateways collect the replies owed (:meth:`QtestClient.flush`) before they claim or
+report a level, and an interrupt already served is not taken for a new one.
 
 MSI-X on QEMU needs ``aia=aplic-imsic``: the function's message then reaches the
 IMSIC, whose pending and enable bits are CSRs of the hart, which qtest cannot reach;
@@ -22,20 +26,21 @@ on QEMU.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
 import threading
 
-from qrv.errors import MachineError
+from qrv.errors import MachineError, MachineLost
 from qrv.hw.irq import LevelInterrupts
 from qrv.hw.qtest import QtestClient
 
 PLIC_TYPE = "riscv.sifive.plic"
 APLIC_TYPE = "riscv.aplic"
 CONTAINER = "/machine/unattached"
-PUMP_INTERVAL = 0.0005
-"""Host seconds between looks for event lines while no command is in flight."""
+PUMP_WAIT = 0.05
+"""Longest wait of the pump thread for QEMU's lines between looks at its stop flag (s)."""
 _INDEX = re.compile(r"\[(\d+)\]$")
 _found: dict[tuple[str, str], str] = {}
 
@@ -98,9 +103,24 @@ class QemuInterrupts(LevelInterrupts):
             self._pump = threading.Thread(target=self._run, name="qrv-qtest-irq", daemon=True)
             self._pump.start()
 
+    def claim(self) -> int:
+        self._settle()
+        return super().claim()
+
+    def level(self, intr: int) -> bool:
+        self._settle()
+        return super().level(intr)
+
+    def _settle(self) -> None:
+        """The lines as QEMU left them after every store sent so far (posted stores'
+        replies collected).  A lost machine changes nothing here: its next access
+        says so."""
+        with contextlib.suppress(MachineLost):
+            self.client.flush()
+
     def _run(self) -> None:
-        while not self._stop.wait(PUMP_INTERVAL):
-            if not self.client.pump():
+        while not self._stop.is_set():
+            if not self.client.wait_events(PUMP_WAIT):
                 return  # the connection is gone
 
     def close(self) -> None:

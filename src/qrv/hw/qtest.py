@@ -13,6 +13,16 @@ a timeout; a closed connection, a timeout or an interrupted exchange leaves
 the client *broken* (the request/reply pairing is lost) and every later
 command raises :class:`~qrv.errors.MachineLost` (a MachineError) at once.  A lock makes each
 exchange atomic, since qrv's processes are threads sharing one machine.
+
+Posted stores (:meth:`QtestClient.post_store`): a memory write on PCI is a posted
+transaction, and so is a ``writel`` here: it is sent and its ``OK`` is read later,
+by the next command (QEMU answers in order, so those replies come before its own),
+by :meth:`QtestClient.flush`, or by the event pump.  QEMU executes the commands in
+the order sent, so a later load sees the store, as a PCI read sees the writes
+posted before it.  A posted store's ``FAIL``/``ERR`` reply is kept and raised as a
+:class:`~qrv.errors.BusError` by the next command; a lost QEMU is
+:class:`~qrv.errors.MachineLost` where it is seen (at once, if the send fails).  At
+most :data:`MAX_POSTED` replies are owed, so QEMU never blocks on a full socket.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import base64
 import select
 import socket
 import threading
+from collections import deque
 from collections.abc import Callable
 
 from qrv.errors import BusError, MachineLost
@@ -32,6 +43,8 @@ REPLY_OK = b"OK"
 EVENT_PREFIX = b"IRQ"
 IRQ_RAISE = b"raise"
 IRQ_LOWER = b"lower"
+MAX_POSTED = 64
+"""Posted stores whose replies may be owed at once (then a store waits for them)."""
 
 
 class QtestClient:
@@ -51,6 +64,10 @@ class QtestClient:
         self._lock = threading.Lock()
         self._rest = b""
         self._broken: str | None = None
+        self._posted: deque[str] = deque()
+        """Posted commands whose replies are still owed, oldest first."""
+        self._posted_failure: str | None = None
+        """The first non-OK reply to a posted command, raised by the next command."""
         self.irq_levels: dict[int, bool] = {}
         """Last level QEMU reported per intercepted IRQ line (``IRQ raise/lower N``)."""
         self.on_irq: Callable[[int, bool], None] | None = None
@@ -74,25 +91,65 @@ class QtestClient:
     def command(self, line: str) -> bytes:
         """Send one command; return what follows ``OK `` in the reply (may be empty).
 
-        ``FAIL``/``ERR`` replies raise :class:`BusError`; a lost or silent QEMU
-        raises :class:`MachineLost`.
+        ``FAIL``/``ERR`` replies raise :class:`BusError` (also one owed to an earlier
+        posted store); a lost or silent QEMU raises :class:`MachineLost`.
         """
         with self._lock:
-            if self._broken is not None:
-                raise MachineLost(f"qtest {_head(line)!r}: {self._broken}", self._broken)
-            try:
-                self._sock.sendall(line.encode("ascii") + b"\n")
-                reply = self._reply(line)
-            except BaseException as exc:
-                self._broken = self._loss_reason(exc, line)
-                if isinstance(exc, OSError):
-                    raise MachineLost(
-                        f"qtest {_head(line)!r}: {self._broken}", self._broken
-                    ) from exc
-                raise
-        if reply[:2] == REPLY_OK and (len(reply) == 2 or reply[2:3] == b" "):
+            reply = self._exchange(line, wait=True)
+        if _is_ok(reply):
             return reply[3:]
         raise BusError(f"qtest {_head(line)!r}: QEMU replied {reply.decode(errors='replace')!r}")
+
+    def post_store(self, paddr: int, width: int, value: int) -> None:
+        """A posted ``writeb/w/l/q``: sent now, its reply read later (see the module)."""
+        line = f"{STORE_COMMANDS[width]} {paddr:#x} {value:#x}"
+        with self._lock:
+            if len(self._posted) >= MAX_POSTED:
+                self._exchange(None, wait=True)
+            self._exchange(line, wait=False)
+            self._posted.append(line)
+
+    def flush(self) -> None:
+        """Read the replies owed to posted stores (and the event lines before them):
+        afterwards every IRQ level QEMU changed while executing them is known.  A
+        failed store is still raised by the next command; a lost QEMU here."""
+        if not self._posted:
+            return
+        with self._lock:
+            self._exchange(None, wait=True)
+
+    def _exchange(self, line: str | None, *, wait: bool) -> bytes:
+        """Under the lock: send `line` (if any); with `wait`, read the replies owed to
+        posted commands, then `line`'s.  Breaks the client on a loss."""
+        what = line if line is not None else (self._posted[0] if self._posted else "flush")
+        if self._broken is not None:
+            raise MachineLost(f"qtest {_head(what)!r}: {self._broken}", self._broken)
+        try:
+            if line is not None:
+                self._sock.sendall(line.encode("ascii") + b"\n")
+            if not wait:
+                return b""
+            while self._posted:
+                what = self._posted[0]
+                self._posted_reply(self._reply(what))
+            reply = self._reply(line) if line is not None else REPLY_OK
+            self._take_lines()  # events read with the reply: none waits for more bytes
+        except BaseException as exc:
+            self._broken = self._loss_reason(exc, what)
+            if isinstance(exc, OSError):
+                raise MachineLost(f"qtest {_head(what)!r}: {self._broken}", self._broken) from exc
+            raise
+        if line is not None and self._posted_failure is not None:
+            failure, self._posted_failure = self._posted_failure, None
+            raise BusError(failure)
+        return reply
+
+    def _posted_reply(self, reply: bytes) -> None:
+        """The reply to the oldest posted command: a failure is kept for the next caller."""
+        line = self._posted.popleft()
+        if not _is_ok(reply) and self._posted_failure is None:
+            text = reply.decode(errors="replace")
+            self._posted_failure = f"qtest {_head(line)!r} (posted): QEMU replied {text!r}"
 
     def _loss_reason(self, exc: BaseException, line: str) -> str:
         if isinstance(exc, TimeoutError):
@@ -137,7 +194,8 @@ class QtestClient:
                 self.on_irq(line_no, level)
 
     def pump(self) -> bool:
-        """Handle the event lines QEMU sent while no command was in flight (never blocks).
+        """Handle what QEMU sent while no command was in flight (never blocks): event
+        lines, and replies owed to posted stores.
 
         A command in flight reads them itself (this returns at once); False once the
         connection is unusable.
@@ -145,24 +203,52 @@ class QtestClient:
         if not self._lock.acquire(blocking=False):
             return True
         try:
-            if self._broken is not None:
-                return False
-            try:
-                while select.select([self._sock], [], [], 0)[0]:
-                    chunk = self._sock.recv(RECV_SIZE)
-                    if not chunk:
-                        self._broken = self._describe_loss()
-                        return False
-                    self._rest += chunk
-            except OSError as exc:
-                self._broken = self._loss_reason(exc, "(events)")
-                return False
-            while (nl := self._rest.find(b"\n")) >= 0 and self._rest.startswith(EVENT_PREFIX):
-                line, self._rest = self._rest[:nl], self._rest[nl + 1 :]
-                self._event(line)
-            return True
+            return self._drain()
         finally:
             self._lock.release()
+
+    def wait_events(self, timeout: float) -> bool:
+        """Block until QEMU sends something or `timeout` (s) passes, then handle it as
+        :meth:`pump` does (waiting for a command in flight to end first, since that
+        command reads its own reply).  False once the connection is unusable."""
+        try:
+            readable = select.select([self._sock], [], [], timeout)[0]
+        except (OSError, ValueError):  # closed meanwhile
+            return self._broken is None
+        if not readable:
+            return self._broken is None
+        with self._lock:
+            return self._drain()
+
+    def _drain(self) -> bool:
+        """Under the lock: read what is buffered, handle its complete lines."""
+        if self._broken is not None:
+            return False
+        try:
+            while select.select([self._sock], [], [], 0)[0]:
+                chunk = self._sock.recv(RECV_SIZE)
+                if not chunk:
+                    self._broken = self._describe_loss()
+                    return False
+                self._rest += chunk
+        except OSError as exc:
+            self._broken = self._loss_reason(exc, "(events)")
+            return False
+        self._take_lines()
+        return True
+
+    def _take_lines(self) -> None:
+        """Handle the complete lines buffered while no command waits: event lines, and
+        replies owed to posted stores."""
+        while (nl := self._rest.find(b"\n")) >= 0:
+            line = self._rest[:nl]
+            if line.startswith(EVENT_PREFIX):
+                self._event(line)
+            elif self._posted:
+                self._posted_reply(line)
+            else:
+                break  # not ours to take (cannot happen: every reply is owed)
+            self._rest = self._rest[nl + 1 :]
 
     # -- the commands qrv uses -----------------------------------------------------------
 
@@ -175,7 +261,7 @@ class QtestClient:
             raise BusError(f"qtest load at {paddr:#x}: unreadable reply {reply!r}") from None
 
     def store(self, paddr: int, width: int, value: int) -> None:
-        """``writeb/w/l/q``: one access of `width` bytes."""
+        """``writeb/w/l/q``: one access of `width` bytes, waiting for its reply."""
         self.command(f"{STORE_COMMANDS[width]} {paddr:#x} {value:#x}")
 
     def b64read(self, paddr: int, size: int) -> bytes:
@@ -193,6 +279,10 @@ class QtestClient:
     def memset(self, paddr: int, size: int, value: int) -> None:
         """``memset``: fill `size` bytes with the byte `value`."""
         self.command(f"memset {paddr:#x} {size:#x} {value & 0xFF:#x}")
+
+
+def _is_ok(reply: bytes) -> bool:
+    return reply[:2] == REPLY_OK and (len(reply) == 2 or reply[2:3] == b" ")
 
 
 def _head(line: str) -> str:
