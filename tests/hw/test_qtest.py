@@ -355,3 +355,26 @@ def test_wait_events_blocks_until_a_line_comes(pair: tuple[socket.socket, socket
     theirs.close()
     assert not client.wait_events(1.0)
     assert client.broken is not None
+
+
+def test_when_settled_waits_for_the_stores_posted_so_far(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    client = QtestClient(ours, timeout=2)
+    calls: list[str] = []
+    assert not client.when_settled(lambda: calls.append("now"))  # nothing owed
+    client.post_store(0x40001000, 4, 1)
+    assert client.when_settled(lambda: calls.append("first"))
+    client.post_store(0x40001004, 4, 1)
+    assert client.when_settled(lambda: calls.append("second"))
+    for _ in range(2):
+        recv_line(theirs)
+    theirs.sendall(b"OK\n")
+    deadline = time.monotonic() + 2
+    while not calls and time.monotonic() < deadline:
+        client.wait_events(0.1)
+    assert calls == ["first"]
+    theirs.sendall(b"OK\n")
+    client.flush()
+    assert calls == ["first", "second"]

@@ -14,9 +14,11 @@ Once a source is enabled, a pump thread waits in ``select`` on the qtest socket 
 reads the lines QEMU sends while no command is in flight, so an interrupt that comes
 after the last reply (QEMU completes NVMe commands in bottom halves) wakes the kernel
 as soon as QEMU reports it.  Stores to MMIO are posted (:mod:`qrv.hw.qtest`): a line
-they lower (the CQ head doorbell lowers INTx) is reported with their reply, so the
-gateways collect the replies owed (:meth:`QtestClient.flush`) before they claim or
-report a level, and an interrupt already served is not taken for a new one.
+they lower (the CQ head doorbell lowers INTx) is reported with their reply.  So a
+gateway that would signal the kernel while replies are owed waits for them
+(:meth:`QtestClient.when_settled`: the pump reads them, off the kernel's path), and
+claiming or reading a level first collects them (:meth:`QtestClient.flush`): an
+interrupt already served is never taken for a new one.
 
 MSI-X on QEMU needs ``aia=aplic-imsic``: the function's message then reaches the
 IMSIC, whose pending and enable bits are CSRs of the hart, which qtest cannot reach;
@@ -110,6 +112,13 @@ class QemuInterrupts(LevelInterrupts):
     def level(self, intr: int) -> bool:
         self._settle()
         return super().level(intr)
+
+    def _kick(self) -> None:
+        """Signal the kernel if an enabled source is pending, once the levels are QEMU's
+        after every store sent so far (a source completed or unmasked right after the
+        store that lowered it is then no longer pending)."""
+        if not self.client.when_settled(super()._kick):
+            super()._kick()
 
     def _settle(self) -> None:
         """The lines as QEMU left them after every store sent so far (posted stores'

@@ -61,13 +61,17 @@ class QtestClient:
         self._sock.settimeout(timeout)
         self._timeout = timeout
         self._describe_loss = describe_loss or (lambda: "QEMU closed the qtest connection")
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # when_settled may be called from on_irq
         self._rest = b""
         self._broken: str | None = None
         self._posted: deque[str] = deque()
         """Posted commands whose replies are still owed, oldest first."""
         self._posted_failure: str | None = None
         """The first non-OK reply to a posted command, raised by the next command."""
+        self._sent = 0
+        self._taken = 0
+        self._settle_waiters: deque[tuple[int, Callable[[], None]]] = deque()
+        """(posts sent when asked, callback) of :meth:`when_settled`, oldest first."""
         self.irq_levels: dict[int, bool] = {}
         """Last level QEMU reported per intercepted IRQ line (``IRQ raise/lower N``)."""
         self.on_irq: Callable[[int, bool], None] | None = None
@@ -108,6 +112,17 @@ class QtestClient:
                 self._exchange(None, wait=True)
             self._exchange(line, wait=False)
             self._posted.append(line)
+            self._sent += 1
+
+    def when_settled(self, callback: Callable[[], None]) -> bool:
+        """Call `callback` once every store posted so far has its reply (whoever reads
+        it: a command, :meth:`flush` or the pump; under the exchange lock, so it must
+        not send commands).  False, and no call, if no reply is owed now."""
+        with self._lock:
+            if not self._posted:
+                return False
+            self._settle_waiters.append((self._sent, callback))
+            return True
 
     def flush(self) -> None:
         """Read the replies owed to posted stores (and the event lines before them):
@@ -147,9 +162,12 @@ class QtestClient:
     def _posted_reply(self, reply: bytes) -> None:
         """The reply to the oldest posted command: a failure is kept for the next caller."""
         line = self._posted.popleft()
+        self._taken += 1
         if not _is_ok(reply) and self._posted_failure is None:
             text = reply.decode(errors="replace")
             self._posted_failure = f"qtest {_head(line)!r} (posted): QEMU replied {text!r}"
+        while self._settle_waiters and self._settle_waiters[0][0] <= self._taken:
+            self._settle_waiters.popleft()[1]()
 
     def _loss_reason(self, exc: BaseException, line: str) -> str:
         if isinstance(exc, TimeoutError):
@@ -231,7 +249,7 @@ class QtestClient:
                     self._broken = self._describe_loss()
                     return False
                 self._rest += chunk
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: the socket closed under us
             self._broken = self._loss_reason(exc, "(events)")
             return False
         self._take_lines()
