@@ -87,8 +87,12 @@ class QemuBus:
 
     Stores outside RAM (MMIO: registers, doorbells, config space) are posted
     (:meth:`QtestClient.post_store`): sent without waiting for QEMU's reply, which a
-    later access collects.  QEMU executes them in order, so every later access sees
-    them; a doorbell's round trip then no longer stalls the CPU.
+    later access collects.  QEMU executes them in order, so every later qtest access
+    sees them, and an access of shared RAM through this bus first collects the
+    replies owed, so it sees what the device did on those stores (an MSI write, a
+    DMA): the bus stays ordered as the built-in one.  A doorbell's round trip then no
+    longer stalls the CPU; DMA mappings' views (the driver's queues and buffers) are
+    plain memory, read after a completion that follows the doorbell anyway.
 
     With `shared` RAM (:mod:`qrv.hw.qemu_ram`) every access inside guest RAM is a
     plain memory access of the shared mapping and only the rest (MMIO) is qtest.
@@ -114,9 +118,16 @@ class QemuBus:
         offset = paddr - self._ram_base
         return shared.view[offset : offset + size]
 
+    def _ordered_view(self, paddr: int, size: int) -> memoryview | None:
+        """:meth:`ram_view`, once QEMU has executed every store posted before."""
+        view = self.ram_view(paddr, size)
+        if view is not None:
+            self.client.flush()
+        return view
+
     def load(self, paddr: int, width: int) -> int:
         check_width(width)
-        view = self.ram_view(paddr, width)
+        view = self._ordered_view(paddr, width)
         if view is not None:
             return int.from_bytes(view, "little")
         return self.client.load(paddr, width)
@@ -124,7 +135,7 @@ class QemuBus:
     def store(self, paddr: int, width: int, value: int) -> None:
         check_width(width)
         value &= (1 << (8 * width)) - 1
-        view = self.ram_view(paddr, width)
+        view = self._ordered_view(paddr, width)
         if view is not None:
             view[:] = value.to_bytes(width, "little")
             return
@@ -141,7 +152,7 @@ class QemuBus:
                 self.client.load(a, w).to_bytes(w, "little")
                 for a, w in aligned_accesses(paddr, size)
             )
-        view = self.ram_view(paddr, size)
+        view = self._ordered_view(paddr, size)
         if view is not None:
             return bytes(view)
         if size <= TRANSFER_CHUNK:
@@ -159,7 +170,7 @@ class QemuBus:
                 pos = a - paddr
                 self.client.post_store(a, w, int.from_bytes(data[pos : pos + w], "little"))
             return
-        view = self.ram_view(paddr, len(data))
+        view = self._ordered_view(paddr, len(data))
         if view is not None:
             view[:] = data
             return
@@ -171,7 +182,7 @@ class QemuBus:
         """Fill guest memory with one byte value (one qtest ``memset``)."""
         if size <= 0:
             return
-        view = self.ram_view(paddr, size)
+        view = self._ordered_view(paddr, size)
         if view is not None:
             view[:] = bytes([value & 0xFF]) * size
             return
