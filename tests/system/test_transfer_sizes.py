@@ -2,9 +2,9 @@
 (client -> devb-nvme -> the controller's PRPs -> DMA), on the built-in board and on QEMU
 with its RAM shared with qrv and without (DMA over qtest).
 
-Sizes and offsets straddle LBAs, pages (PRP1 only, PRP1 + PRP2, a PRP list) and the
-driver's MDTS split; a read must be the image's bytes, a write must read back and, after
-fsync, be in the image file."""
+Sizes and offsets straddle LBAs, pages (PRP1 only, PRP1 + PRP2, a PRP list), the
+driver's MDTS split and its batches of commands in flight; a read must be the image's
+bytes, a write must read back and, after fsync, be in the image file."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ MiB = 1 << 20
 SIZES = (1, 511, 512, 513, 4095, 4096, 4097, 8192, 8193, 12 * KiB + 7, 64 * KiB + 1)
 OFFSETS = (0, 1, 511, 512, 4095, 4096 * 3 + 17)
 LARGE = (MiB + 513, 2 * MiB + 4096)  # past the 512 KiB MDTS: split in several commands
+BATCHES = 4 * MiB + 4096 + 3  # nine commands: more than devb-nvme keeps in flight at once
 MACHINES = ("builtin", "qemu-shared", "qemu-qtest")
 
 
@@ -47,7 +48,7 @@ def test_reads_and_writes_of_every_shape_are_byte_exact(tmp_path: Path, name: st
     with image.open("r+b") as f:  # the disk's first 8 MiB: bytes that differ everywhere
         f.write(rng.randbytes(8 * MiB))
     shapes = [(size, offset) for size in SIZES for offset in OFFSETS]
-    shapes += [(size, 4096 * 5 + 9) for size in LARGE]
+    shapes += [(size, 4096 * 5 + 9) for size in (*LARGE, BATCHES)]
     with booted(make(name, image), writable=True) as stack, stack.kernel.adopt("client"):
         fd = open("/dev/nvme0n1", O_RDWR)
         try:
