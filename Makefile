@@ -20,10 +20,12 @@ $(STAMP): pyproject.toml
 
 # The package's bytecode, compiled ahead (the environment may set PYTHONDONTWRITEBYTECODE=1:
 # Python then reads .pyc files but never writes them, so without this every `qrv` run compiles
-# every module again).  Redone for the sources changed since; a stale .pyc is never used
-# (Python checks each one against its source's mtime and size), it only costs the compile.
+# every module again), and the code of the methods @dataclass writes (qrv.dataclass_code).
+# Redone for the sources changed since; a stale .pyc is never used (Python checks each one
+# against its source's mtime and size), it only costs the compile.
 $(BYTECODE): $(STAMP) $(SOURCES)
 	$(BIN)/python -m compileall -q src
+	$(BIN)/python -m qrv.dataclass_code
 	touch $(BYTECODE)
 
 run: $(STAMP) $(BYTECODE)

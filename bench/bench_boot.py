@@ -10,14 +10,15 @@ working tree holds:
 
 * cold: ``PYTHONDONTWRITEBYTECODE=1`` (as this environment may set it) and no
   ``.pyc`` of qrv: every start compiles every qrv module again;
-* warm: the same after ``python -m compileall`` of the copy, as ``make run``
-  does first (Python reads ``.pyc`` files even when it may not write them).
+* warm: the same after ``python -m compileall`` and ``python -m
+  qrv.dataclass_code`` of the copy, as ``make run`` does first (Python reads
+  ``.pyc`` files even when it may not write them).
 
-Then, warm: the imports alone (``python -c 'import qrv.emu'``), the first boot
-of a fresh checkout (it creates the image), the same boot inside this process
-(no start-up, no imports), and a boot whose controller never becomes ready
-(the driver gives up at CAP.TO, 7.5 s of the board's virtual clock), in wall
-time beside that CAP.TO.
+Then, warm: the imports alone (``import qrv.emu`` as the ``qrv`` command does
+it), the first boot of a fresh checkout (it creates the image), the same boot
+inside this process (no start-up, no imports), and a boot whose controller
+never becomes ready (the driver gives up at CAP.TO, 7.5 s of the board's
+virtual clock), in wall time beside that CAP.TO.
 
     python bench/bench_boot.py [--runs N]
 """
@@ -88,15 +89,18 @@ def in_turns(cases: list[Case], runs: int, cwd: str) -> None:
 
 
 def private_copy(where: Path, compiled: bool) -> dict[str, str]:
-    """A copy of the qrv package at `where` (its bytecode compiled ahead if `compiled`,
-    else none), and an environment that imports it and writes no bytecode."""
+    """A copy of the qrv package at `where`, and an environment that imports it and writes
+    no bytecode; if `compiled`, with what ``make`` prepares (the modules' bytecode and the
+    dataclass methods' code, :mod:`qrv.dataclass_code`), else with none of it."""
     shutil.copytree(
         Path(qrv.__file__).parent, where / "qrv", ignore=shutil.ignore_patterns("__pycache__")
     )
-    if compiled and not compileall.compile_dir(where, quiet=1):
-        raise SystemExit(f"compileall {where} failed")
     env = dict(os.environ, PYTHONPATH=str(where), PYTHONDONTWRITEBYTECODE="1")
     env.pop("PYTHONPYCACHEPREFIX", None)
+    if compiled:
+        if not compileall.compile_dir(where, quiet=1):
+            raise SystemExit(f"compileall {where} failed")
+        subprocess.run([sys.executable, "-m", "qrv.dataclass_code"], env=env, check=True)
     return env
 
 
@@ -155,7 +159,8 @@ def main() -> int:
         bare = Case([sys.executable, "-c", "pass"])
         cold = Case(emu(image), cold_env)
         warm = Case(emu(image), warm_env)
-        imports = Case([sys.executable, "-c", "import qrv.emu"], warm_env)
+        as_cli = "from qrv import dataclass_code; dataclass_code.install(); import qrv.emu"
+        imports = Case([sys.executable, "-c", as_cli], warm_env)
         fresh = Case(emu(fresh_image), warm_env, lambda: fresh_image.unlink(missing_ok=True))
         in_turns([bare, cold, warm, imports, fresh], args.runs, tmp)
         inside = in_process(str(image), args.runs)
@@ -166,7 +171,7 @@ def main() -> int:
         ("baseline: python -c pass", bare),
         ("qrv emu --nvme -c 'exit 0', cold (no .pyc)", cold),
         (f"qrv emu --nvme -c 'exit 0', warm (goal {GOAL * ms:.0f})", warm),
-        ("  its imports alone: import qrv.emu, warm", imports),
+        ("  its imports alone, warm", imports),
         ("first boot (creates the image), warm", fresh),
     ]
     for label, case in rows:

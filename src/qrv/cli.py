@@ -21,7 +21,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from qrv import __version__
+from qrv import __version__, dataclass_code
 from qrv.errors import OutputError, QrvError
 from qrv.tools.output import StdoutWriteError, marked_stdout, print_out, write_error
 
@@ -105,6 +105,7 @@ def _silence_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    dataclass_code.install()  # before a command's modules create their dataclasses
     args = list(sys.argv[1:] if argv is None else argv)
     who = f"qrv {args[0]}" if args and args[0] in COMMANDS else "qrv"
     try:
