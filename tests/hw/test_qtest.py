@@ -378,3 +378,19 @@ def test_when_settled_waits_for_the_stores_posted_so_far(
     theirs.sendall(b"OK\n")
     client.flush()
     assert calls == ["first", "second"]
+
+
+def test_round_trips_and_posted_stores_are_counted(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    ours, theirs = pair
+    serve(theirs, answer(b"OK\nOK\nOK 0x1\n", b"OK\n"))
+    client = QtestClient(ours, timeout=2)
+    client.post_store(0x40001000, 4, 1)
+    client.post_store(0x40001004, 4, 1)
+    assert (client.round_trips, client.posted) == (0, 2)
+    client.load(0x0, 4)  # one round trip, which also takes the two replies owed
+    client.flush()  # nothing owed: no round trip
+    client.post_store(0x40001000, 4, 2)
+    client.flush()
+    assert (client.round_trips, client.posted) == (2, 3)

@@ -68,7 +68,10 @@ class QtestClient:
         """Posted commands whose replies are still owed, oldest first."""
         self._posted_failure: str | None = None
         """The first non-OK reply to a posted command, raised by the next command."""
-        self._sent = 0
+        self.round_trips = 0
+        """Exchanges that waited for QEMU's reply (commands, and flushes of posted stores)."""
+        self.posted = 0
+        """Stores posted (sent without waiting)."""
         self._taken = 0
         self._settle_waiters: deque[tuple[int, Callable[[], None]]] = deque()
         """(posts sent when asked, callback) of :meth:`when_settled`, oldest first."""
@@ -112,7 +115,7 @@ class QtestClient:
                 self._exchange(None, wait=True)
             self._exchange(line, wait=False)
             self._posted.append(line)
-            self._sent += 1
+            self.posted += 1
 
     def when_settled(self, callback: Callable[[], None]) -> bool:
         """Call `callback` once every store posted so far has its reply (whoever reads
@@ -121,7 +124,7 @@ class QtestClient:
         with self._lock:
             if not self._posted:
                 return False
-            self._settle_waiters.append((self._sent, callback))
+            self._settle_waiters.append((self.posted, callback))
             return True
 
     def flush(self) -> None:
@@ -144,6 +147,7 @@ class QtestClient:
                 self._sock.sendall(line.encode("ascii") + b"\n")
             if not wait:
                 return b""
+            self.round_trips += 1
             while self._posted:
                 what = self._posted[0]
                 self._posted_reply(self._reply(what))
