@@ -14,6 +14,7 @@ import random
 import pytest
 
 from qrv.kernel import Kernel, Stdio
+from qrv.kernel.proc import current
 from qrv.kernel.sched import KCALL_COST, seeded_index
 from qrv.lib.c import ipc, proc
 from qrv.spec.iomsg import ChannelFlag
@@ -310,3 +311,37 @@ def test_each_thread_is_its_own_current_thread_across_switches() -> None:
             proc.getpid()
     finally:
         k.shutdown()
+
+
+def test_waits_woken_before_their_timeout_leave_no_timers_behind() -> None:
+    """A timed wait that ends early drops its timer (a driver waits with a timeout on
+    every command): after 1,000 timed round trips the heap holds a bounded few entries,
+    and a wait that does time out still ends with ETIMEDOUT."""
+
+    def body() -> tuple[int, int, int]:
+        chid = ipc.ChannelCreate()
+        coid = ipc.ConnectAttach(0, proc.getpid(), chid)
+
+        def server() -> None:
+            for _ in range(1000):
+                rcvid, msg, _info = ipc.MsgReceive(chid, timeout=5.0)
+                ipc.MsgReply(rcvid, 0, msg)
+
+        tid = proc.pthread_create(server)
+        for i in range(1000):
+            assert ipc.MsgSend(coid, b"%d" % i, timeout=5.0) == (0, b"%d" % i)
+        proc.pthread_join(tid, T)
+        left = len(proc_kernel().sched.timers)
+        with pytest.raises(OSError) as info:
+            ipc.MsgReceive(chid, timeout=0.01)  # nobody sends: the timer fires
+        return left, info.value.errno, len(proc_kernel().sched.timers)
+
+    left, err, after = run_main(body)  # type: ignore[misc]
+    assert left <= 64 + 2
+    assert err == errno.ETIMEDOUT
+    assert after <= left
+
+
+def proc_kernel() -> Kernel:
+    """The running thread's kernel."""
+    return current().process.kernel

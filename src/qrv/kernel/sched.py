@@ -72,6 +72,16 @@ class HostProxy:
     closed: bool = False
 
 
+STALE_REBUILD = 64
+"""Stale timer entries tolerated before the heap is rebuilt without them."""
+
+
+def _stale_entry(entry: tuple[float, int, KThread, int]) -> bool:
+    """A timer entry whose thread no longer waits the wait it was set for."""
+    t = entry[2]
+    return not t.blocked or t.wait_seq != entry[3]
+
+
 def seeded_index(rng: random.Random, n: int) -> int:
     """``rng.randrange(n)`` (n > 0) with the very same draws, without its argument
     handling and two Python calls (CPython's ``Random._randbelow_with_getrandbits``):
@@ -97,8 +107,16 @@ class Scheduler:
         self.external = 0
         """Threads waiting on something only the host brings (console input, a host call)."""
         self.timers: list[tuple[float, int, KThread, int]] = []
-        """Timeouts: a heap of (deadline, sequence, thread, its wait_seq)."""
+        """Timeouts: a heap of (deadline, sequence, thread, its wait_seq).
+
+        An entry whose thread woke before its deadline is stale (its wait_seq moved
+        on); :meth:`block` drops stale entries off the top and rebuilds the heap when
+        they are most of it, so a driver that waits with a timeout for every command
+        does not leave one entry per command until the deadline passes (and a
+        non-empty heap, which sends every kernel call down the slower path).
+        """
         self._seq = 0
+        self._stale = 0
         self.inbox: deque[Callable[[], None]] = deque()
         """Callbacks posted by host threads, run at the next scheduling point."""
         self._wakeup = threading.Event()
@@ -106,6 +124,7 @@ class Scheduler:
         self._stopping = False
         self._idle: Any = None
         self._started = threading.Event()
+        self._ident = 0
         self._thread = threading.Thread(target=self._main, name="qrv-cpu", daemon=True)
         self._thread.start()
         self._started.wait()
@@ -122,6 +141,7 @@ class Scheduler:
 
     def _main(self) -> None:
         self._idle = greenlet.getcurrent()
+        self._ident = threading.get_ident()
         self._started.set()
         while True:
             nxt = self._pick()
@@ -247,7 +267,23 @@ class Scheduler:
             nxt.glet.switch()
         else:
             self._switch(t, self._pick())
-        return not t.timed_out
+        if t.timed_out:
+            return False
+        if timeout is not None:
+            self._drop_stale()
+        return True
+
+    def _drop_stale(self) -> None:
+        """A timed wait ended early: its heap entry is stale (see :attr:`timers`)."""
+        timers = self.timers
+        self._stale += 1
+        while timers and _stale_entry(timers[0]):
+            heapq.heappop(timers)
+            self._stale -= 1
+        if self._stale > STALE_REBUILD and 2 * self._stale > len(timers):
+            timers[:] = [e for e in timers if not _stale_entry(e)]
+            heapq.heapify(timers)
+            self._stale = 0
 
     def tick(self, t: KThread) -> None:
         """A kernel call's entry: charge its time; preempt `t` if another thread should run.
@@ -302,9 +338,14 @@ class Scheduler:
     # -- the host side ------------------------------------------------------------------
 
     def post(self, fn: Callable[[], None]) -> None:
-        """Run `fn` on the CPU thread at its next scheduling point (from any thread)."""
+        """Run `fn` on the CPU thread at its next scheduling point (from any thread).
+
+        The CPU thread posting to itself (a device completing from a store) needs no
+        wake-up: its idle loop drains the inbox before it waits.
+        """
         self.inbox.append(fn)
-        self._wakeup.set()
+        if threading.get_ident() != self._ident:
+            self._wakeup.set()
 
     def poll_host(self) -> None:
         """Run what the host posted, from inside a kernel call that waits on the host."""
