@@ -42,6 +42,7 @@ from qrv.spec.iomsg import (
     O_TRUNC,
     S_IFDIR,
     S_IFLNK,
+    S_IFMT,
     S_IFREG,
     S_IREAD,
     S_IWRITE,
@@ -202,7 +203,7 @@ class FsServer:
     @replies_errno
     def read(self, ctp: ResmgrContext, msg: IoRead, ocb: IofuncOcb) -> HandlerResult:
         assert isinstance(ocb, FsOcb)
-        if self.fs.inode(ocb.inum).type == InodeType.DIR:
+        if ocb.attr.mode & S_IFMT == S_IFDIR:  # an open inode keeps its type
             err = iofunc_read_verify(ctp, msg, ocb)
             return err if err != EOK else self._readdir(ocb, msg.nbytes)
         inum = ocb.inum
