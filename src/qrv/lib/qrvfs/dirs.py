@@ -7,10 +7,11 @@ can never make a listing run on)."""
 from __future__ import annotations
 
 import errno
+import struct
 from collections.abc import Iterator
 from dataclasses import replace
 
-from qrv.lib.qrvfs.bmap import lookup
+from qrv.lib.qrvfs.bmap import lookup, lookup_range
 from qrv.lib.qrvfs.errors import FsCorrupt, FsError
 from qrv.lib.qrvfs.fileio import write_data
 from qrv.lib.qrvfs.volume import Volume
@@ -18,6 +19,7 @@ from qrv.spec.qrvfs import (
     BLOCK_SIZE,
     DIRENT_SIZE,
     DIRENTS_PER_BLOCK,
+    NAME_FIELD,
     NAME_MAX,
     Inode,
     InodeType,
@@ -47,26 +49,62 @@ def _dir_inode(vol: Volume, dinum: int) -> Inode:
     return ino
 
 
-def entries(vol: Volume, dinum: int) -> Iterator[tuple[int, int, bytes]]:
-    """(slot, inum, name) of every used entry of directory ``dinum``."""
+_INUMS = struct.Struct("<" + f"I{DIRENT_SIZE - 4}x" * DIRENTS_PER_BLOCK)
+"""The inum of each entry of a directory block, in one unpack."""
+
+
+def _blocks(vol: Volume, dinum: int) -> Iterator[tuple[int, bytes, int]]:
+    """(first slot, contents, slots of the directory in it) of each block of
+    directory ``dinum``, its block map looked up once."""
     ino = _dir_inode(vol, dinum)
     nslots = ino.size // DIRENT_SIZE
-    for fbn in range(-(-nslots // DIRENTS_PER_BLOCK)):
-        block = lookup(vol, ino, fbn)
+    mapped = lookup_range(vol, ino, 0, -(-nslots // DIRENTS_PER_BLOCK))
+    for fbn, block in enumerate(mapped):
         if block == 0:
             raise FsCorrupt(f"directory {dinum} has a hole at block {fbn}")
-        raw = bytes(vol.read_block(block))
-        for i in range(min(DIRENTS_PER_BLOCK, nslots - fbn * DIRENTS_PER_BLOCK)):
+        first = fbn * DIRENTS_PER_BLOCK
+        yield first, bytes(vol.read_block(block)), min(DIRENTS_PER_BLOCK, nslots - first)
+
+
+def entries(vol: Volume, dinum: int) -> Iterator[tuple[int, int, bytes]]:
+    """(slot, inum, name) of every used entry of directory ``dinum``."""
+    for first, raw, count in _blocks(vol, dinum):
+        for i in range(count):
             inum, name = unpack_dirent(raw, i * DIRENT_SIZE)
             if inum:
-                yield fbn * DIRENTS_PER_BLOCK + i, inum, name
+                yield first + i, inum, name
 
 
 def find(vol: Volume, dinum: int, name: bytes) -> tuple[int, int] | None:
-    """(slot, inum) of ``name`` in directory ``dinum``."""
-    for slot, inum, entry_name in entries(vol, dinum):
-        if entry_name == name:
-            return slot, vol.check_inum(inum, f"entry {name!r} of directory {dinum}: inode")
+    """(slot, inum) of ``name`` in directory ``dinum``.
+
+    Each block is searched for the name field's bytes (the name, then the NUL
+    that ends it unless it fills the field) and only a hit at the start of a
+    used entry's field counts: the answer :func:`entries` would give, without
+    unpacking every entry."""
+    if len(name) > NAME_FIELD:
+        return None
+    key = name + b"\x00" if len(name) < NAME_FIELD else name
+    for first, raw, count in _blocks(vol, dinum):
+        at = raw.find(key, 4)
+        while at >= 0:
+            slot, field = divmod(at, DIRENT_SIZE)
+            if field == 4 and slot < count:
+                inum = _INUMS.unpack_from(raw)[slot]
+                if inum:
+                    what = f"entry {name!r} of directory {dinum}: inode"
+                    return first + slot, vol.check_inum(inum, what)
+            at = raw.find(key, at + 1)
+    return None
+
+
+def _free_slot(vol: Volume, dinum: int) -> int | None:
+    """The first unused slot (inum 0) within directory ``dinum``'s size."""
+    for first, raw, count in _blocks(vol, dinum):
+        inums = _INUMS.unpack_from(raw)
+        for i in range(count):
+            if inums[i] == 0:
+                return first + i
     return None
 
 
@@ -91,16 +129,13 @@ def clear_slot(vol: Volume, dinum: int, slot: int) -> None:
 def add(vol: Volume, dinum: int, name: bytes, inum: int) -> None:
     """Add ``name`` -> ``inum`` in the first empty slot, or append (EEXIST if present)."""
     check_name(name)
-    used: set[int] = set()
-    for slot, _, entry_name in entries(vol, dinum):
-        if entry_name == name:
-            raise FsError(errno.EEXIST, f"{name!r} exists")
-        used.add(slot)
-    ino = _dir_inode(vol, dinum)
-    free = next((s for s in range(ino.size // DIRENT_SIZE) if s not in used), None)
+    if find(vol, dinum, name) is not None:
+        raise FsError(errno.EEXIST, f"{name!r} exists")
+    free = _free_slot(vol, dinum)
     if free is not None:
         set_slot(vol, dinum, free, inum, name)
         return
+    ino = _dir_inode(vol, dinum)
     ino = write_data(vol, ino, ino.size, pack_dirent(inum, name))
     now = vol.now()
     vol.write_inode(dinum, replace(ino, mtime=now, ctime=now))
