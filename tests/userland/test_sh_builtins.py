@@ -16,6 +16,7 @@ import pytest
 
 from qrv.kernel import SIGINT, ConsoleInput, Kernel, Stdio
 from qrv.userland import sh
+from qrv.userland.shsyntax import NAME_CHARS, NAME_START
 from tests.kernel.system import Console
 from tests.userland.shell import T, run
 
@@ -150,3 +151,12 @@ def test_ctrl_c_interrupts_a_shell_blocked_reading_the_console(
     assert k.process(pid).status is None  # still running
     k.kill(pid, SIGINT)  # a shell that does not catch it (a kill from outside) ends
     assert k.waitpid(pid, T) == -SIGINT
+
+
+def test_an_assignment_is_a_shell_name_then_equals() -> None:
+    """sh.ASSIGNMENT (written with ranges) takes exactly NAME_START, then NAME_CHARS."""
+    for code in range(256):
+        c = chr(code)
+        assert bool(sh.ASSIGNMENT.fullmatch(c + "=")) == (c in NAME_START)
+        assert bool(sh.ASSIGNMENT.fullmatch("a" + c + "=")) == (c in NAME_CHARS)
+    assert sh.ASSIGNMENT.match("PATH=/bin") and not sh.ASSIGNMENT.match("=x")
