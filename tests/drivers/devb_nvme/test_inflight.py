@@ -56,6 +56,32 @@ def test_a_read_of_many_transfers_completed_out_of_order_is_in_lba_order(
     assert not qp.outstanding and not qp.done and qp.stray == 0
 
 
+@pytest.mark.parametrize(
+    ("skip", "nbytes"),
+    [
+        (0, None),
+        (1, 1),
+        (16 * 512 - 1, 2),  # the last byte of one command and the first of the next
+        (511, 8 * 16 * 512 + 3),  # past a batch of 8 commands
+        (300 * 512 - 5, None),
+        (17, 300 * 512 - 17),
+    ],
+)
+def test_a_read_returns_only_the_bytes_asked_for(
+    rigs: Callable[..., Rig], skip: int, nbytes: int | None
+) -> None:
+    """MDTS 1 (16 blocks per command): a window of the 300 blocks, cut out of the bounce
+    buffers of the commands and batches it spans, shuffled completions notwithstanding."""
+    rig = rigs(mdts=1, faults=Faults(reorder_seed=4))
+    ctrl = up(rig)
+    ns = ctrl.identify_namespace(1)
+    blocks = file_bytes(rig.image, 7 * 512, 300 * 512)
+    want = blocks[skip:] if nbytes is None else blocks[skip : skip + nbytes]
+    assert ctrl.read(ns, 7, 300, skip, nbytes) == want
+    with pytest.raises(NvmeError, match=r"bytes 10\.\.153610 of a 153600-byte read"):
+        ctrl.read(ns, 7, 300, 10, 300 * 512)  # past the blocks read: a bug, refused
+
+
 def test_writes_in_a_shuffled_batch_land_where_they_belong(
     rigs: Callable[..., Rig], tmp_path: Path
 ) -> None:

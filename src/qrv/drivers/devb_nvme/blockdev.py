@@ -79,7 +79,10 @@ WRITABLE_MODE = S_IFBLK | 0o644  # brw-r--r--
 class BlockDevice(Protocol):
     """What the handlers need of the driver; failures are OSError (EIO, EBUSY, ...)."""
 
-    def read_blocks(self, ns: Namespace, slba: int, nlb: int) -> bytes: ...
+    def read_blocks(
+        self, ns: Namespace, slba: int, nlb: int, skip: int = 0, nbytes: int | None = None
+    ) -> bytes:
+        """Of `nlb` blocks at `slba`, the `nbytes` bytes (default: the rest) from `skip`."""
 
     def write_blocks(self, ns: Namespace, slba: int, data: bytes | memoryview, fua: bool) -> None:
         """`data`: whole blocks (read before the call returns; not kept)."""
@@ -178,9 +181,11 @@ class BlockHandlers:
         lba_size = region.ns.lba_size
         first = offset // lba_size
         last = (end - 1) // lba_size
-        raw = self.device.read_blocks(region.ns, region.start_lba + first, last - first + 1)
         skip = offset - first * lba_size
-        return raw[skip : skip + end - offset]
+        count = last - first + 1
+        return self.device.read_blocks(
+            region.ns, region.start_lba + first, count, skip, end - offset
+        )
 
     # -- write -----------------------------------------------------------------------
 

@@ -75,13 +75,16 @@ Chunk = tuple[int, int]  # (first LBA, count) of one data command
 
 @dataclass(frozen=True)
 class Transfer:
-    """A Read or Write of blocks from `slba` (a Write's data in `payload`)."""
+    """A Read or Write of blocks from `slba` (a Write's data in `payload`; of a Read's
+    blocks, the bytes [skip, skip + length) are wanted)."""
 
     opc: NvmOpcode
     ns: Namespace
     slba: int
     payload: memoryview | None = None
     fua: bool = False
+    skip: int = 0
+    length: int = 0
 
     def what(self, lba: int, count: int) -> str:
         """How a log line names the command for `count` blocks at `lba`."""
@@ -301,8 +304,8 @@ class Controller:
     def _transfers(self, t: Transfer, nlb: int) -> list[bytes]:
         """`t`'s `nlb` blocks as commands of at most `max_transfer`, up to
         :data:`MAX_BATCH` of them in flight at once (one doorbell per batch); they
-        may complete in any order.  Returns the Reads' data, one piece per batch (its
-        transfers joined straight out of the bounce buffers: one copy), in LBA order."""
+        may complete in any order.  Returns the Reads' wanted bytes, one piece per batch
+        (joined straight out of the bounce buffers: one copy), in LBA order."""
         per_cmd = self.max_transfer // t.ns.lba_size
         chunks = [(t.slba + i, min(per_cmd, nlb - i)) for i in range(0, nlb, per_cmd)]
         results: list[bytes] = []
@@ -320,11 +323,11 @@ class Controller:
         return results
 
     def _batch(self, qp: QueuePair, t: Transfer, work: list[tuple[Bounce, Chunk]]) -> list[bytes]:
-        cids: dict[int, tuple[Bounce, int, str]] = {}
+        cids: dict[int, tuple[Bounce, int, int, str]] = {}
         for buf, (lba, count) in work:
             nbytes = count * t.ns.lba_size
+            start = (lba - t.slba) * t.ns.lba_size  # where its bytes are in the transfer
             if t.payload is not None:
-                start = (lba - t.slba) * t.ns.lba_size
                 buf.data.write(0, t.payload[start : start + nbytes])  # a view: one copy
             prp1, prp2 = buf.prps(nbytes)
             cmd = Command(
@@ -337,31 +340,42 @@ class Controller:
                 cdw12=(count - 1) | (FUA_BIT if t.fua else 0),
             )
             what = t.what(lba, count)
-            cids[qp.submit(cmd, what, ring=False)] = (buf, nbytes, what)
+            cids[qp.submit(cmd, what, ring=False)] = (buf, start, nbytes, what)
         qp.ring()
         bufs = [buf for buf, _ in work]
         try:
-            done = qp.wait_all(cids, next(iter(cids.values()))[2])
+            done = qp.wait_all(cids, next(iter(cids.values()))[3])
         except NvmeError:
             self.buffers.lose(bufs)  # the controller may still move data through them
             raise
         try:
             parts: list[bytes | memoryview] = []
-            for cid, (buf, nbytes, what) in cids.items():  # submission order: LBA order
+            for cid, (buf, start, nbytes, what) in cids.items():  # submission order: LBA order
                 status = done[cid].status_field
                 if not status.ok:
                     raise CommandFailed(what, status)
-                if t.payload is None:
-                    view = buf.data.view(0, nbytes)  # in place where RAM is plain memory
-                    parts.append(buf.data.read(0, nbytes) if view is None else view)
+                # of a Read's buffer, only the bytes wanted
+                lo, hi = max(t.skip - start, 0), min(t.skip + t.length - start, nbytes)
+                if t.payload is None and lo < hi:
+                    view = buf.data.view(lo, hi - lo)  # in place where RAM is plain memory
+                    parts.append(buf.data.read(lo, hi - lo) if view is None else view)
             # one copy out of the buffers for the whole batch, before they go back
             return [b"".join(parts)] if parts else []
         finally:
             self.buffers.give(bufs)
 
-    def read(self, ns: Namespace, slba: int, nlb: int) -> bytes:
-        """Read `nlb` blocks at `slba`, split into transfers of at most `max_transfer`."""
-        return b"".join(self._transfers(Transfer(NvmOpcode.READ, ns, slba), nlb))
+    def read(
+        self, ns: Namespace, slba: int, nlb: int, skip: int = 0, nbytes: int | None = None
+    ) -> bytes:
+        """Read `nlb` blocks at `slba`, split into transfers of at most `max_transfer`;
+        of them, the `nbytes` bytes (default: to the end) from byte `skip` (copied out of
+        the bounce buffers alone, not cut from the blocks afterwards: one copy)."""
+        total = nlb * ns.lba_size
+        length = total - skip if nbytes is None else nbytes
+        if skip < 0 or length < 0 or skip + length > total:
+            raise NvmeError(f"bytes {skip}..{skip + length} of a {total}-byte read")
+        t = Transfer(NvmOpcode.READ, ns, slba, skip=skip, length=length)
+        return b"".join(self._transfers(t, nlb))
 
     def write(
         self, ns: Namespace, slba: int, payload: bytes | memoryview, *, fua: bool = False

@@ -190,8 +190,10 @@ class Driver:
             self.lost = exc.reason
             log(f"{PROG}: the machine is lost ({exc.reason}): every request now fails with EIO")
 
-    def read_blocks(self, ns: Namespace, slba: int, nlb: int) -> bytes:
-        return self._command(lambda c: c.read(ns, slba, nlb))
+    def read_blocks(
+        self, ns: Namespace, slba: int, nlb: int, skip: int = 0, nbytes: int | None = None
+    ) -> bytes:
+        return self._command(lambda c: c.read(ns, slba, nlb, skip, nbytes))
 
     def write_blocks(self, ns: Namespace, slba: int, data: bytes | memoryview, fua: bool) -> None:
         self._command(lambda c: c.write(ns, slba, data, fua=fua))
