@@ -6,12 +6,21 @@ from __future__ import annotations
 
 import errno
 import struct
+from dataclasses import replace
 
 import pytest
 
-from qrv.lib.qrvfs import Filesystem, FsError, dirs
-from qrv.lib.qrvfs.bmap import lookup
-from qrv.spec.qrvfs import DIRENT_SIZE, DIRENTS_PER_BLOCK, NAME_FIELD, pack_dirent
+from qrv.lib.qrvfs import Filesystem, FsCorrupt, FsError, dirs
+from qrv.lib.qrvfs.bmap import lookup, lookup_range
+from qrv.lib.qrvfs.volume import Volume
+from qrv.spec.qrvfs import (
+    BLOCK_SIZE,
+    DIRENT_SIZE,
+    DIRENTS_PER_BLOCK,
+    NAME_FIELD,
+    Inode,
+    pack_dirent,
+)
 from tests.lib.qrvfs.memdev import new_fs
 
 NAMES = [b"b", b"ab", b"abc", b"bc", b"c" * 251, b"c" * 250, "s\u00e9t".encode(), b"x.1", b"x"]
@@ -97,3 +106,20 @@ def test_a_full_name_field_is_found() -> None:
     full = b"z" * NAME_FIELD  # written by another tool: no NUL at the end
     buf[0:DIRENT_SIZE] = struct.pack("<I", dinum) + full
     assert dirs.find(fs.vol, dinum, full) == (0, dinum) == walk_find(fs, dinum, full)
+
+
+def test_a_corrupt_size_stops_at_the_first_hole(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, fs = new_fs()
+    dinum = fs.mkdir("/d")
+    huge = fs.vol.sb.nblocks * BLOCK_SIZE  # the largest size a directory may claim
+    fs.change_inode(dinum, lambda ino: replace(ino, size=huge))
+    asked: list[int] = []
+
+    def counting(vol: Volume, ino: Inode, first: int, count: int) -> list[int]:
+        asked.append(count)
+        return lookup_range(vol, ino, first, count)
+
+    monkeypatch.setattr(dirs, "lookup_range", counting)
+    with pytest.raises(FsCorrupt, match="hole at block 1"):
+        dirs.find(fs.vol, dinum, b"absent")
+    assert sum(asked) <= 64 < huge // BLOCK_SIZE

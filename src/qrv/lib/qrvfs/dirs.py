@@ -51,19 +51,25 @@ def _dir_inode(vol: Volume, dinum: int) -> Inode:
 
 _INUMS = struct.Struct("<" + f"I{DIRENT_SIZE - 4}x" * DIRENTS_PER_BLOCK)
 """The inum of each entry of a directory block, in one unpack."""
+_MAP_RANGE = 64
+"""Directory blocks mapped per :func:`lookup_range` call."""
 
 
 def _blocks(vol: Volume, dinum: int) -> Iterator[tuple[int, bytes, int]]:
     """(first slot, contents, slots of the directory in it) of each block of
-    directory ``dinum``, its block map looked up once."""
+    directory ``dinum``, its block map looked up a range at a time (a range,
+    not the whole: a corrupt size stops at the first hole, not after mapping
+    the whole data area)."""
     ino = _dir_inode(vol, dinum)
     nslots = ino.size // DIRENT_SIZE
-    mapped = lookup_range(vol, ino, 0, -(-nslots // DIRENTS_PER_BLOCK))
-    for fbn, block in enumerate(mapped):
-        if block == 0:
-            raise FsCorrupt(f"directory {dinum} has a hole at block {fbn}")
-        first = fbn * DIRENTS_PER_BLOCK
-        yield first, bytes(vol.read_block(block)), min(DIRENTS_PER_BLOCK, nslots - first)
+    nblocks = -(-nslots // DIRENTS_PER_BLOCK)
+    for start in range(0, nblocks, _MAP_RANGE):
+        mapped = lookup_range(vol, ino, start, min(_MAP_RANGE, nblocks - start))
+        for fbn, block in enumerate(mapped, start):
+            if block == 0:
+                raise FsCorrupt(f"directory {dinum} has a hole at block {fbn}")
+            first = fbn * DIRENTS_PER_BLOCK
+            yield first, bytes(vol.read_block(block)), min(DIRENTS_PER_BLOCK, nslots - first)
 
 
 def entries(vol: Volume, dinum: int) -> Iterator[tuple[int, int, bytes]]:
