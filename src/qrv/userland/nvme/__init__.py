@@ -122,7 +122,9 @@ def cmd_list(args: Args) -> int:
 def cmd_id_ctrl(args: Args) -> int:
     with Controller(args.dev) as c:
         ident, raw = c.id_ctrl()
-    _show(args, identify.id_ctrl_json(ident, raw), identify.id_ctrl_text(ident, raw), raw)
+    human, vs = "human-readable" in args.opts, "vendor-specific" in args.opts
+    text = identify.id_ctrl_text(ident, raw, human=human, vs=vs)
+    _show(args, identify.id_ctrl_json(ident, raw, vs=vs), text, raw)
     return 0
 
 
@@ -212,9 +214,11 @@ def cmd_flush(args: Args) -> int:
 
 _O = {"o": "output-format="}
 _N = {"n": "namespace-id="}
+_H = {"H": "human-readable"}
+_V = {"v": "vendor-specific"}
 SUBCOMMANDS: dict[str, Sub] = {
     "list": Sub("nvme list [-o FMT]", "o:", _O, cmd_list, needs_dev=False),
-    "id-ctrl": Sub("nvme id-ctrl DEV [-o FMT]", "o:", _O, cmd_id_ctrl),
+    "id-ctrl": Sub("nvme id-ctrl DEV [-H] [-v] [-o FMT]", "o:Hv", _O | _H | _V, cmd_id_ctrl),
     "id-ns": Sub("nvme id-ns DEV [-n NSID] [-o FMT]", "n:o:", _O | _N, cmd_id_ns),
     "smart-log": Sub("nvme smart-log DEV [-n NSID] [-o FMT]", "n:o:", _O | _N, cmd_smart_log),
     "error-log": Sub(

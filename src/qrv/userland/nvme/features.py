@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qrv.spec.nvme import FeatureCapability, FeatureSelect
-from qrv.userland.nvme.fmt import JsonObject
+from qrv.userland.nvme.fmt import JsonObject, hex_dump
 
 NAMES = {
     0x01: "Arbitration",
@@ -57,16 +57,6 @@ def _fid(fid: int) -> str:
 def _value(value: int) -> str:
     """``%#0*x`` with width 10 (8 for 0): ``0x00000001`` or ``00000000``."""
     return f"{value:#010x}" if value else "00000000"
-
-
-def hex_dump(data: bytes) -> list[str]:
-    """nvme-cli's ``d()`` dump: offset, 16 bytes in hex, their printable characters."""
-    lines = ["     " + "".join(f"{i:3x}" for i in range(16))]
-    for off in range(0, len(data), 16):
-        chunk = data[off : off + 16]
-        text = "".join(chr(b) if 0x21 <= b <= 0x7E else "." for b in chunk)
-        lines.append(f"{off:04x}: " + " ".join(f"{b:02x}" for b in chunk) + f' "{text}"')
-    return lines
 
 
 def get_text(fid: int, sel: int, result: int, data: bytes) -> str:

@@ -54,6 +54,27 @@ RENDERS: dict[str, Render] = {
 }
 
 
+def _printable(chunk: bytes) -> str:
+    return "".join(chr(b) if 0x21 <= b <= 0x7E else "." for b in chunk)
+
+
+def hex_dump(data: bytes) -> list[str]:
+    """nvme-cli's ``d()`` dump: offset, 16 bytes in hex, their printable characters."""
+    lines = ["     " + "".join(f"{i:3x}" for i in range(16))]
+    for off in range(0, len(data), 16):
+        chunk = data[off : off + 16]
+        hexes = " ".join(f"{b:02x}" for b in chunk)
+        lines.append(f'{off:04x}: {hexes} "{_printable(chunk)}"')
+    return lines
+
+
+def ascii_lines(data: bytes) -> list[str]:
+    """nvme-cli's ``d_json``: the printable characters of `data` 16 bytes a line (others
+    ``.``), up to its first NUL, as the JSON ``vs`` array holds them."""
+    data = data.split(b"\0", 1)[0]
+    return [_printable(data[i : i + 16]) for i in range(0, len(data), 16)]
+
+
 def dump_json(obj: JsonObject | list[Any]) -> str:
     return json.dumps(obj, indent=2) + "\n"
 

@@ -16,11 +16,15 @@ from qrv.spec.nvme import (
     IdentifyNamespace,
     PowerState,
 )
+from qrv.userland.nvme import ctrl_bits
+from qrv.userland.nvme.bitlines import Decoder
 from qrv.userland.nvme.fmt import (
     RENDERS,
     JsonObject,
+    ascii_lines,
     c_hex,
     hex_bytes,
+    hex_dump,
     ieee_oui,
     key_lines,
     uuid_text,
@@ -147,6 +151,8 @@ NS_FIELDS: list[tuple[str, str]] = [
 NSFEAT_OPTPERF = 0x10  # the npwg..nows fields are valid (NVMe 1.4 Figure 245)
 CTRL_WIDTH = 10
 NS_WIDTH = 8
+CTRL_VS = slice(3072, 4096)  # Identify Controller bytes 4095:3072, vendor specific
+NS_VS = slice(384, 4096)  # Identify Namespace bytes 4095:384, vendor specific
 
 
 def _ns_fields(ns: IdentifyNamespace) -> list[tuple[str, str]]:
@@ -217,19 +223,46 @@ def _ps_lines(index: int, ps: PowerState) -> list[str]:
     ]
 
 
-def id_ctrl_json(ctrl: IdentifyController, raw: bytes) -> JsonObject:
+def _field_lines(
+    ident: IdentifyController | IdentifyNamespace,
+    fields: list[tuple[str, str]],
+    width: int,
+    decoders: dict[str, Decoder] | None,
+) -> list[str]:
+    """``key : value`` lines; with `decoders` (``-H``), each decoded field's bit lines."""
+    lines: list[str] = []
+    for key, kind in fields:
+        value = getattr(ident, key)
+        lines += key_lines([(key, _human_value(value, kind))], width)
+        if decoders is not None and key in decoders:
+            lines += decoders[key].lines(value)
+    return lines
+
+
+def _vs_lines(vs: bytes) -> list[str]:
+    """``-v``: the vendor specific area dumped as nvme-cli's ``vs[]:`` and ``d()``."""
+    return ["vs[]:", *hex_dump(vs)]
+
+
+def id_ctrl_json(ctrl: IdentifyController, raw: bytes, *, vs: bool = False) -> JsonObject:
     obj: JsonObject = {k: _json_value(getattr(ctrl, k), kind) for k, kind in CTRL_FIELDS}
     if not ctrl.subnqn:
         del obj["subnqn"]  # as nvme-cli: only when the controller reports one
     obj["psds"] = [_ps_json(ps) for ps in ctrl.power_states(raw)]
+    if vs:
+        obj["vs"] = ascii_lines(raw[CTRL_VS])
     return obj
 
 
-def id_ctrl_text(ctrl: IdentifyController, raw: bytes) -> str:
-    rows = [(k, _human_value(getattr(ctrl, k), kind)) for k, kind in CTRL_FIELDS]
-    lines = ["NVME Identify Controller:", *key_lines(rows, CTRL_WIDTH)]
+def id_ctrl_text(
+    ctrl: IdentifyController, raw: bytes, *, human: bool = False, vs: bool = False
+) -> str:
+    decoders = ctrl_bits.DECODERS if human else None
+    lines = ["NVME Identify Controller:", *_field_lines(ctrl, CTRL_FIELDS, CTRL_WIDTH, decoders)]
     for i, ps in enumerate(ctrl.power_states(raw)):
         lines += _ps_lines(i, ps)
+    if vs:
+        lines += _vs_lines(raw[CTRL_VS])
     return "\n".join(lines) + "\n"
 
 
