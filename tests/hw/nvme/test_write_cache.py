@@ -253,6 +253,20 @@ class LineCache:
         return len(lost)
 
 
+def test_cache_keeps_what_was_written_not_a_buffer_changed_since(tmp_path: Path) -> None:
+    img = make_image(tmp_path / "keep.img", 8 * LBA)
+    ns = Namespace(img)
+    ns.nsid = 1
+    cache = WriteCache()
+    data = bytearray(b"\x11" * (2 * LBA))
+    cache.put(ns, 3, data, 1)  # a buffer its caller may change afterwards
+    data[:] = b"\x22" * (2 * LBA)
+    seen = bytearray(ns.read(0, 8))
+    cache.overlay(ns, 0, 8, seen)
+    assert seen[3 * LBA : 5 * LBA] == b"\x11" * (2 * LBA)
+    ns.close()
+
+
 RUN_OPS = st.lists(
     st.tuples(
         st.sampled_from(["put", "put", "put", "discard", "flush"]),

@@ -46,7 +46,7 @@ class _Put:
         """Its place in the cache's age order."""
         self.ns = ns
         self.slba = slba
-        self.data = memoryview(data)
+        self.data = memoryview(data if type(data) is bytes else bytes(data))  # immutable
         self.write = write
         self.runs: list[_Run] = []
         """Sorted by LBA."""
@@ -96,8 +96,8 @@ class WriteCache:
     # -- the data path ---------------------------------------------------------------
 
     def put(self, ns: Namespace, slba: int, data: bytes, write: int) -> None:
-        """Cache `data` (whole LBAs from `slba`; kept as it is, not copied) as write number
-        `write`; evict if full.
+        """Cache `data` (whole LBAs from `slba`; bytes are kept as they are, anything else
+        copied once) as write number `write`; evict if full.
 
         Raises OSError if an eviction cannot write to the image."""
         count = len(data) >> ns.lba_shift
