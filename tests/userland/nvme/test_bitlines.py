@@ -10,11 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qrv.userland.nvme import ctrl_bits
+from qrv.userland.nvme import ctrl_bits, logs, ns_bits
 from qrv.userland.nvme.bitlines import Bits, Decoder, reserved, supported
 from qrv.userland.nvme.fmt import c_hex
 
-ALL: dict[str, Decoder] = {f"id-ctrl {k}": d for k, d in ctrl_bits.DECODERS.items()}
+ALL: dict[str, Decoder] = {
+    **{f"id-ctrl {k}": d for k, d in ctrl_bits.DECODERS.items()},
+    **{f"id-ns {k}": d for k, d in ns_bits.DECODERS.items()},
+}
 LINE = re.compile(r"^  \[(\d+):(\d+)\] : (\S+)")
 
 
@@ -105,3 +108,34 @@ def test_values_that_are_not_flags() -> None:
     assert ctrl_bits.VWC.lines(0x7)[0] == (
         "  [2:1] : 0x3\tThe Flush command supports NSID set to FFFFFFFFh"
     )
+
+
+def test_namespace_fields() -> None:
+    # NSFEAT 14h: OPTPERF (bit 4) and DULBE (bit 2), as QEMU 7.2 reports (Figure 245)
+    lines = ns_bits.NSFEAT.lines(0x14)
+    assert "  [5:4] : 0x1\tNPWG, NPWA, NPDG, NPDA, and NOWS are Supported" in lines
+    assert "  [2:2] : 0x1\tDeallocated or Unwritten Logical Block error Supported" in lines
+    assert ns_bits.DPS.lines(0x9)[:2] == [
+        "  [3:3] : 0x1\tProtection Information is Transferred as First Bytes of Metadata",
+        "  [2:0] : 0x1\tProtection Information Type 1 Enabled",
+    ]
+    assert ns_bits.FLBAS.lines(0x14)[1:3] == [
+        "  [4:4] : 0x1\tMetadata Transferred at End of Data LBA",
+        "  [3:0] : 0x4\tLeast significant 4 bits of Current LBA Format Selected",
+    ]
+    # FPI: the percentage only when the indicator is supported or non-zero
+    assert ns_bits.FPI.lines(0) == ["  [7:7] : 0\tFormat Progress Indicator Not Supported", ""]
+    assert ns_bits.FPI.lines(0x80 | 40)[1] == (
+        "  [6:0] : 0x28\tFormat Progress Indicator (Remaining 40%)"
+    )
+
+
+@given(st.integers(0, 0xFF))
+def test_every_critical_warning_bit_has_a_line(warning: int) -> None:
+    lines = logs.critical_warning_lines(warning)
+    for bit in range(6):  # NVMe 1.4 Figure 196 bits 5:0
+        label, value = lines[bit].split(": ")
+        assert label.rstrip().endswith(f"[{bit}]") and value == str((warning >> bit) & 1)
+    assert (len(lines) == 7) == bool(warning & 0xC0)
+    if warning & 0xC0:
+        assert lines[6] == f"      Reserved[7:6]                  : {c_hex(warning >> 6)}"

@@ -13,7 +13,7 @@ import pytest
 
 from qrv.emu import BuiltinMachine
 from qrv.tools.mkgpt import create_seed_image
-from qrv.userland.nvme import ctrl_bits
+from qrv.userland.nvme import ctrl_bits, ns_bits
 from tests.system.stack import Stack, booted
 from tests.system.test_shapes import qemu
 
@@ -80,22 +80,11 @@ def blocks(text: str) -> dict[str, list[str]]:
     return out
 
 
-def test_id_ctrl_human_readable(machine: tuple[str, Stack]) -> None:
-    name, st = machine
-    ident: dict[str, Any] = json.loads(ok(st, "nvme id-ctrl /dev/nvme0 -o json"))
-    plain = ok(st, "nvme id-ctrl /dev/nvme0")
-    human = ok(st, "nvme id-ctrl /dev/nvme0 --human-readable")
-    assert ok(st, "nvme id-ctrl /dev/nvme0 -H") == human
-    # -H adds lines: without them, the plain output
-    kept = [line for line in human.splitlines() if line and not line.startswith("  [")]
-    assert kept == plain.splitlines()
+def check_against_json(human: str, obj: dict[str, Any], decoders: Any) -> None:
+    """Every decoded field's hex-valued lines carry the bits of the field's JSON value."""
     decoded = blocks(human)
-    for key, want in CTRL_LINES[name].items():
-        for line in want:
-            assert line in decoded[key], (key, line)
-    # every field -H decodes: each bit set in the JSON value is in a non-zero line
-    for key in ctrl_bits.DECODERS:
-        value = ident[key]
+    for key in decoders:
+        value = obj[key]
         assert decoded[key], key
         for line in decoded[key]:
             hi, lo = (int(x) for x in line[3 : line.index("]")].split(":"))
@@ -103,6 +92,92 @@ def test_id_ctrl_human_readable(machine: tuple[str, Stack]) -> None:
             shown = line.split(" : ", 1)[1].split("\t")[0]
             if shown == "0" or shown.startswith("0x"):
                 assert int(shown, 16) == bits, line
+
+
+def test_id_ctrl_human_readable(machine: tuple[str, Stack]) -> None:
+    name, st = machine
+    ident: dict[str, Any] = json.loads(ok(st, "nvme id-ctrl /dev/nvme0 -o json"))
+    plain = ok(st, "nvme id-ctrl /dev/nvme0")
+    human = ok(st, "nvme id-ctrl /dev/nvme0 --human-readable")
+    assert ok(st, "nvme id-ctrl /dev/nvme0 -H") == human
+    kept = [line for line in human.splitlines() if line and not line.startswith("  [")]
+    assert kept == plain.splitlines()
+    decoded = blocks(human)
+    for key, want in CTRL_LINES[name].items():
+        for line in want:
+            assert line in decoded[key], (key, line)
+    check_against_json(human, ident, ctrl_bits.DECODERS)
+
+
+def test_id_ns_human_readable(machine: tuple[str, Stack]) -> None:
+    name, st = machine
+    ns: dict[str, Any] = json.loads(ok(st, "nvme id-ns /dev/nvme0n1 -o json"))
+    plain = ok(st, "nvme id-ns /dev/nvme0n1")
+    human = ok(st, "nvme id-ns /dev/nvme0n1 -H")
+    lines = human.splitlines()
+    assert f"nsze    : {ns['nsze']:#x}\tTotal size in logical blocks" in lines
+    assert "ncap    : " in lines[2] and lines[2].endswith("\tMaximum size in logical blocks")
+    decoded = blocks(human)
+    # both format namespace 1 with LBA format 0: 512-byte blocks, no metadata, no PI
+    assert (
+        "  [3:0] : 0\tLeast significant 4 bits of Current LBA Format Selected" in decoded["flbas"]
+    )
+    assert "  [2:0] : 0\tProtection Information Disabled" in decoded["dps"]
+    formats = [line for line in lines if line.startswith("LBA Format")]
+    assert len(formats) == len(ns["lbafs"])
+    assert formats[0] == (
+        "LBA Format  0 : Metadata Size: 0   bytes - Data Size: 512 bytes"
+        " - Relative Performance: 0 Best (in use)"
+    )
+    if name == "qemu":  # QEMU 7.2: MC 3, DPC 1fh, DLFEAT 1 (deallocated blocks read zeroes)
+        assert "  [1:1] : 0x1\tMetadata Pointer Supported" in decoded["mc"]
+        assert "  [2:2] : 0x1\tProtection Information Type 3 Supported" in decoded["dpc"]
+        assert (
+            "  [2:0] : 0x1\tBytes Read From a Deallocated Logical Block and its Metadata are 0x00"
+        ) in decoded["dlfeat"]
+        assert formats[4].startswith("LBA Format  4 : Metadata Size: 0   bytes - Data Size: 4096")
+    check_against_json(human, ns, ns_bits.DECODERS)
+    # -H adds lines, names the sizes after a tab and tells the LBA formats in words
+    kept = [
+        line.split("\t")[0] for line in lines if line and not line.startswith(("  [", "LBA Format"))
+    ]
+    assert kept == [line for line in plain.splitlines() if not line.startswith("lbaf")]
+
+
+def test_smart_log_critical_warning_bits(machine: tuple[str, Stack]) -> None:
+    """An over-temperature threshold below the composite temperature sets Critical
+    Warning bit 1 (NVMe 1.4 Figure 196) on both controllers."""
+    _, st = machine
+    before = json.loads(ok(st, "nvme get-feature /dev/nvme0 -f 4 -o json"))["value"]
+    kelvin = json.loads(ok(st, "nvme smart-log /dev/nvme0 -o json"))["temperature"]
+    quiet = ok(st, "nvme smart-log /dev/nvme0 -H").splitlines()
+    assert quiet[1:8] == [
+        "critical_warning                        : 0",
+        "      Available Spare[0]             : 0",
+        "      Temp. Threshold[1]             : 0",
+        "      NVM subsystem Reliability[2]   : 0",
+        "      Read-only[3]                   : 0",
+        "      Volatile mem. backup failed[4] : 0",
+        "      Persistent Mem. RO[5]          : 0",
+    ]
+    ok(st, f"nvme set-feature /dev/nvme0 -f 4 -v {kelvin - 20}")
+    try:
+        hot = ok(st, "nvme smart-log /dev/nvme0 --human-readable").splitlines()
+        warning = json.loads(ok(st, "nvme smart-log /dev/nvme0 -H -o json"))["critical_warning"]
+    finally:
+        ok(st, f"nvme set-feature /dev/nvme0 -f 4 -v {before}")
+    assert hot[1] == "critical_warning                        : 0x2"
+    assert hot[3] == "      Temp. Threshold[1]             : 1"
+    assert warning == {
+        "value": 2,
+        "available_spare": 0,
+        "temp_threshold": 1,
+        "reliability_degraded": 0,
+        "ro": 0,
+        "vmbu_failed": 0,
+        "pmr_ro": 0,
+    }
+    assert json.loads(ok(st, "nvme smart-log /dev/nvme0 -o json"))["critical_warning"] == 0
 
 
 def test_id_ctrl_vendor_specific(machine: tuple[str, Stack]) -> None:

@@ -133,7 +133,9 @@ def cmd_id_ns(args: Args) -> int:
     with Controller(args.dev) as c:
         raw = c.identify(Cns.NAMESPACE, nsid)
     ns = IdentifyNamespace.unpack(raw)
-    _show(args, identify.id_ns_json(ns), identify.id_ns_text(ns, nsid), raw)
+    human, vs = "human-readable" in args.opts, "vendor-specific" in args.opts
+    text = identify.id_ns_text(ns, nsid, raw, human=human, vs=vs)
+    _show(args, identify.id_ns_json(ns, raw, vs=vs), text, raw)
     return 0
 
 
@@ -142,7 +144,9 @@ def cmd_smart_log(args: Args) -> int:
     with Controller(args.dev) as c:
         raw = c.log_page(LogPage.SMART_HEALTH, SmartLog.SIZE, nsid)
     log = SmartLog.unpack(raw)
-    _show(args, logs.smart_json(log), logs.smart_text(log, args.dev.short, nsid), raw)
+    human = "human-readable" in args.opts
+    text = logs.smart_text(log, args.dev.short, nsid, human=human)
+    _show(args, logs.smart_json(log, human=human), text, raw)
     return 0
 
 
@@ -219,8 +223,12 @@ _V = {"v": "vendor-specific"}
 SUBCOMMANDS: dict[str, Sub] = {
     "list": Sub("nvme list [-o FMT]", "o:", _O, cmd_list, needs_dev=False),
     "id-ctrl": Sub("nvme id-ctrl DEV [-H] [-v] [-o FMT]", "o:Hv", _O | _H | _V, cmd_id_ctrl),
-    "id-ns": Sub("nvme id-ns DEV [-n NSID] [-o FMT]", "n:o:", _O | _N, cmd_id_ns),
-    "smart-log": Sub("nvme smart-log DEV [-n NSID] [-o FMT]", "n:o:", _O | _N, cmd_smart_log),
+    "id-ns": Sub(
+        "nvme id-ns DEV [-n NSID] [-H] [-v] [-o FMT]", "n:o:Hv", _O | _N | _H | _V, cmd_id_ns
+    ),
+    "smart-log": Sub(
+        "nvme smart-log DEV [-n NSID] [-H] [-o FMT]", "n:o:H", _O | _N | _H, cmd_smart_log
+    ),
     "error-log": Sub(
         "nvme error-log DEV [-e ENTRIES] [-o FMT]",
         "e:o:",

@@ -16,7 +16,7 @@ from qrv.spec.nvme import (
     IdentifyNamespace,
     PowerState,
 )
-from qrv.userland.nvme import ctrl_bits
+from qrv.userland.nvme import ctrl_bits, ns_bits
 from qrv.userland.nvme.bitlines import Decoder
 from qrv.userland.nvme.fmt import (
     RENDERS,
@@ -228,12 +228,17 @@ def _field_lines(
     fields: list[tuple[str, str]],
     width: int,
     decoders: dict[str, Decoder] | None,
+    names: dict[str, str] | None = None,
 ) -> list[str]:
-    """``key : value`` lines; with `decoders` (``-H``), each decoded field's bit lines."""
+    """``key : value`` lines; with `decoders` (``-H``), each decoded field's bit lines, and
+    the `names` nvme-cli gives some fields after a tab."""
     lines: list[str] = []
     for key, kind in fields:
         value = getattr(ident, key)
-        lines += key_lines([(key, _human_value(value, kind))], width)
+        shown = _human_value(value, kind)
+        if names is not None and key in names:
+            shown += f"\t{names[key]}"
+        lines += key_lines([(key, shown)], width)
         if decoders is not None and key in decoders:
             lines += decoders[key].lines(value)
     return lines
@@ -278,19 +283,40 @@ def _lbafs(ns: IdentifyNamespace) -> list[tuple[int, int, int, int]]:
     ]
 
 
-def id_ns_json(ns: IdentifyNamespace) -> JsonObject:
+def id_ns_json(ns: IdentifyNamespace, raw: bytes, *, vs: bool = False) -> JsonObject:
     obj: JsonObject = {k: _json_value(getattr(ns, k), kind) for k, kind in _ns_fields(ns)}
     obj["lbafs"] = [
         {"lbaf": i, "ms": ms, "ds": ds, "rp": rp, "in_use": int(i == in_use(ns))}
         for i, ms, ds, rp in _lbafs(ns)
     ]
+    if vs:
+        obj["vs"] = ascii_lines(raw[NS_VS])
     return obj
 
 
-def id_ns_text(ns: IdentifyNamespace, nsid: int) -> str:
-    rows = [(k, _human_value(getattr(ns, k), kind)) for k, kind in _ns_fields(ns)]
-    lines = [f"NVME Identify Namespace {nsid}:", *key_lines(rows, NS_WIDTH)]
+def _lbaf_line(i: int, ms: int, ds: int, rp: int, *, used: bool, human: bool) -> str:
+    mark = "(in use)" if used else ""
+    if human:
+        perf = ns_bits.RELATIVE_PERFORMANCE[rp]
+        line = (
+            f"LBA Format {i:2d} : Metadata Size: {ms:<3d} bytes - Data Size: {1 << ds:<2d} bytes"
+            f" - Relative Performance: {c_hex(rp)} {perf} {mark}"
+        )
+    else:
+        line = f"lbaf {i:2d} : ms:{ms:<3d} lbads:{ds:<2d} rp:{c_hex(rp)} {mark}"
+    return line.rstrip()
+
+
+def id_ns_text(
+    ns: IdentifyNamespace, nsid: int, raw: bytes, *, human: bool = False, vs: bool = False
+) -> str:
+    decoders, names = (ns_bits.DECODERS, ns_bits.SIZE_NAMES) if human else (None, None)
+    lines = [
+        f"NVME Identify Namespace {nsid}:",
+        *_field_lines(ns, _ns_fields(ns), NS_WIDTH, decoders, names),
+    ]
     for i, ms, ds, rp in _lbafs(ns):
-        mark = "(in use)" if i == in_use(ns) else ""
-        lines.append(f"lbaf {i:2d} : ms:{ms:<3d} lbads:{ds:<2d} rp:{c_hex(rp)} {mark}".rstrip())
+        lines.append(_lbaf_line(i, ms, ds, rp, used=i == in_use(ns), human=human))
+    if vs:
+        lines += _vs_lines(raw[NS_VS])
     return "\n".join(lines) + "\n"

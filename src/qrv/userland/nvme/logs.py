@@ -9,10 +9,42 @@ KELVIN_0C = 273
 SENSORS = 8
 FW_SLOTS = 7
 
+CRITICAL_WARNING_BITS = (
+    (0, "Available Spare", "available_spare"),
+    (1, "Temp. Threshold", "temp_threshold"),
+    (2, "NVM subsystem Reliability", "reliability_degraded"),
+    (3, "Read-only", "ro"),
+    (4, "Volatile mem. backup failed", "vmbu_failed"),
+    (5, "Persistent Mem. RO", "pmr_ro"),
+)
+"""SMART / Health Critical Warning bits (NVMe 1.4 Figure 196; bit 5 is 1.4's PMR read-only):
+``-H``'s line label and JSON key for each, as nvme-cli's."""
+CRITICAL_WARNING_RESERVED = 6  # bits 7:6 reserved
 
-def smart_json(log: SmartLog) -> JsonObject:
+
+def _critical_warning_json(warning: int) -> JsonObject:
+    """``-H -o json``: the byte and each of its bits, as nvme-cli's verbose JSON."""
+    obj: JsonObject = {"value": warning}
+    obj.update({key: (warning >> bit) & 1 for bit, _, key in CRITICAL_WARNING_BITS})
+    return obj
+
+
+def critical_warning_lines(warning: int) -> list[str]:
+    """``-H``: one line per Critical Warning bit (nvme-cli's labels); bits 7:6 only when a
+    controller sets them."""
+    lines = [
+        f"      {f'{name}[{bit}]':<31}: {(warning >> bit) & 1}"
+        for bit, name, _ in CRITICAL_WARNING_BITS
+    ]
+    if warning >> CRITICAL_WARNING_RESERVED:
+        lines.append(f"      {'Reserved[7:6]':<31}: {c_hex(warning >> CRITICAL_WARNING_RESERVED)}")
+    return lines
+
+
+def smart_json(log: SmartLog, *, human: bool = False) -> JsonObject:
+    warning = log.critical_warning
     obj: JsonObject = {
-        "critical_warning": log.critical_warning,
+        "critical_warning": _critical_warning_json(warning) if human else warning,
         "temperature": log.composite_temperature,
         "avail_spare": log.available_spare,
         "spare_thresh": log.available_spare_threshold,
@@ -47,7 +79,7 @@ def _celsius(kelvin: int) -> str:
     return f"{kelvin - KELVIN_0C} °C ({kelvin} K)"
 
 
-def smart_text(log: SmartLog, device: str, nsid: int) -> str:
+def smart_text(log: SmartLog, device: str, nsid: int, *, human: bool = False) -> str:
     rows = [
         ("critical_warning", c_hex(log.critical_warning)),
         ("temperature", _celsius(log.composite_temperature)),
@@ -87,7 +119,10 @@ def smart_text(log: SmartLog, device: str, nsid: int) -> str:
         ("Thermal Management T2 Total Time", str(log.thm_temp2_total_time)),
     ]
     head = f"Smart Log for NVME device:{device} namespace-id:{nsid:x}"
-    return "\n".join([head, *(f"{k:<40}: {v}" for k, v in rows)]) + "\n"
+    lines = [f"{k:<40}: {v}" for k, v in rows]
+    if human:  # the bits of critical_warning, the first row
+        lines[1:1] = critical_warning_lines(log.critical_warning)
+    return "\n".join([head, *lines]) + "\n"
 
 
 def error_json(entries: list[ErrorLogEntry]) -> JsonObject:
