@@ -8,6 +8,7 @@ bytes, a write must read back and, after fsync, be in the image file."""
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -29,6 +30,7 @@ OFFSETS = (0, 1, 511, 512, 4095, 4096 * 3 + 17)
 LARGE = (MiB + 513, 2 * MiB + 4096)  # past the 512 KiB MDTS: split in several commands
 BATCHES = 4 * MiB + 4096 + 3  # nine commands: more than devb-nvme keeps in flight at once
 MACHINES = ("builtin", "qemu-shared", "qemu-qtest")
+WRITES_AT, WRITTEN_SPAN = 16 * MiB, 16 * MiB
 
 
 def make(name: str, image: Path) -> Machine:
@@ -45,8 +47,10 @@ def test_reads_and_writes_of_every_shape_are_byte_exact(tmp_path: Path, name: st
     image = tmp_path / "nvme.img"
     create_seed_image(image)
     rng = random.Random(name)
-    with image.open("r+b") as f:  # the disk's first 8 MiB: bytes that differ everywhere
-        f.write(rng.randbytes(8 * MiB))
+    with image.open("r+b") as f:  # bytes that differ everywhere: the reads' first 8 MiB,
+        f.write(rng.randbytes(8 * MiB))  # and where the writes go (their neighbours too)
+        os.pwrite(f.fileno(), rng.randbytes(WRITTEN_SPAN), WRITES_AT)
+    expected = bytearray(image_bytes(image, WRITES_AT, WRITTEN_SPAN))
     shapes = [(size, offset) for size in SIZES for offset in OFFSETS]
     shapes += [(size, 4096 * 5 + 9) for size in (*LARGE, BATCHES)]
     with booted(make(name, image), writable=True) as stack, stack.kernel.adopt("client"):
@@ -56,7 +60,7 @@ def test_reads_and_writes_of_every_shape_are_byte_exact(tmp_path: Path, name: st
                 got = pread(fd, size, offset)
                 assert got == image_bytes(image, offset, size), f"read {size} at {offset}"
             written: list[tuple[int, bytes]] = []
-            cursor = 16 * MiB  # past the bytes read above; each write in its own range
+            cursor = WRITES_AT  # past the bytes read above; each write in its own range
             for size, offset in shapes:
                 where = cursor + offset
                 cursor = (where + size) // 4096 * 4096 + 8192
@@ -64,8 +68,12 @@ def test_reads_and_writes_of_every_shape_are_byte_exact(tmp_path: Path, name: st
                 assert pwrite(fd, data, where) == size
                 assert pread(fd, size, where) == data, f"write {size} at {where}"
                 written.append((where, data))
+                expected[where - WRITES_AT : where - WRITES_AT + size] = data
+            assert cursor <= WRITES_AT + WRITTEN_SPAN
             fsync(fd)
         finally:
             close(fd)
     for where, data in written:
         assert image_bytes(image, where, len(data)) == data
+    # and the bytes around them (an unaligned write's edge blocks) are what they were
+    assert image_bytes(image, WRITES_AT, WRITTEN_SPAN) == expected
