@@ -82,6 +82,17 @@ def test_a_read_returns_only_the_bytes_asked_for(
         ctrl.read(ns, 7, 300, 10, 300 * 512)  # past the blocks read: a bug, refused
 
 
+def test_blocks_read_apart_come_back_in_the_order_asked(rigs: Callable[..., Rig]) -> None:
+    """One Read per LBA, eleven of them (two batches), completed in a shuffled order."""
+    rig = rigs(faults=Faults(reorder_seed=6))
+    ctrl = up(rig)
+    ns = ctrl.identify_namespace(1)
+    lbas = [900, 3, 41, 40, 7, 512, 2, 1000, 8, 9, 3]
+    got = ctrl.read_blocks_at(ns, lbas)
+    assert got == b"".join(file_bytes(rig.image, lba * 512, 512) for lba in lbas)
+    assert not ctrl.io_queues[0].outstanding
+
+
 def test_writes_in_a_shuffled_batch_land_where_they_belong(
     rigs: Callable[..., Rig], tmp_path: Path
 ) -> None:

@@ -84,6 +84,9 @@ class BlockDevice(Protocol):
     ) -> bytes:
         """Of `nlb` blocks at `slba`, the `nbytes` bytes (default: the rest) from `skip`."""
 
+    def read_blocks_at(self, ns: Namespace, lbas: list[int]) -> bytes:
+        """One block at each of `lbas`, in that order, read together."""
+
     def write_blocks(self, ns: Namespace, slba: int, data: bytes | memoryview, fua: bool) -> None:
         """`data`: whole blocks (read before the call returns; not kept)."""
 
@@ -228,10 +231,12 @@ class BlockHandlers:
         if count <= 2:
             return bytearray(self.device.read_blocks(region.ns, region.start_lba + first, count))
         blocks = bytearray(count * lba)
+        edges = [n for n, partial in ((first, head), (last, tail)) if partial]
+        got = self.device.read_blocks_at(region.ns, [region.start_lba + n for n in edges])
         if head:
-            blocks[:lba] = self.device.read_blocks(region.ns, region.start_lba + first, 1)
+            blocks[:lba] = got[:lba]
         if tail:
-            blocks[-lba:] = self.device.read_blocks(region.ns, region.start_lba + last, 1)
+            blocks[-lba:] = got[-lba:]
         return blocks
 
     # -- durability and devctls ----------------------------------------------------------

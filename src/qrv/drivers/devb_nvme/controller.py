@@ -70,17 +70,16 @@ class Namespace:
 
 
 Allocator = Callable[[int], DmaMemory]
-Chunk = tuple[int, int]  # (first LBA, count) of one data command
+Chunk = tuple[int, int, int]  # (first LBA, count, where its bytes start in the transfer)
 
 
 @dataclass(frozen=True)
 class Transfer:
-    """A Read or Write of blocks from `slba` (a Write's data in `payload`; of a Read's
-    blocks, the bytes [skip, skip + length) are wanted)."""
+    """A Read or Write of blocks (a Write's data in `payload`; of what a Read reads, the
+    bytes [skip, skip + length) are wanted)."""
 
     opc: NvmOpcode
     ns: Namespace
-    slba: int
     payload: memoryview | None = None
     fua: bool = False
     skip: int = 0
@@ -301,17 +300,20 @@ class Controller:
             raise CommandFailed(what, cqe.status_field)
         return cqe
 
-    def _transfers(self, t: Transfer, nlb: int) -> list[bytes]:
-        """`t`'s `nlb` blocks as commands of at most `max_transfer`, up to
-        :data:`MAX_BATCH` of them in flight at once (one doorbell per batch); they
-        may complete in any order.  Returns the Reads' wanted bytes, one piece per batch
-        (joined straight out of the bounce buffers: one copy), in LBA order."""
-        per_cmd = self.max_transfer // t.ns.lba_size
-        chunks = [(t.slba + i, min(per_cmd, nlb - i)) for i in range(0, nlb, per_cmd)]
+    def _chunks(self, ns: Namespace, slba: int, nlb: int) -> list[Chunk]:
+        """`nlb` blocks from `slba` as commands of at most `max_transfer`."""
+        per_cmd = self.max_transfer // ns.lba_size
+        return [(slba + i, min(per_cmd, nlb - i), i * ns.lba_size) for i in range(0, nlb, per_cmd)]
+
+    def _transfers(self, t: Transfer, chunks: list[Chunk]) -> list[bytes]:
+        """`t`'s commands, up to :data:`MAX_BATCH` of them in flight at once (one
+        doorbell per batch); they may complete in any order.  Returns the Reads' wanted
+        bytes, one piece per batch (joined straight out of the bounce buffers: one
+        copy), in the chunks' order."""
         results: list[bytes] = []
         done = 0
         while done < len(chunks):
-            lba, count = chunks[done]
+            lba, count, _ = chunks[done]
             what = t.what(lba, count)
             bufs = self._take_buffers(min(len(chunks) - done, MAX_BATCH), what)
             qp = self._pick_queue()
@@ -324,9 +326,8 @@ class Controller:
 
     def _batch(self, qp: QueuePair, t: Transfer, work: list[tuple[Bounce, Chunk]]) -> list[bytes]:
         cids: dict[int, tuple[Bounce, int, int, str]] = {}
-        for buf, (lba, count) in work:
+        for buf, (lba, count, start) in work:
             nbytes = count * t.ns.lba_size
-            start = (lba - t.slba) * t.ns.lba_size  # where its bytes are in the transfer
             if t.payload is not None:
                 buf.data.write(0, t.payload[start : start + nbytes])  # a view: one copy
             prp1, prp2 = buf.prps(nbytes)
@@ -374,8 +375,15 @@ class Controller:
         length = total - skip if nbytes is None else nbytes
         if skip < 0 or length < 0 or skip + length > total:
             raise NvmeError(f"bytes {skip}..{skip + length} of a {total}-byte read")
-        t = Transfer(NvmOpcode.READ, ns, slba, skip=skip, length=length)
-        return b"".join(self._transfers(t, nlb))
+        t = Transfer(NvmOpcode.READ, ns, skip=skip, length=length)
+        return b"".join(self._transfers(t, self._chunks(ns, slba, nlb)))
+
+    def read_blocks_at(self, ns: Namespace, lbas: list[int]) -> bytes:
+        """One block at each of `lbas`, in that order: one Read each, in flight together
+        (a batch), e.g. the two edges of a write not aligned to blocks."""
+        size = ns.lba_size
+        t = Transfer(NvmOpcode.READ, ns, length=len(lbas) * size)
+        return b"".join(self._transfers(t, [(lba, 1, i * size) for i, lba in enumerate(lbas)]))
 
     def write(
         self, ns: Namespace, slba: int, payload: bytes | memoryview, *, fua: bool = False
@@ -385,7 +393,8 @@ class Controller:
         if len(payload) % ns.lba_size:
             raise NvmeError(f"write of {len(payload)} bytes is not whole {ns.lba_size}-byte LBAs")
         nlb = len(payload) // ns.lba_size
-        self._transfers(Transfer(NvmOpcode.WRITE, ns, slba, memoryview(payload), fua), nlb)
+        t = Transfer(NvmOpcode.WRITE, ns, memoryview(payload), fua)
+        self._transfers(t, self._chunks(ns, slba, nlb))
 
     def flush(self, ns: Namespace) -> None:
         """Flush (NVMe 1.4 §6.8): the namespace's volatile write cache to the medium."""

@@ -195,6 +195,9 @@ class Driver:
     ) -> bytes:
         return self._command(lambda c: c.read(ns, slba, nlb, skip, nbytes))
 
+    def read_blocks_at(self, ns: Namespace, lbas: list[int]) -> bytes:
+        return self._command(lambda c: c.read_blocks_at(ns, lbas))
+
     def write_blocks(self, ns: Namespace, slba: int, data: bytes | memoryview, fua: bool) -> None:
         self._command(lambda c: c.write(ns, slba, data, fua=fua))
 
