@@ -198,3 +198,22 @@ def test_id_ctrl_vendor_specific(machine: tuple[str, Stack]) -> None:
     ]
     assert obj["vs"] == want
     assert "vs" not in json.loads(ok(st, "nvme id-ctrl /dev/nvme0 -o json"))
+
+
+def test_get_feature_human_readable(machine: tuple[str, Stack]) -> None:
+    """The defaults both controllers share (the write cache on, an over-temperature
+    threshold of 343 K) and the Number of Queues each allocates, as -o json reads it."""
+    _, st = machine
+    assert ok(st, "nvme get-feature /dev/nvme0 -f 6 -H").splitlines()[1:] == [
+        "\tVolatile Write Cache Enable (WCE): Enabled"
+    ]
+    assert ok(st, "nvme get-feature /dev/nvme0 -f 4 -H").splitlines()[1:] == [
+        "\tThreshold Type Select         (THSEL): 0 - Over Temperature Threshold",
+        "\tThreshold Temperature Select (TMPSEL): 0 - Composite Temperature",
+        "\tTemperature Threshold         (TMPTH): 70 °C (343 K)",
+    ]
+    queues = json.loads(ok(st, "nvme get-feature /dev/nvme0 -f 7 -o json"))["value"]
+    assert ok(st, "nvme get-feature /dev/nvme0 -f 7 --human-readable").splitlines()[1:] == [
+        f"\tNumber of IO Completion Queues Allocated (NCQA): {(queues >> 16) + 1}",
+        f"\tNumber of IO Submission Queues Allocated (NSQA): {(queues & 0xFFFF) + 1}",
+    ]

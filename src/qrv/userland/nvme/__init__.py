@@ -189,7 +189,7 @@ def cmd_get_feature(args: Args) -> int:
     )
     with Controller(args.dev) as c:
         result, data = c.command(cmd)
-    text = features.get_text(fid, sel, result.result, data)
+    text = features.get_text(fid, sel, result.result, data, human="human-readable" in args.opts)
     _show(args, features.get_json(fid, sel, result.result, data), text, data)
     return 0
 
@@ -237,9 +237,9 @@ SUBCOMMANDS: dict[str, Sub] = {
     ),
     "fw-log": Sub("nvme fw-log DEV [-o FMT]", "o:", _O, cmd_fw_log),
     "get-feature": Sub(
-        "nvme get-feature DEV -f FID [-s SEL] [-n NSID] [-c CDW11] [-o FMT]",
-        "f:s:n:c:o:",
-        _O | _N | {"f": "feature-id=", "s": "sel=", "c": "cdw11="},
+        "nvme get-feature DEV -f FID [-s SEL] [-n NSID] [-c CDW11] [-H] [-o FMT]",
+        "f:s:n:c:o:H",
+        _O | _N | _H | {"f": "feature-id=", "s": "sel=", "c": "cdw11="},
         cmd_get_feature,
     ),
     "set-feature": Sub(

@@ -103,9 +103,13 @@ def reserved(hi: int, lo: int | None = None) -> Bits:
     return Bits(hi, hi if lo is None else lo, lambda v: "Reserved", reserved=True)
 
 
+def degrees(kelvin: int) -> str:
+    return f"{kelvin - KELVIN_0C} °C"
+
+
 def celsius(kelvin: int) -> str:
     """nvme-cli's temperature: ``27 °C (300 K)``."""
-    return f"{kelvin - KELVIN_0C} °C ({kelvin} K)"
+    return f"{degrees(kelvin)} ({kelvin} K)"
 
 
 def temperature(name: str) -> Decoder:

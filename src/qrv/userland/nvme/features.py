@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from qrv.spec.nvme import FeatureCapability, FeatureSelect
+from qrv.userland.nvme import feature_bits
 from qrv.userland.nvme.fmt import JsonObject, hex_dump
 
 NAMES = {
@@ -59,11 +60,13 @@ def _value(value: int) -> str:
     return f"{value:#010x}" if value else "00000000"
 
 
-def get_text(fid: int, sel: int, result: int, data: bytes) -> str:
+def get_text(fid: int, sel: int, result: int, data: bytes, *, human: bool = False) -> str:
     which = SELECT_NAMES[FeatureSelect(sel)]
     lines = [f"get-feature:{_fid(fid)} ({name(fid)}), {which} value:{_value(result)}"]
     if sel == FeatureSelect.SUPPORTED_CAPABILITIES:
         lines += [f"  Feature is {word}" for bit, word in CAPABILITY_LINES if result & bit]
+    elif human:  # the fields instead of the dump, as nvme-cli's -H
+        lines += feature_bits.lines(fid, result, data)
     elif data:
         lines += hex_dump(data)
     return "\n".join(lines) + "\n"
