@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import io
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from qrv.hw.msi import IMSIC_S_BASE
 from qrv.hw.nvme.pci import MSIX_TABLE_OFFSET
 from qrv.kernel import Kernel, Stdio
 from qrv.lib.c import interrupt as ic
+from qrv.lib.c import proc
 from qrv.spec.nvme import AdminOpcode, Command
 from qrv.spec.pci import MSIX_ENABLE, CapId
 from tests.hw.machines import KINDS, nvme_machine
@@ -78,6 +80,48 @@ def test_an_admin_completion_interrupts_the_attached_thread(machine: Machine) ->
         return out
 
     assert run_on(machine, body) == [0, 0, 0, 0, 0, 0, errno.ETIMEDOUT]
+
+
+def test_a_qemu_interrupt_reaches_a_waiting_thread_while_another_keeps_the_cpu_busy(
+    tmp_path: Path,
+) -> None:
+    """The CPU thread never idles here (a lower-priority thread spins in kernel calls),
+    so the line is read by the interrupt pump's look at the socket while the kernel is
+    busy, not by the idle loop: the waiting thread still gets its interrupt at the
+    spinner's next kernel call and preempts it.  (QEMU only: the built-in board's
+    controller completes on its virtual clock, which reaches the deadline when idle.)"""
+    image = tmp_path / "disk.img"
+    image.write_bytes(bytes(1 << 20))
+    with nvme_machine("qemu", image) as machine:
+        assert run_on(machine, lambda: spin_until_interrupted(machine)) == [0]
+
+
+def spin_until_interrupted(machine: Machine) -> list[object]:
+    """A thread of priority 20 waits for an Identify's interrupt while the caller spins
+    in sched_yield (for 5 s at most): what the waiter got during the spin."""
+    h = NvmeHost(machine.bus, ecam_base=ECAM, dma_base=RAM, dma_size=4 << 20)
+    h.setup_pci()
+    h.enable()
+    got: list[object] = []
+    attached: list[int] = []
+
+    def waiter() -> None:
+        proc.SchedSet(0, 0, None, 20)
+        attached.append(ic.InterruptAttachEvent(NVME_INTA, ic.SIGEV_INTR_INIT()))
+        got.append(ic.InterruptWait(0, 5.0))
+
+    tid = proc.pthread_create(waiter)
+    while not attached:
+        proc.sched_yield()
+    h.submit(0, identify(h))
+    end = time.monotonic() + 5.0
+    while not got and time.monotonic() < end:
+        proc.sched_yield()  # a scheduling point; the CPU thread never idles
+    during_spin = list(got)
+    proc.pthread_join(tid, T)
+    h.poll(0)
+    ic.InterruptDetach(attached[0])
+    return during_spin
 
 
 def test_msix_reaches_the_attached_thread_on_the_builtin_board(tmp_path: Path) -> None:

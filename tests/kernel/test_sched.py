@@ -10,12 +10,14 @@ from __future__ import annotations
 import errno
 import io
 import random
+import socket
+import threading
 
 import pytest
 
 from qrv.kernel import Kernel, Stdio
 from qrv.kernel.proc import current
-from qrv.kernel.sched import KCALL_COST, seeded_index
+from qrv.kernel.sched import KCALL_COST, HostSource, seeded_index
 from qrv.lib.c import ipc, proc
 from qrv.spec.iomsg import ChannelFlag
 
@@ -345,3 +347,53 @@ def test_waits_woken_before_their_timeout_leave_no_timers_behind() -> None:
 def proc_kernel() -> Kernel:
     """The running thread's kernel."""
     return current().process.kernel
+
+
+class SocketSource:
+    """A HostSource over one end of a socket pair: what it saw, and on which thread."""
+
+    def __init__(self, k: Kernel) -> None:
+        self.k = k
+        self.ours, self.theirs = socket.socketpair()
+        self.ours.setblocking(False)
+        self.log: list[str] = []
+        self.served = threading.Event()
+        self.usable = True
+
+    def fileno(self) -> int:
+        return self.ours.fileno()
+
+    def watch(self, on: bool) -> None:
+        if not self.log or self.log[-1] != f"watch {on}":  # idle timeouts repeat it
+            self.log.append(f"watch {on}")
+
+    def service(self) -> bool:
+        data = self.ours.recv(64)
+        self.log.append(f"service {data!r} on_cpu={self.k.sched.on_cpu()}")
+        self.k.sched.post(self.served.set)  # a notification: posted from the CPU thread
+        return self.usable
+
+
+def test_the_idle_loop_waits_on_a_machine_source_and_serves_it_on_the_cpu_thread() -> None:
+    """The CPU thread's idle loop sleeps on the machine's descriptor itself (QEMU's qtest
+    socket): bytes there are served on the CPU thread, between watch(True) and
+    watch(False), with no host thread in between; a source that reports itself unusable
+    is dropped."""
+    k = Kernel(None, Stdio(io.BytesIO(), io.BytesIO(), io.BytesIO()))
+    src = SocketSource(k)
+    assert isinstance(src, HostSource)
+    try:
+        k.sched.watch(src)
+        src.theirs.send(b"IRQ raise 34")
+        assert src.served.wait(T)
+        at = src.log.index("service b'IRQ raise 34' on_cpu=True")
+        assert src.log[at - 2 : at] == ["watch True", "watch False"]
+        src.usable, src.served = False, threading.Event()
+        src.theirs.send(b"gone")
+        assert src.served.wait(T)
+        k.sched.call(lambda: None)  # the loop went round once more
+        assert k.sched.source is None
+    finally:
+        k.shutdown()
+        src.ours.close()
+        src.theirs.close()

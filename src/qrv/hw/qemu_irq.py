@@ -10,10 +10,17 @@ is found by its type once per QEMU binary and machine (a ``-qmp stdio`` run list
 
 :class:`QemuInterrupts` is :class:`~qrv.hw.irq.LevelInterrupts` fed by those lines:
 the kernel claims, completes and masks in software what QEMU's PLIC would have done.
-Once a source is enabled, a pump thread waits in ``select`` on the qtest socket and
-reads the lines QEMU sends while no command is in flight, so an interrupt that comes
-after the last reply (QEMU completes NVMe commands in bottom halves) wakes the kernel
-as soon as QEMU reports it.  Stores to MMIO are posted (:mod:`qrv.hw.qtest`): a line
+QEMU completes NVMe commands in bottom halves, so an interrupt comes after the last
+reply, while no command is in flight, and someone must be reading the socket then.
+Under a kernel that is its CPU thread's idle loop: :class:`QemuInterrupts` is the
+kernel's :class:`~qrv.kernel.sched.HostSource`, so the idle CPU thread sleeps in
+``select`` on the socket itself and handles the line where it wakes (no host thread
+reads it and posts to the CPU thread: one thread switch less per interrupt).  Once a
+source is enabled, a pump thread covers the rest: while the CPU thread is busy it
+looks at the socket every :data:`BUSY_LOOK` seconds (an interrupt then reaches the
+kernel's next scheduling point), and it parks while the CPU thread has been waiting on
+the socket since its last look; without a kernel (tests of the machine alone) it waits
+in ``select`` on the socket.  Stores to MMIO are posted (:mod:`qrv.hw.qtest`): a line
 they lower (the CQ head doorbell lowers INTx) is reported with their reply.  So a
 gateway that would signal the kernel while replies are owed waits for them
 (:meth:`QtestClient.when_settled`: the pump reads them, off the kernel's path), and
@@ -43,6 +50,9 @@ APLIC_TYPE = "riscv.aplic"
 CONTAINER = "/machine/unattached"
 PUMP_WAIT = 0.05
 """Longest wait of the pump thread for QEMU's lines between looks at its stop flag (s)."""
+BUSY_LOOK = 0.001
+"""How often the pump reads the socket while the kernel's CPU thread is busy (s): the
+longest delay of an interrupt QEMU raises then, besides the GIL's switch interval."""
 _INDEX = re.compile(r"\[(\d+)\]$")
 _found: dict[tuple[str, str], str] = {}
 
@@ -98,6 +108,14 @@ class QemuInterrupts(LevelInterrupts):
         client.command(f"irq_intercept_in {path}")
         self._stop = threading.Event()
         self._pump: threading.Thread | None = None
+        self._kernel = False
+        """A kernel's idle loop reads the socket while it sleeps (:meth:`watch` came)."""
+        self._watched = False
+        """The idle loop sleeps on the socket now: the pump leaves it the reading."""
+        self._idles = 0
+        """Times the idle loop started sleeping on the socket."""
+        self._parked = False
+        self._resume = threading.Event()
 
     def enable(self, intr: int, on: bool) -> None:
         super().enable(intr, on)
@@ -127,10 +145,51 @@ class QemuInterrupts(LevelInterrupts):
         with contextlib.suppress(MachineLost):
             self.client.flush()
 
+    # -- the kernel's HostSource ----------------------------------------------------------
+
+    def fileno(self) -> int:
+        return self.client.fileno()
+
+    def watch(self, on: bool) -> None:
+        """From the CPU thread: its idle loop starts or stops sleeping on the socket."""
+        self._kernel = True
+        self._watched = on
+        if on:
+            self._idles += 1
+        elif self._parked:
+            self._resume.set()
+
+    def service(self) -> bool:
+        return self.client.take_events()
+
+    # -- the pump thread -------------------------------------------------------------------
+
     def _run(self) -> None:
+        looked = -1
         while not self._stop.is_set():
-            if not self.client.wait_events(PUMP_WAIT):
-                return  # the connection is gone
+            if not self._kernel:  # nobody else reads the socket: wait on it here
+                if not self.client.wait_events(PUMP_WAIT):
+                    return  # the connection is gone
+                continue
+            if self._watched and self._idles == looked:
+                self._park()  # asleep on the socket since the last look: nothing to do
+            looked = self._idles
+            if not self._watched and not self.client.pump():
+                return
+            self._stop.wait(BUSY_LOOK)
+
+    def _park(self) -> None:
+        """Wait until the CPU thread stops sleeping on the socket (or PUMP_WAIT passes).
+        Under the GIL either :meth:`watch` sees :attr:`_parked` or the check below sees
+        the watch ended."""
+        self._parked = True
+        try:
+            if self._watched:
+                self._resume.wait(PUMP_WAIT)
+        finally:
+            self._parked = False
+            self._resume.clear()
 
     def close(self) -> None:
         self._stop.set()
+        self._resume.set()

@@ -229,6 +229,17 @@ class QtestClient:
         finally:
             self._lock.release()
 
+    def fileno(self) -> int:
+        """The socket's descriptor, for a caller's own ``select`` (-1 once unusable)."""
+        return -1 if self._broken is not None else self._sock.fileno()
+
+    def take_events(self) -> bool:
+        """Handle what QEMU sent, as :meth:`pump` does, but after waiting for a command
+        in flight to end (it reads its own reply); for a caller whose ``select`` found
+        the socket readable.  False once the connection is unusable."""
+        with self._lock:
+            return self._drain()
+
     def wait_events(self, timeout: float) -> bool:
         """Block until QEMU sends something or `timeout` (s) passes, then handle it as
         :meth:`pump` does (waiting for a command in flight to end first, since that
@@ -239,8 +250,7 @@ class QtestClient:
             return self._broken is None
         if not readable:
             return self._broken is None
-        with self._lock:
-            return self._drain()
+        return self.take_events()
 
     def _drain(self) -> bool:
         """Under the lock: read what is buffered, handle its complete lines."""

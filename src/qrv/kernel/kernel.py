@@ -52,7 +52,7 @@ from qrv.kernel.proc import (
     set_current,
 )
 from qrv.kernel.procnto import DEVICES, FIRST_FILE_HANDLE, ProcServer
-from qrv.kernel.sched import DEFAULT_SEED, HostProxy, Scheduler, kcall
+from qrv.kernel.sched import DEFAULT_SEED, HostProxy, HostSource, Scheduler, kcall
 from qrv.kernel.slog import SEVERITIES, LogEntry, Severity, SystemLog
 from qrv.kernel.trace import Tracer
 from qrv.spec.iomsg import (
@@ -114,6 +114,8 @@ class Kernel:
             self.sched, self.ipc, hw_irq if isinstance(hw_irq, InterruptInput) else None
         )
         """InterruptAttachEvent and friends (kernel/interrupt.py)."""
+        if isinstance(hw_irq, HostSource):  # QEMU: the idle CPU thread reads its socket
+            self.sched.watch(hw_irq)
         self.mm = MemoryManager(machine, self.tracer)
         self.hwinfo: HwInfo | None = None
         """The syspage hwinfo (set by :meth:`load_hwinfo` from the device tree)."""

@@ -20,20 +20,27 @@ adopted host thread's next call), since that may come before the deadline.
 
 Host threads never touch kernel state: they :meth:`post` callbacks (or
 :meth:`call` and wait for the result), which the CPU thread runs at its
-next scheduling point, or at once when it is idle.
+next scheduling point, or at once when it is idle.  The idle CPU thread
+sleeps in ``select`` on a socket pair a post writes to (only while it
+sleeps), and also on a machine's :class:`HostSource` if it has one (QEMU's
+qtest socket): what the machine sends then wakes the CPU thread itself,
+which handles it there, instead of a host thread that reads it and posts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import heapq
 import random
+import select
+import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from greenlet import greenlet
 
@@ -70,6 +77,29 @@ class HostProxy:
 
     requests: deque[tuple[Callable[[], Any], _Box]] = field(default_factory=deque)
     closed: bool = False
+
+
+@runtime_checkable
+class HostSource(Protocol):
+    """What a machine lets the CPU thread's idle loop wait on itself (QEMU's qtest socket).
+
+    While the loop sleeps in ``select`` on :meth:`fileno` (between ``watch(True)`` and
+    ``watch(False)``), the machine leaves the reading to it; when the descriptor is
+    readable the loop calls :meth:`service`, which handles what came (its notifications
+    then post to the CPU thread from the CPU thread: no wake-up, no host-thread switch).
+    """
+
+    def fileno(self) -> int:
+        """The descriptor to wait on (-1 once the source is unusable)."""
+        ...
+
+    def watch(self, on: bool) -> None:
+        """The idle loop starts (True) or stops (False) waiting on :meth:`fileno`."""
+        ...
+
+    def service(self) -> bool:
+        """Handle what the source sent (never waits for more); False once unusable."""
+        ...
 
 
 STALE_REBUILD = 64
@@ -119,7 +149,13 @@ class Scheduler:
         self._stale = 0
         self.inbox: deque[Callable[[], None]] = deque()
         """Callbacks posted by host threads, run at the next scheduling point."""
-        self._wakeup = threading.Event()
+        self.source: HostSource | None = None
+        """The machine's descriptor the idle loop waits on besides the posts (:meth:`watch`)."""
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._sleeping = False
+        """Set while the idle loop sleeps: a post from a host thread then writes a byte."""
         self._live = 0
         self._stopping = False
         self._idle: Any = None
@@ -143,6 +179,13 @@ class Scheduler:
         self._idle = greenlet.getcurrent()
         self._ident = threading.get_ident()
         self._started.set()
+        try:
+            self._loop()
+        finally:
+            self._wake_r.close()
+            self._wake_w.close()
+
+    def _loop(self) -> None:
         while True:
             nxt = self._pick()
             if nxt is not None:
@@ -162,10 +205,38 @@ class Scheduler:
             if self.timers:
                 wait = min(wait, max(0.0, self.timers[0][0] - self.clock.now()))
             t0 = time.monotonic()
-            self._wakeup.wait(wait)
-            self._wakeup.clear()
+            self._sleep(wait)
             if not jump:
                 self.clock.advance(time.monotonic() - t0)
+
+    def _sleep(self, timeout: float) -> None:
+        """The idle wait: until a host thread posts, the machine's source has something,
+        or `timeout` (s) passes.  A post from a host thread writes to the wake-up socket
+        only while :attr:`_sleeping` is set; under the GIL either it sees the flag or
+        the check of the inbox below sees its callback."""
+        source = self.source
+        fd = source.fileno() if source is not None else -1
+        wake = self._wake_r.fileno()
+        self._sleeping = True
+        try:
+            if self.inbox:
+                return
+            if source is None or fd < 0:
+                readable = select.select([wake], [], [], timeout)[0]
+            else:
+                source.watch(True)
+                try:
+                    readable = select.select([wake, fd], [], [], timeout)[0]
+                finally:
+                    source.watch(False)
+        finally:
+            self._sleeping = False
+        if wake in readable:
+            with contextlib.suppress(BlockingIOError):
+                while self._wake_r.recv(4096):
+                    pass
+        if source is not None and fd in readable and not source.service():
+            self.source = None  # the machine is gone: its next access says so
 
     def _run(self, nxt: KThread) -> None:
         """From the idle loop: run `nxt` until every thread is blocked again."""
@@ -344,8 +415,18 @@ class Scheduler:
         wake-up: its idle loop drains the inbox before it waits.
         """
         self.inbox.append(fn)
-        if threading.get_ident() != self._ident:
-            self._wakeup.set()
+        if self._sleeping and threading.get_ident() != self._ident:
+            self._wake()
+
+    def _wake(self) -> None:
+        # BlockingIOError: wake-ups are pending already; OSError: stopped (closed)
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+
+    def watch(self, source: HostSource) -> None:
+        """Let the idle loop wait on `source` too (see :class:`HostSource`); from any thread."""
+        self.source = source
+        self._wake()  # a sleeping loop starts watching it now, not at its next timeout
 
     def poll_host(self) -> None:
         """Run what the host posted, from inside a kernel call that waits on the host."""
