@@ -52,14 +52,14 @@ def test_ls_l_stat_df_sync(mounted: Mounted) -> None:
     sh(mounted, "ln /mnt/d/f /mnt/d/h; ln -s f /mnt/d/l")
     lines = sh(mounted, "ls -l /mnt/d").splitlines()
     assert lines[2:] == [
-        "-rw-rw-rw-  2     0     0        6 f",
-        "-rw-rw-rw-  2     0     0        6 h",
+        "-rw-r--r--  2     0     0        6 f",  # 0666 less the umask 022
+        "-rw-r--r--  2     0     0        6 h",
         "lrwxrwxrwx  1     0     0        1 l -> f",
     ]
-    assert lines[0].startswith("drwxrwxrwx  2") and lines[1].startswith("drwxrwxrwx  3")
+    assert lines[0].startswith("drwxr-xr-x  2") and lines[1].startswith("drwxrwxrwx  3")
     text = sh(mounted, "stat /mnt/d/l; stat -L /mnt/d/l")
     assert "  File: /mnt/d/l -> f\n" in text and "symbolic link" in text
-    assert "Access: (0666/-rw-rw-rw-)  Uid: (    0)   Gid: (    0)" in text
+    assert "Access: (0644/-rw-r--r--)  Uid: (    0)   Gid: (    0)" in text
     assert "Links: 2" in text
     df = sh(mounted, "df; df /mnt/d").splitlines()
     assert df[0].split() == [
@@ -127,3 +127,20 @@ def test_mv_across_mounts_copies_then_removes(mounted: Mounted) -> None:
     sh(mounted, "umount /two")
     assert check(mem_device(other)).problems == []
     assert mounted.fsck_clean()
+
+
+def test_umask_shapes_new_files_and_mkdir_m_is_exact(mounted: Mounted) -> None:
+    sh(mounted, "umask 027; touch /mnt/t; echo x > /mnt/r; mkdir /mnt/d; mkdir -m 777 /mnt/m")
+    sh(mounted, "umask 0277; mkdir -p /mnt/p/q; cp /mnt/r /mnt/c")
+    modes = {line.split()[-1]: line.split()[0] for line in sh(mounted, "ls -l /mnt").splitlines()}
+    del modes[".."]  # procnto's /
+    assert modes == {
+        ".": "drwxrwxrwx",
+        "t": "-rw-r-----",  # touch's 0666 less 027
+        "r": "-rw-r-----",  # the shell's > : 0666 less 027
+        "d": "drwxr-x---",
+        "m": "drwxrwxrwx",  # -m is the mode itself
+        "p": "drwx------",  # a -p parent: 0777 less 0277, then u+wx
+        "c": "-r--------",  # cp: the source's 0640 less 0277
+    }
+    assert sh(mounted, "ls -l /mnt/p").splitlines()[2].startswith("dr-x------")  # q: 0500

@@ -160,3 +160,22 @@ def test_an_assignment_is_a_shell_name_then_equals() -> None:
         assert bool(sh.ASSIGNMENT.fullmatch(c + "=")) == (c in NAME_START)
         assert bool(sh.ASSIGNMENT.fullmatch("a" + c + "=")) == (c in NAME_CHARS)
     assert sh.ASSIGNMENT.match("PATH=/bin") and not sh.ASSIGNMENT.match("=x")
+
+
+def test_umask_prints_sets_and_is_inherited(k) -> None:
+    r = run(k, "umask; umask 077; umask; sh -c umask; umask 0; umask; umask 0777; umask")
+    assert (r.status, r.text, r.errtext) == (0, "0022\n0077\n0077\n0000\n0777\n", "")
+    r = run(k, "sh -c 'umask 7'; umask")  # a child's umask is its own
+    assert r.text == "0022\n"
+
+
+@pytest.mark.parametrize("mode", ["8", "1000", "u=rwx", "-1", "", "0x1"])
+def test_umask_refuses_a_bad_mode_in_one_line(k, mode: str) -> None:
+    r = run(k, f"umask '{mode}'; echo $?; umask")
+    assert r.text == "1\n0022\n"
+    assert r.errtext == f"sh: umask: '{mode}': not an octal mode (0 to 0777)\n"
+
+
+def test_umask_with_two_operands_is_a_usage_error(k) -> None:
+    r = run(k, "umask 1 2; echo $?")
+    assert (r.text, r.errtext) == ("2\n", "sh: umask: usage: umask [MODE]\n")

@@ -221,6 +221,7 @@ class Kernel:
         proc.log_traceback = bool(getattr(entry, "log_traceback", False))
         if caller is not None:
             proc.env, proc.cwd = dict(caller.process.env), caller.process.cwd
+            proc.umask = caller.process.umask
         prio, policy = (
             (caller.base_prio, caller.policy) if caller else (DEFAULT_PRIORITY, Policy.RR)
         )

@@ -150,6 +150,9 @@ class Process:
     """The environment (``environ``): a child starts with a copy of its spawner's."""
     cwd: str = "/"
     """The current working directory (relative paths start there); inherited."""
+    umask: int = 0o022
+    """The file mode creation mask (POSIX ``umask``), applied by lib.c to the mode of a
+    new file or directory; inherited."""
 
 
 @dataclass(eq=False, slots=True)

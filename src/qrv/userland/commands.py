@@ -55,5 +55,6 @@ BUILTINS: dict[str, str] = {
     "jobs": "jobs: list the background jobs",
     "wait": "wait [%JOB|PID]...: wait for background jobs",
     "history": "history: list the lines typed so far",
+    "umask": "umask [MODE]: print or set (octal) the file mode creation mask",
 }
 """Commands the shell runs itself, with their usage."""

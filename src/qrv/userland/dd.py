@@ -46,7 +46,7 @@ from qrv.userland._util import (
 STDIN, STDOUT = 0, 1
 DEFAULT_BS = 512
 NEW_FILE_MODE = 0o666
-"""Mode of an of= file dd creates (as GNU dd: rw for all; there is no umask here)."""
+"""Mode of an of= file dd creates (as GNU dd: rw for all, less the umask)."""
 PROGRESS_EVERY = 1.0
 SUFFIXES = {
     "c": 1,

@@ -1,15 +1,16 @@
 """mkdir [-p] [-m MODE] DIR...: make directories.
 
 ``-p`` makes the missing parents too and is quiet about a directory that
-exists; ``-m MODE`` (octal) gives the new directories' permissions (default
-0777: qrv has no umask).  A failure is ``mkdir: DIR: strerror``, status 1,
+exists; ``-m MODE`` (octal) gives the new directories' permissions exactly
+(default 0777 less the umask); parents made by ``-p`` get 0777 less the umask,
+with u+wx (POSIX mkdir).  A failure is ``mkdir: DIR: strerror``, status 1,
 and the next operand is still made.
 """
 
 from __future__ import annotations
 
-from qrv.lib.c import mkdir, stat
-from qrv.spec.iomsg import EEXIST
+from qrv.lib.c import mkdir, stat, umask
+from qrv.spec.iomsg import EEXIST, S_IWUSR, S_IXUSR
 from qrv.userland._opts import Usage, options, usage_error
 from qrv.userland._util import EXIT_FAILURE, fail, is_dir
 
@@ -34,13 +35,15 @@ def _exists_as_dir(path: str) -> bool:
         return False
 
 
-def make_parents(path: str, mode: int) -> None:
-    """mkdir -p: every missing directory of `path` (OSError when one cannot be made)."""
+def make_parents(path: str, mode: int, parent_mode: int) -> None:
+    """mkdir -p: every missing directory of `path`, the last with `mode` (OSError when
+    one cannot be made)."""
     cur = "/" if path.startswith("/") else ""
-    for part in (p for p in path.split("/") if p):
+    parts = [p for p in path.split("/") if p]
+    for i, part in enumerate(parts):
         cur = f"{cur}{part}" if cur in ("", "/") else f"{cur}/{part}"
         try:
-            mkdir(cur, mode)
+            mkdir(cur, mode if i == len(parts) - 1 else parent_mode)
         except OSError as exc:
             if exc.errno != EEXIST or not _exists_as_dir(cur):
                 raise
@@ -51,14 +54,17 @@ def main(argv: list[str]) -> int:
         opts, dirs = options("mkdir", argv[1:], "pm:")
         if not dirs:
             raise Usage("missing operand")
-        mode = octal_mode(opts["-m"]) if "-m" in opts else DEFAULT_MODE
+        given = octal_mode(opts["-m"]) if "-m" in opts else None
     except Usage as exc:
         return usage_error("mkdir", USAGE, exc)
+    mask = umask(0)  # the modes below are final: this process applies the mask itself
+    mode = DEFAULT_MODE & ~mask if given is None else given
+    parent_mode = (DEFAULT_MODE & ~mask) | S_IWUSR | S_IXUSR
     status = 0
     for path in dirs:
         try:
             if "-p" in opts:
-                make_parents(path, mode)
+                make_parents(path, mode, parent_mode)
             else:
                 mkdir(path, mode)
         except OSError as exc:

@@ -10,8 +10,9 @@ The language (:mod:`.shsyntax`): quotes, backslash, ``#`` comments, ``;``,
 ``$NAME``/``${NAME}``/``$?``/``$$``/``$!``, ``NAME=value``, and globs over
 the pathname space (:mod:`.shexpand`).  Commands run as child processes
 (:mod:`.shrun`); the built-ins ``exit``, ``export``, ``unset``, ``jobs``,
-``wait`` and ``history`` change the shell itself.  A command crashed by an
-exception has status 128 + 11 (as a SIGSEGV'd process in a POSIX shell).
+``wait``, ``history``, ``cd``, ``pwd`` and ``umask`` act on the shell itself.
+A command crashed by an exception has status 128 + 11 (as a SIGSEGV'd process
+in a POSIX shell).
 
 Interactive the shell behaves as sh does under ^C and ^D: a ^C while a
 command runs ends that command (the console delivers SIGINT to the
@@ -33,7 +34,7 @@ import re
 from typing import BinaryIO
 
 from qrv.lib.c import chdir, getcwd, getpid, listdir, stat, stdio, strerror
-from qrv.lib.c.proc import environ, getenv, setenv, unsetenv
+from qrv.lib.c.proc import environ, getenv, setenv, umask, unsetenv
 from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, dies_of_sigpipe, err, is_dir, out
 from qrv.userland.commands import BUILTINS, COMMANDS
 from qrv.userland.shexpand import expand
@@ -68,6 +69,27 @@ ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 """NAME=: a NAME_START, then NAME_CHARS, as ranges (the 63 characters spelt out took
 milliseconds to compile at every boot)."""
 PROMPT = "# "
+OCTAL = re.compile(r"[0-7]+")
+UMASK_MAX = 0o777
+
+
+def b_umask(argv: list[str]) -> int:
+    """``umask``: print the shell's file mode creation mask (``0022``); ``umask MODE``
+    (octal, at most 0777) sets it for the shell and the commands it starts."""
+    if len(argv) > 2:
+        err("sh: umask: usage: umask [MODE]")
+        return EXIT_USAGE
+    if len(argv) == 1:
+        mask = umask(0)
+        umask(mask)
+        out(f"{mask:04o}\n")
+        return 0
+    text = argv[1]
+    if OCTAL.fullmatch(text) is None or int(text, 8) > UMASK_MAX:
+        err(f"sh: umask: '{text}': not an octal mode (0 to 0777)")
+        return EXIT_FAILURE
+    umask(int(text, 8))
+    return 0
 
 
 class ShellExit(Exception):
@@ -95,6 +117,7 @@ class Shell:
             "history": self.b_history,
             "cd": self.b_cd,
             "pwd": self.b_pwd,
+            "umask": b_umask,
         }
 
     # -- expansion -------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """touch [-c] FILE...: set files' access and modification times to now,
-creating them (empty, 0666) when missing unless ``-c``."""
+creating them (empty, 0666 less the umask) when missing unless ``-c``."""
 
 from __future__ import annotations
 

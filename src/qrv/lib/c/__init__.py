@@ -94,6 +94,7 @@ from qrv.lib.c.proc import (
     sched_yield,
     spawn,
     system_hwinfo,
+    umask,
     waitpid,
 )
 from qrv.spec.iomsg import Stat, StatVfs, strerror
@@ -182,6 +183,7 @@ __all__ = [
     "symlink",
     "system_hwinfo",
     "truncate",
+    "umask",
     "unlink",
     "utime",
     "waitpid",

@@ -3,9 +3,10 @@
 The name calls are connect messages (``_connect``) with a subtype, answered
 with no connection kept: ``unlink`` and ``rmdir`` (``_IO_CONNECT_UNLINK``,
 mode S_IFDIR for rmdir), ``mkdir`` (``_IO_CONNECT_MKNOD``, mode S_IFDIR |
-perms), ``rename`` and ``link`` (``_IO_CONNECT_RENAME``/``_LINK`` sent for
-the new path, the old one as its extra: the path manager keeps only a server
-owning both, EXDEV across mounts), ``symlink`` (``_IO_CONNECT_LINK`` with
+perms without the process's umask bits), ``rename`` and ``link``
+(``_IO_CONNECT_RENAME``/``_LINK`` sent for the new path, the old one as its
+extra: the path manager keeps only a server owning both, EXDEV across
+mounts), ``symlink`` (``_IO_CONNECT_LINK`` with
 the target as a SYMLINK extra), ``readlink`` (``_IO_CONNECT_READLINK``,
 answered with a ``_io_connect_link_reply`` and the target).
 
@@ -27,6 +28,7 @@ from qrv.lib.c import ipc
 from qrv.lib.c._sys import cur
 from qrv.lib.c.msg import IoChmod, IoChown, IoOpen, IoSpace, IoUtime
 from qrv.lib.c.posix import STDIO_FDS, close, connect_send, devctl, fstat
+from qrv.lib.c.proc import creation_mode
 from qrv.spec.iomsg import (
     CONNECT_LINK_REPLY,
     DCMD_FSYS_STATVFS,
@@ -101,7 +103,8 @@ def rmdir(path: str) -> None:
 
 
 def mkdir(path: str, mode: int = 0o777) -> None:
-    _name_call(path, ConnectSubtype.MKNOD, S_IFDIR | (mode & PERMS))
+    """The new directory's permissions are `mode` without the process's umask bits."""
+    _name_call(path, ConnectSubtype.MKNOD, S_IFDIR | creation_mode(mode & PERMS))
 
 
 def rename(old: str, new: str) -> None:

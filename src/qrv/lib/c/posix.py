@@ -34,6 +34,7 @@ from qrv.lib.c.msg import (
     IoWrite,
     encode_path,
 )
+from qrv.lib.c.proc import creation_mode
 from qrv.spec.iomsg import (
     DEVCTL_REPLY,
     EBADF,
@@ -47,6 +48,7 @@ from qrv.spec.iomsg import (
     ESRCH,
     LSEEK_REPLY,
     NBYTES_MAX,
+    O_CREAT,
     O_DSYNC,
     O_RDONLY,
     O_SYNC,
@@ -178,9 +180,12 @@ def _connect(path: str, ioflag: int, mode: int, subtype: int) -> int:
 
 
 def open(path: str, flags: int = O_RDONLY, mode: int = 0) -> int:
-    """Open `path` with QNX O_* `flags`; the new fd."""
+    """Open `path` with QNX O_* `flags`; the new fd.  With O_CREAT the mode sent is
+    `mode` without the process's umask bits (the mode a new file gets)."""
     _in(flags, 0, U32_MAX, EINVAL)
     _in(mode, 0, U32_MAX, EINVAL)
+    if flags & O_CREAT:
+        mode = creation_mode(mode)
     return _connect(path, ioflag_from_oflag(flags), mode, ConnectSubtype.OPEN)
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "setprio",
     "spawn",
     "system_hwinfo",
+    "umask",
     "unsetenv",
     "waitpid",
 ]
@@ -242,6 +243,27 @@ def setenv(name: str, value: str) -> None:
 
 def unsetenv(name: str) -> None:
     cur().process.env.pop(name, None)
+
+
+UMASK_BITS = 0o777
+"""Only the file permission bits of a mask are kept (POSIX umask)."""
+
+
+def umask(mask: int) -> int:
+    """Set the calling process's file mode creation mask to `mask` & 0777; the
+    previous mask (POSIX ``umask``: it cannot fail).  A new process starts with its
+    spawner's (the boot's processes with 022); lib.c clears its bits from the mode
+    of ``open(O_CREAT)`` and ``mkdir``."""
+    p = cur().process
+    old, p.umask = p.umask, mask & UMASK_BITS
+    return old
+
+
+def creation_mode(mode: int) -> int:
+    """`mode` with the calling process's umask bits cleared (the mode a new file or
+    directory is asked for)."""
+    mask: int = cur().process.umask
+    return mode & ~mask
 
 
 def kill(pid: int, signo: int) -> None:

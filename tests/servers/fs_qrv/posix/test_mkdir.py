@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import errno
 
-from qrv.lib.c import listdir, mkdir, stat, symlink, utime
+from qrv.lib.c import chmod, listdir, mkdir, stat, symlink, utime
 from qrv.spec.iomsg import S_IFDIR, S_IFMT
 from tests.servers.fs_qrv.posix.conftest import USER, Mounted, create
 
 
 def test_mkdir_mode_owner_links(mounted: Mounted) -> None:
-    mounted.ok(lambda: (mkdir("/mnt/p"), utime("/mnt/p", (1, 1))))
+    mounted.ok(lambda: (mkdir("/mnt/p"), chmod("/mnt/p", 0o777), utime("/mnt/p", (1, 1))))
 
     def make() -> object:
         mkdir("/mnt/p/d", 0o751)
