@@ -10,6 +10,12 @@ Error behaviour follows the QNX kernel (``ker_fastmsg.c``, ``ker_channel.c``,
 * ConnectDetach while other threads of the process are blocked on the coid → EBADF;
 * MsgReply/MsgError/MsgRead/MsgWrite on an rcvid that is not REPLY-blocked → ESRCH.
 
+A message is kept as the sender's parts (its iov), as QNX keeps it in the
+sender's address space: MsgReceive copies what the receive buffer takes, MsgRead
+copies from the parts at any offset, and MsgReadInto copies them straight into a
+buffer the server gives (QNX's ``MsgRead(rcvid, msg, bytes, offset)``), so a
+large write's data are copied once, client -> server buffer (e.g. a DMA buffer).
+
 Scheduling (QNX): a channel queues SEND-blocked clients and pulses by
 priority, then arrival; the thread that receives a message or pulse runs
 at its priority until its next MsgReceive (priority inheritance), unless
@@ -57,6 +63,11 @@ from qrv.spec.iomsg import (
 
 __all__ = ["Channel", "Connection", "Ipc", "MsgInfo", "Transaction"]
 
+Part = bytes | memoryview
+"""One part of a sent message: bytes, or a byte view of the sender's buffer."""
+
+_NO_PARTS: tuple[Part, ...] = ()
+
 # An enum member read through its class costs ~0.1 us; the hot path reads these instead.
 _SEND, _RECEIVE, _REPLY, _READY = (
     ThreadState.SEND,
@@ -83,6 +94,51 @@ class MsgInfo:
     priority: int = DEFAULT_PRIORITY
     uid: int = 0
     gid: int = 0
+
+
+def _byte_parts(parts: Sequence[bytes | bytearray | memoryview]) -> tuple[Part, ...]:
+    """The sender's parts as bytes or one-byte-per-item views (no copy)."""
+    return tuple(p if type(p) is bytes else memoryview(p).cast("B") for p in parts)
+
+
+def _pieces(parts: Sequence[Part], offset: int, nbytes: int) -> list[Part]:
+    """Bytes [offset, offset + nbytes) of a message kept as `parts` (clipped to its
+    end) as pieces of the parts, without a copy (a whole bytes part as itself)."""
+    pieces: list[Part] = []
+    for part in parts:
+        size = len(part)
+        if offset >= size:
+            offset -= size
+            continue
+        if nbytes <= 0:
+            break
+        if offset == 0 and nbytes >= size:
+            pieces.append(part)
+        else:
+            pieces.append(memoryview(part)[offset : offset + nbytes])
+        nbytes -= size - offset
+        offset = 0
+    return pieces
+
+
+def _gather(parts: Sequence[Part], offset: int, nbytes: int) -> bytes:
+    """Bytes [offset, offset + nbytes) of the message, clipped to its end: one copy
+    (none for a whole part that is bytes already)."""
+    pieces = _pieces(parts, offset, nbytes)
+    if len(pieces) == 1 and type(pieces[0]) is bytes:
+        return pieces[0]
+    return b"".join(pieces)
+
+
+def _copy_into(parts: Sequence[Part], offset: int, dest: memoryview) -> int:
+    """Copy the message's bytes from `offset` into `dest` (as many as both have): one
+    copy, part by part; the number copied."""
+    done = 0
+    for piece in _pieces(parts, offset, len(dest)):
+        size = len(piece)
+        dest[done : done + size] = piece
+        done += size
+    return done
 
 
 def _replied(tx: Transaction) -> bool:
@@ -251,8 +307,15 @@ class Ipc:
     # -- send / receive / reply ---------------------------------------------------------
 
     def msg_sendv(
-        self, t: KThread, coid: int, parts: Sequence[bytes], rmax: int, timeout: float | None
+        self,
+        t: KThread,
+        coid: int,
+        parts: Sequence[bytes | bytearray | memoryview],
+        rmax: int,
+        timeout: float | None,
     ) -> tuple[int, bytes]:
+        """Send `parts` as one message (kept as they are: the receiver's calls copy from
+        them) and block until replied: (status, reply of at most `rmax` bytes)."""
         sched = self.sched
         if t.proxy is not None and not sched.on_cpu():  # kcall, inlined (hot path)
             return sched.call_as(t, partial(self.msg_sendv, t, coid, parts, rmax, timeout))
@@ -268,16 +331,21 @@ class Ipc:
         owner = ch.owner
         if owner.dying:
             raise oserror(ENXIO)
-        data = parts[0] if len(parts) == 1 and type(parts[0]) is bytes else b"".join(parts)
+        if len(parts) == 1 and type(first := parts[0]) is bytes:  # the usual case
+            msg: Sequence[Part] = parts  # type: ignore[assignment]  # one bytes part
+            size = len(first)
+        else:
+            msg = _byte_parts(parts)
+            size = sum(map(len, msg))
         tx = t.tx  # the thread's own record, reused once its last send is over
         if tx is None or not tx.done:
-            tx = t.tx = Transaction(t, conn, ch, data, rmax if rmax > 0 else 0, t.prio)
+            tx = t.tx = Transaction(t, conn, ch, msg, size, rmax if rmax > 0 else 0, t.prio)
         else:  # nothing refers to a finished one: _finish/_abandon took it off every table
-            tx.conn, tx.channel, tx.data, tx.prio = conn, ch, data, t.prio
+            tx.conn, tx.channel, tx.parts, tx.size, tx.prio = conn, ch, msg, size, t.prio
             tx.rmax, tx.rcvid = rmax if rmax > 0 else 0, 0
             tx.reply, tx.status, tx.err, tx.done, tx.server = b"", 0, 0, False, None
         if sched.trace is not None:
-            sched.trace.emit(f"send coid={coid} -> {owner.pid}/{ch.chid} len={len(data)}")
+            sched.trace.emit(f"send coid={coid} -> {owner.pid}/{ch.chid} len={size}")
         t.blocked_on = owner.pid
         if ch.receivers:  # a server waits: it gets the message and runs next (sched.block)
             self._deliver(tx, ch.receivers.popleft())
@@ -301,6 +369,7 @@ class Ipc:
         finally:
             if not tx.done:
                 self._abandon(tx)
+            tx.parts = _NO_PARTS  # let go of the sender's buffers (a bytearray may resize)
             t.state = _READY
         if not finished:
             raise oserror(ETIMEDOUT)
@@ -366,12 +435,12 @@ class Ipc:
         if sched.trace is not None:
             sched.trace.emit(
                 f"receive rcvid={got.rcvid} from {client.process.pid}.{client.tid} "
-                f"prio={got.prio} len={len(got.data)}"
+                f"prio={got.prio} len={got.size}"
             )
         cproc = client.process
         conn = got.conn
-        data = got.data
-        size = len(data)
+        parts = got.parts
+        size = got.size
         info = MsgInfo(  # positional: pid tid chid scoid coid msglen srclen dstlen prio uid gid
             cproc.pid,
             client.tid,
@@ -385,7 +454,9 @@ class Ipc:
             cproc.uid,
             cproc.gid,
         )
-        return got.rcvid, data if rmax >= size else data[:rmax], info
+        if len(parts) == 1 and type(data := parts[0]) is bytes:  # the usual case
+            return got.rcvid, data if rmax >= size else data[:rmax], info
+        return got.rcvid, _gather(parts, 0, rmax), info
 
     @staticmethod
     def _inherit(t: KThread, ch: Channel, prio: int) -> None:
@@ -464,11 +535,34 @@ class Ipc:
 
     @kcall
     def msg_read(self, t: KThread, rcvid: int, nbytes: int, offset: int) -> bytes:
+        """`nbytes` of the message from `offset`, clipped to its end (past it: b"")."""
         self.enter(t)
         tx = self._lookup(t, rcvid)
         if offset < 0 or nbytes < 0:
             raise oserror(EINVAL)
-        return tx.data[offset : offset + nbytes]
+        return _gather(tx.parts, offset, nbytes)
+
+    @kcall
+    def msg_read_into(
+        self, t: KThread, rcvid: int, buf: bytearray | memoryview, nbytes: int, offset: int
+    ) -> int:
+        """QNX ``MsgRead(rcvid, msg, bytes, offset)``: copy `nbytes` of the message from
+        `offset` (clipped to its end) straight into `buf`; the number copied.  EINVAL for
+        a negative count or offset; EFAULT where `buf` cannot take `nbytes` (read-only,
+        not a contiguous buffer, or too small), as a fault on the receiver's buffer."""
+        self.enter(t)
+        tx = self._lookup(t, rcvid)
+        if offset < 0 or nbytes < 0:
+            raise oserror(EINVAL)
+        try:
+            view = memoryview(buf)
+        except TypeError:
+            raise oserror(EFAULT) from None
+        with view:
+            if view.readonly or not view.c_contiguous or nbytes > view.nbytes:
+                raise oserror(EFAULT)
+            with view.cast("B") as dest:
+                return _copy_into(tx.parts, offset, dest[:nbytes])
 
     @kcall
     def msg_write(self, t: KThread, rcvid: int, data: bytes, offset: int) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -206,7 +206,11 @@ class Transaction:
     client: KThread
     conn: Connection
     channel: Channel
-    data: bytes
+    parts: Sequence[bytes | memoryview]
+    """The client's message as it sent it (its iov: bytes, or byte views of its buffers),
+    not joined: the kernel copies from the parts straight into a receiver's buffer."""
+    size: int
+    """The message's length: the parts' lengths summed."""
     rmax: int
     prio: int
     rcvid: int = 0

@@ -23,6 +23,7 @@ __all__ = [
     "MsgError",
     "MsgInfo",
     "MsgRead",
+    "MsgReadInto",
     "MsgReceive",
     "MsgReply",
     "MsgReplyv",
@@ -70,9 +71,13 @@ def MsgSend(
 
 
 def MsgSendv(
-    coid: int, siov: Sequence[bytes], rbytes: int = DEFAULT_RBYTES, timeout: float | None = None
+    coid: int,
+    siov: Sequence[bytes | bytearray | memoryview],
+    rbytes: int = DEFAULT_RBYTES,
+    timeout: float | None = None,
 ) -> tuple[int, bytes]:
-    """Gathered send: the parts are sent as one message."""
+    """Gathered send: the parts are sent as one message, not joined (the server's
+    MsgReceive/MsgRead/MsgReadInto copy from them; keep them unchanged until the reply)."""
     t = cur()
     return K(t).ipc.msg_sendv(t, coid, siov, rbytes, timeout)
 
@@ -103,8 +108,18 @@ def MsgError(rcvid: int, err: int) -> None:
 
 
 def MsgRead(rcvid: int, nbytes: int, offset: int) -> bytes:
+    """`nbytes` of the client's message from `offset` (clipped to its end), as bytes."""
     t = cur()
     return K(t).ipc.msg_read(t, rcvid, nbytes, offset)
+
+
+def MsgReadInto(rcvid: int, msg: bytearray | memoryview, nbytes: int, offset: int) -> int:
+    """QNX ``MsgRead(rcvid, msg, bytes, offset)``: copy `nbytes` of the client's message
+    from `offset` into the writable buffer `msg` (one copy, e.g. into a DMA buffer);
+    the number copied (fewer past the message's end).  EFAULT if `msg` cannot take
+    `nbytes`; EINVAL for a negative count or offset; ESRCH if the client is gone."""
+    t = cur()
+    return K(t).ipc.msg_read_into(t, rcvid, msg, nbytes, offset)
 
 
 def MsgWrite(rcvid: int, data: bytes, offset: int) -> int:
