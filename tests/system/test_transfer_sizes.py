@@ -3,7 +3,8 @@
 with its RAM shared with qrv and without (DMA over qtest).
 
 Sizes and offsets straddle LBAs, pages (PRP1 only, PRP1 + PRP2, a PRP list), the
-driver's MDTS split and its batches of commands in flight; a read must be the image's
+driver's MDTS split and its batches of commands in flight (aligned writes too, whose
+data go from the client's message straight into the bounce buffers); a read must be the image's
 bytes, a write must read back and, after fsync, be in the image file."""
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ SIZES = (1, 511, 512, 513, 4095, 4096, 4097, 8192, 8193, 12 * KiB + 7, 64 * KiB 
 OFFSETS = (0, 1, 511, 512, 4095, 4096 * 3 + 17)
 LARGE = (MiB + 513, 2 * MiB + 4096)  # past the 512 KiB MDTS: split in several commands
 BATCHES = 4 * MiB + 4096 + 3  # nine commands: more than devb-nvme keeps in flight at once
+ALIGNED_BATCHES = 4 * MiB + 4096
 MACHINES = ("builtin", "qemu-shared", "qemu-qtest")
 WRITES_AT, WRITTEN_SPAN = 16 * MiB, 16 * MiB
 
@@ -53,6 +55,9 @@ def test_reads_and_writes_of_every_shape_are_byte_exact(tmp_path: Path, name: st
     expected = bytearray(image_bytes(image, WRITES_AT, WRITTEN_SPAN))
     shapes = [(size, offset) for size in SIZES for offset in OFFSETS]
     shapes += [(size, 4096 * 5 + 9) for size in (*LARGE, BATCHES)]
+    # aligned and past the receive buffer: straight from the client's message into the
+    # bounce buffers (MsgReadInto), in place or, over qtest, through the bus
+    shapes += [(size, 4096 * 5) for size in (64 * KiB + 4096, MiB, ALIGNED_BATCHES)]
     with booted(make(name, image), writable=True) as stack, stack.kernel.adopt("client"):
         fd = open("/dev/nvme0n1", O_RDWR)
         try:

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from qrv.drivers.devb_nvme.controller import Namespace
+from qrv.drivers.devb_nvme.controller import Namespace, Payload
 from qrv.lib.c.iofunc import (
     IofuncAttr,
     IofuncOcb,
@@ -38,7 +38,7 @@ from qrv.lib.c.iofunc import (
     iofunc_func_init,
     iofunc_open_default,
     iofunc_read_at,
-    iofunc_write_at,
+    iofunc_write_from,
 )
 from qrv.lib.c.msg import IoDevctl, IoOpen, IoRead, IoSync, IoWrite
 from qrv.lib.c.resmgr import (
@@ -46,6 +46,8 @@ from qrv.lib.c.resmgr import (
     ResmgrConnectFuncs,
     ResmgrContext,
     ResmgrIoFuncs,
+    WritePayload,
+    resmgr_write_source,
 )
 from qrv.spec.blk import (
     DCMD_BLK_DISCARD,
@@ -87,7 +89,9 @@ class BlockDevice(Protocol):
     def read_blocks_at(self, ns: Namespace, lbas: list[int]) -> bytes:
         """One block at each of `lbas`, in that order, read together."""
 
-    def write_blocks(self, ns: Namespace, slba: int, data: bytes | memoryview, fua: bool) -> None:
+    def write_blocks(
+        self, ns: Namespace, slba: int, data: bytes | memoryview | Payload, fua: bool
+    ) -> None:
         """`data`: whole blocks (read before the call returns; not kept)."""
 
     def flush(self, ns: Namespace) -> None: ...
@@ -195,16 +199,22 @@ class BlockHandlers:
     def write(self, ctp: ResmgrContext, msg: IoWrite, ocb: IofuncOcb) -> HandlerResult:
         region = _region(ocb)
         fua = bool(ocb.ioflag & (O_SYNC | O_DSYNC))
-        return iofunc_write_at(
-            ctp, msg, ocb, lambda off, data: self.write_bytes(region, off, data, fua=fua)
+        return iofunc_write_from(
+            ctp,
+            msg,
+            ocb,
+            resmgr_write_source,
+            lambda off, data: self.write_bytes(region, off, data, fua=fua),
         )
 
-    def write_bytes(
-        self, region: NvmeRegion, offset: int, data: bytes | memoryview, *, fua: bool
-    ) -> int:
+    def write_bytes(self, region: NvmeRegion, offset: int, data: WritePayload, *, fua: bool) -> int:
         """Write `data` at byte `offset` of `region`, clipped to its end; bytes written.
-        ENOSPC if `offset` is at or past the end (and there is something to write)."""
-        if not data:
+        ENOSPC if `offset` is at or past the end (and there is something to write).
+
+        The data are copied once, from the client's message: an aligned write's
+        straight into the bounce buffers, an unaligned one's into the buffer of its
+        blocks, between the edges read from the device."""
+        if not len(data):
             return 0
         if offset >= region.size_bytes:
             raise oserror(ENOSPC)
@@ -212,12 +222,13 @@ class BlockHandlers:
         lba = region.ns.lba_size
         first, last = offset // lba, (end - 1) // lba
         head, tail = offset - first * lba, (last + 1) * lba - end
-        body = memoryview(data)[: end - offset]  # clipped without a copy
+        body = data.head(end - offset)  # clipped, not copied
         if head or tail:
             blocks = self._edges(region, first, last, head > 0, tail > 0)
-            blocks[head : head + len(body)] = body
-            body = memoryview(blocks)
-        self.device.write_blocks(region.ns, region.start_lba + first, body, fua)
+            body.readinto(memoryview(blocks)[head : head + len(body)], 0)
+            self.device.write_blocks(region.ns, region.start_lba + first, memoryview(blocks), fua)
+        else:
+            self.device.write_blocks(region.ns, region.start_lba + first, body, fua)
         return end - offset
 
     def _edges(

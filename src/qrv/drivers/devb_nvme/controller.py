@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from qrv.drivers.devb_nvme.buffers import DEFAULT_BUFFERS, Bounce, BouncePool
 from qrv.drivers.devb_nvme.errors import CommandFailed, ControllerTimeout
@@ -73,6 +74,16 @@ Allocator = Callable[[int], DmaMemory]
 Chunk = tuple[int, int, int]  # (first LBA, count, where its bytes start in the transfer)
 
 
+class Payload(Protocol):
+    """A Write's data where they are (e.g. still in the client's message), copied once,
+    chunk by chunk, into the bounce buffers."""
+
+    def __len__(self) -> int: ...
+
+    def readinto(self, dest: memoryview, offset: int) -> None:
+        """Copy bytes [offset, offset + len(dest)) of the data into `dest`."""
+
+
 @dataclass(frozen=True)
 class Transfer:
     """A Read or Write of blocks (a Write's data in `payload`; of what a Read reads, the
@@ -80,7 +91,7 @@ class Transfer:
 
     opc: NvmOpcode
     ns: Namespace
-    payload: memoryview | None = None
+    payload: memoryview | Payload | None = None
     fua: bool = False
     skip: int = 0
     length: int = 0
@@ -89,6 +100,21 @@ class Transfer:
         """How a log line names the command for `count` blocks at `lba`."""
         name = "Read" if self.opc == NvmOpcode.READ else "Write" + (" FUA" if self.fua else "")
         return f"{name} nsid={self.ns.nsid} LBA={lba} count={count}"
+
+
+def _fill(buf: Bounce, payload: memoryview | Payload, start: int, nbytes: int) -> None:
+    """Bytes [start, start + nbytes) of a Write's data into its bounce buffer, one copy:
+    in place where RAM is plain memory, else through the bus."""
+    if isinstance(payload, memoryview):
+        buf.data.write(0, payload[start : start + nbytes])  # a view: one copy
+        return
+    view = buf.data.view(0, nbytes)
+    if view is not None:
+        payload.readinto(view, start)
+        return
+    chunk = bytearray(nbytes)
+    payload.readinto(memoryview(chunk), start)
+    buf.data.write(0, memoryview(chunk))
 
 
 class Controller:
@@ -326,10 +352,15 @@ class Controller:
 
     def _batch(self, qp: QueuePair, t: Transfer, work: list[tuple[Bounce, Chunk]]) -> list[bytes]:
         cids: dict[int, tuple[Bounce, int, int, str]] = {}
+        if t.payload is not None:  # all of a Write's data in place before any SQE
+            try:
+                for buf, (_, count, start) in work:
+                    _fill(buf, t.payload, start, count * t.ns.lba_size)
+            except BaseException:  # e.g. the client went away: nothing was submitted
+                self.buffers.give([buf for buf, _ in work])
+                raise
         for buf, (lba, count, start) in work:
             nbytes = count * t.ns.lba_size
-            if t.payload is not None:
-                buf.data.write(0, t.payload[start : start + nbytes])  # a view: one copy
             prp1, prp2 = buf.prps(nbytes)
             cmd = Command(
                 t.opc,
@@ -386,14 +417,16 @@ class Controller:
         return b"".join(self._transfers(t, [(lba, 1, i * size) for i, lba in enumerate(lbas)]))
 
     def write(
-        self, ns: Namespace, slba: int, payload: bytes | memoryview, *, fua: bool = False
+        self, ns: Namespace, slba: int, payload: bytes | memoryview | Payload, *, fua: bool = False
     ) -> None:
         """Write whole blocks at `slba`, split into transfers of at most `max_transfer`;
-        `fua` sets Force Unit Access on each (NVMe 1.4 §6.15)."""
+        `fua` sets Force Unit Access on each (NVMe 1.4 §6.15).  A :class:`Payload` is
+        copied straight into the bounce buffers (e.g. from the client's message)."""
         if len(payload) % ns.lba_size:
             raise NvmeError(f"write of {len(payload)} bytes is not whole {ns.lba_size}-byte LBAs")
         nlb = len(payload) // ns.lba_size
-        t = Transfer(NvmOpcode.WRITE, ns, memoryview(payload), fua)
+        data = memoryview(payload) if isinstance(payload, bytes | memoryview) else payload
+        t = Transfer(NvmOpcode.WRITE, ns, data, fua)
         self._transfers(t, self._chunks(ns, slba, nlb))
 
     def flush(self, ns: Namespace) -> None:

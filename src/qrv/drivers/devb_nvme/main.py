@@ -25,6 +25,7 @@ from qrv.drivers.devb_nvme.chardev import ControllerHandlers, make_controller_at
 from qrv.drivers.devb_nvme.controller import (
     Controller,
     Namespace,
+    Payload,
 )
 from qrv.drivers.devb_nvme.interrupts import InterruptService
 from qrv.drivers.devb_nvme.options import Options, parse_options
@@ -198,7 +199,9 @@ class Driver:
     def read_blocks_at(self, ns: Namespace, lbas: list[int]) -> bytes:
         return self._command(lambda c: c.read_blocks_at(ns, lbas))
 
-    def write_blocks(self, ns: Namespace, slba: int, data: bytes | memoryview, fua: bool) -> None:
+    def write_blocks(
+        self, ns: Namespace, slba: int, data: bytes | memoryview | Payload, fua: bool
+    ) -> None:
         self._command(lambda c: c.write(ns, slba, data, fua=fua))
 
     def flush(self, ns: Namespace) -> None:

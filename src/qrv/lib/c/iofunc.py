@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from qrv.kernel import MsgInfo
 from qrv.lib.c._sys import cur
@@ -96,6 +97,7 @@ __all__ = [
     "iofunc_stat_default",
     "iofunc_write_at",
     "iofunc_write_default",
+    "iofunc_write_from",
     "iofunc_write_verify",
 ]
 
@@ -254,10 +256,25 @@ def iofunc_write_at(
     ``O_APPEND`` writes at ``ocb.attr.nbytes`` whatever the message says, as Linux's
     pwrite does (keep ``nbytes`` current before calling), and its offset ends there.
     """
+    return iofunc_write_from(ctp, msg, ocb, resmgr_write_payload, write_at)
+
+
+Payload = TypeVar("Payload")
+
+
+def iofunc_write_from(
+    ctp: ResmgrContext,
+    msg: IoWrite,
+    ocb: IofuncOcb,
+    payload: Callable[[ResmgrContext, IoWrite], Payload],
+    write_at: Callable[[int, Payload], int],
+) -> HandlerResult:
+    """:func:`iofunc_write_at` with the data as `payload(ctp, msg)` gives them, e.g.
+    :func:`qrv.lib.c.resmgr.resmgr_write_source`'s, which copies them only where they go."""
     err = iofunc_write_verify(ctp, msg, ocb)
     if err != EOK:
         return err
-    data = resmgr_write_payload(ctp, msg)
+    data = payload(ctp, msg)
     appending = bool(ocb.ioflag & O_APPEND)
     if appending:
         offset = ocb.attr.nbytes

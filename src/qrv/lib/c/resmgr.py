@@ -50,6 +50,7 @@ from qrv.spec.iomsg import (
     _RESMGR_FLAG_MASK,
     _RESMGR_NOREPLY,
     EBADF,
+    EFAULT,
     EINVAL,
     ENOENT,
     ENOSYS,
@@ -210,19 +211,62 @@ def resmgr_msgread(ctp: ResmgrContext, nbytes: int, offset: int) -> bytes:
     return ipc.MsgRead(ctp.rcvid, nbytes, offset)
 
 
-def resmgr_write_payload(ctp: ResmgrContext, msg: IoWrite) -> bytes:
-    """The whole of a write's data: what the receive buffer held, or, for a write larger
-    than the buffer, all of it by one MsgRead (one copy of the payload, where reading
-    only the rest would need another to join it to the part received).  EINVAL for a
-    negative count."""
+@dataclass(eq=False, slots=True)
+class WritePayload:
+    """A write's data where they are: the first bytes in the receive buffer, all of them
+    in the client's message (at `start`, after the header and xtype offset).  Nothing
+    is copied until :meth:`readinto` copies a range once, to where it goes (e.g. a
+    driver's DMA buffer: client -> DMA buffer in one copy, by MsgReadInto)."""
+
+    ctp: ResmgrContext
+    held: bytes
+    """What the receive buffer held of the data (their first bytes, perhaps all)."""
+    start: int
+    """The data's offset in the client's message."""
+    nbytes: int
+
+    def __len__(self) -> int:
+        return self.nbytes
+
+    def head(self, nbytes: int) -> WritePayload:
+        """The first `nbytes` of the data (all of them if there are fewer)."""
+        return WritePayload(self.ctp, self.held, self.start, max(0, min(nbytes, self.nbytes)))
+
+    def readinto(self, dest: memoryview, offset: int) -> None:
+        """Copy bytes [offset, offset + len(dest)) of the data into `dest`: from the
+        receive buffer where it holds them all, else by one MsgReadInto of the client's
+        message (ESRCH if the client is gone)."""
+        size = len(dest)
+        if offset < 0 or offset + size > self.nbytes:
+            raise ValueError(f"bytes {offset}..{offset + size} of a {self.nbytes}-byte write")
+        if offset + size <= len(self.held):
+            dest[:] = memoryview(self.held)[offset : offset + size]
+            return
+        got = ipc.MsgReadInto(self.ctp.rcvid, dest, size, self.start + offset)
+        if got != size:  # decode() checked that the message holds all the data
+            raise oserror(EFAULT, f"MsgReadInto copied {got} bytes, expected {size}")
+
+
+def resmgr_write_source(ctp: ResmgrContext, msg: IoWrite) -> WritePayload:
+    """A write's data, not yet copied (:class:`WritePayload`).  EINVAL for a negative
+    count."""
     nbytes = IO_WRITE.unpack_from(ctp.msg)[2]
     if nbytes < 0:
         raise oserror(EINVAL)
     have = msg.data
-    if len(have) >= nbytes:
-        return have
     start = len(ctp.msg) - len(have)  # the data follow the header (and xtype offset)
-    return resmgr_msgread(ctp, nbytes, start)
+    return WritePayload(ctp, have, start, nbytes)
+
+
+def resmgr_write_payload(ctp: ResmgrContext, msg: IoWrite) -> bytes:
+    """The whole of a write's data as bytes: what the receive buffer held, or, for a
+    write larger than the buffer, all of it by one MsgRead (one copy of the payload,
+    where reading only the rest would need another to join it to the part received).
+    EINVAL for a negative count."""
+    payload = resmgr_write_source(ctp, msg)
+    if len(payload.held) >= payload.nbytes:
+        return payload.held
+    return resmgr_msgread(ctp, payload.nbytes, payload.start)
 
 
 def resmgr_attach(  # noqa: PLR0917 - QNX's signature
