@@ -14,8 +14,7 @@ from qrv.hw.board import VirtBoard
 from qrv.hw.irq import LevelInterrupts
 from qrv.kernel import Kernel, Stdio
 from qrv.lib.c import interrupt as ic
-from qrv.lib.c import ipc, proc
-from qrv.spec.iomsg import Pulse
+from qrv.lib.c import proc
 from tests.lib.c.rawmsg import FEW, MANY, slow
 
 T = 10.0
@@ -140,20 +139,6 @@ def test_an_interrupt_wakes_the_blocked_thread() -> None:
     assert got[0] is True
     assert got[1] == 0
     assert 0.2 <= got[2] < 0.3
-
-
-def test_a_pulse_event_comes_at_its_priority() -> None:
-    def body(lines: LevelInterrupts) -> tuple[Pulse, int]:
-        chid = ipc.ChannelCreate()
-        coid = ipc.ConnectAttach(0, proc.getpid(), chid, ipc._NTO_SIDE_CHANNEL)
-        ic.InterruptAttachEvent(INTR, ic.SIGEV_PULSE_INIT(coid, 21, 5, 77))
-        lines.set_level(INTR, True)
-        rcvid, data, _info = ipc.MsgReceive(chid, timeout=1.0)
-        assert rcvid == 0
-        return Pulse.unpack(data), proc.SchedGet()[2]
-
-    pulse, prio = run(body)  # type: ignore[misc]
-    assert (pulse.code, pulse.value, prio) == (5, 77, 21)
 
 
 def test_a_dead_process_loses_its_attachments_and_masks() -> None:

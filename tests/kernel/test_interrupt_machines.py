@@ -1,7 +1,9 @@
 """The kernel's interrupt path on both machines: an NVMe admin completion's INTx reaches an
 InterruptAttachEvent attachment through the board's PLIC (claimed and completed by the
 kernel) or QEMU's PLIC inputs (qtest), and an MSI-X message reaches one through the
-board's MSI target.  The process drives the controller through the bus directly."""
+board's MSI target; edu's INTx runs an InterruptAttach handler that acknowledges the
+device through the process's mapping.  The process drives the controller through the
+bus directly (NVMe) or its mappings (edu)."""
 
 from __future__ import annotations
 
@@ -15,14 +17,18 @@ import pytest
 
 from qrv.emu import BuiltinMachine
 from qrv.hw.bus import Machine
+from qrv.hw.edu import REG_IRQ_ACK, REG_IRQ_RAISE, REG_IRQ_STATUS
 from qrv.hw.msi import IMSIC_S_BASE
 from qrv.hw.nvme.pci import MSIX_TABLE_OFFSET
 from qrv.kernel import Kernel, Stdio
 from qrv.lib.c import interrupt as ic
 from qrv.lib.c import proc
-from qrv.spec.nvme import AdminOpcode, Command
-from qrv.spec.pci import MSIX_ENABLE, CapId
-from tests.hw.machines import KINDS, nvme_machine
+from qrv.lib.c.mman import mmap_phys
+from qrv.spec.interrupt import SigEvent
+from qrv.spec.nvme import AdminOpcode
+from qrv.spec.nvme import Command as NvmeCommand
+from qrv.spec.pci import MSIX_ENABLE, CapId, Cfg, Command, ecam_offset
+from tests.hw.machines import KINDS, edu_machine, nvme_machine
 from tests.hw.nvme.host import NvmeHost
 
 pytestmark = pytest.mark.qemu
@@ -30,6 +36,9 @@ pytestmark = pytest.mark.qemu
 ECAM = 0x3000_0000
 RAM = 0x8000_0000
 NVME_INTA = 34
+EDU_SLOT = 2  # after the serial port: INTA is source 32 + (1 - 1 + 2) % 4 (the swizzle)
+EDU_INTA = 34
+EDU_BAR0 = 0x4000_0000
 T = 20.0
 
 
@@ -56,8 +65,8 @@ def run_on(machine: Machine, body: Callable[[], object]) -> object:
     return box[0]
 
 
-def identify(h: NvmeHost) -> Command:
-    return Command(AdminOpcode.IDENTIFY, prp1=h.buffer(4096), cdw10=1)
+def identify(h: NvmeHost) -> NvmeCommand:
+    return NvmeCommand(AdminOpcode.IDENTIFY, prp1=h.buffer(4096), cdw10=1)
 
 
 def test_an_admin_completion_interrupts_the_attached_thread(machine: Machine) -> None:
@@ -154,3 +163,39 @@ def test_msix_reaches_the_attached_thread_on_the_builtin_board(tmp_path: Path) -
         assert run_on(board, body) == [0, 0, 0, 0, 0]
     finally:
         builtin.close()
+
+
+@pytest.fixture(params=KINDS)
+def edu(request: pytest.FixtureRequest) -> Iterator[Machine]:
+    with edu_machine(request.param) as m:
+        yield m
+
+
+def test_an_edu_interrupt_runs_the_handler_which_acks_the_device(edu: Machine) -> None:
+    def body() -> list[object]:
+        cfg = mmap_phys(ECAM + ecam_offset(0, EDU_SLOT, 0, 0), 4096)
+        cfg.write32(Cfg.BAR0, EDU_BAR0)
+        cfg.write16(Cfg.COMMAND, int(Command.MEMORY_SPACE))
+        regs = mmap_phys(EDU_BAR0, 4096)
+        regs.write32(REG_IRQ_ACK, 0xFFFF_FFFF)
+        seen: list[int] = []
+
+        def handler(area: list[int], iid: int) -> SigEvent | None:
+            status = regs.read32(REG_IRQ_STATUS)
+            regs.write32(REG_IRQ_ACK, status)  # the device is quiet: its line drops
+            area.append(status)
+            return ic.SIGEV_INTR_INIT() if status & 1 else None
+
+        iid = ic.InterruptAttach(EDU_INTA, handler, seen)
+        out: list[object] = []
+        for bits in (0x5, 0x30, 0x9):  # 0x30: the handler returns None
+            regs.write32(REG_IRQ_RAISE, bits)
+            try:
+                out.append(ic.InterruptWait(0, 2.0))
+            except OSError as exc:
+                out.append(exc.errno)
+        out += [seen, regs.read32(REG_IRQ_STATUS)]
+        ic.InterruptDetach(iid)
+        return out
+
+    assert run_on(edu, body) == [0, errno.ETIMEDOUT, 0, [0x5, 0x30, 0x9], 0]

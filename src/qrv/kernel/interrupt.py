@@ -1,7 +1,7 @@
-"""Interrupts: attach an event to an interrupt number, wait, mask/unmask (counting), detach.
+"""Interrupts: attach an event or a handler to an interrupt number, wait, mask/unmask, detach.
 
-QNX semantics (``InterruptAttachEvent``, ``InterruptWait``, ``InterruptMask``,
-``InterruptUnmask``, ``InterruptDetach``; docs/kernel-api.md):
+QNX semantics (``InterruptAttachEvent``, ``InterruptAttach``, ``InterruptWait``,
+``InterruptMask``, ``InterruptUnmask``, ``InterruptDetach``; docs/kernel-api.md):
 
 * Only root attaches or masks (EPERM).  An interrupt number the machine cannot
   raise, unknown flags or a malformed event are EINVAL.
@@ -14,6 +14,17 @@ QNX semantics (``InterruptAttachEvent``, ``InterruptWait``, ``InterruptMask``,
   attachment's event and completes the claim.  ``SIGEV_INTR`` wakes (or marks
   pending for) the attaching thread's ``InterruptWait``; ``SIGEV_PULSE`` queues a
   pulse at the event's priority (-1: the attaching thread's at attach time).
+* An ``InterruptAttach`` attachment's handler ``handler(area, id)`` runs in
+  *interrupt context* when the source fires: on the CPU thread, at this dispatch,
+  before any thread runs, as the attaching process (its mappings are plain objects
+  it holds).  The kernel does not mask the source for it (QNX: the handler quiets
+  the device, or calls ``InterruptMask``).  What it returns (a ``SigEvent``, or None
+  for nothing) is delivered as an attached event would be.  A kernel call that would
+  block fails there with EDEADLK (nothing could wake it: the handler holds the CPU)
+  and is logged; an exception out of the handler tears its process down as a crash.
+  A level source that fires again at once :data:`STORM` times in one dispatch is
+  masked (untracked) and logged, so a handler that never quiets its device cannot
+  hold the CPU for ever: ``InterruptUnmask(intr, -1)`` makes it live again.
 * Masks count: the source reaches the hart only while its count is 0.  Each
   attachment tracks its own masks (``_NTO_INTR_FLAGS_TRK_MSK`` is always on), so
   detaching it, or its process dying, undoes them; the last detach disables the
@@ -29,13 +40,18 @@ it at its next scheduling point (or at once when idle).
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from qrv.hw.irq import InterruptInput
 from qrv.kernel.ipc import Ipc
-from qrv.kernel.proc import PRIO_MAX, PRIO_MIN, KThread, Process
+from qrv.kernel.proc import PRIO_MAX, PRIO_MIN, KThread, Policy, Process, set_current
 from qrv.kernel.sched import Scheduler, kcall
+from qrv.kernel.slog import Severity
 from qrv.spec.interrupt import (
+    EDEADLK,
     INTR_FLAGS_ALL,
     SIGEV_PULSE_PRIO_INHERIT,
     IntrFlag,
@@ -48,11 +64,54 @@ INTR_WAIT_FLAGS = 0x3
 """``InterruptWait`` flags accepted (``_NTO_INTR_WAIT_FLAGS_FAST``, ``..._UNBLOCK_REQ``)."""
 UNTRACKED = -1
 """``InterruptMask(intr, -1)``: a mask no attachment tracks."""
+ISR_PRIO = PRIO_MAX + 1
+"""Interrupt context outranks every thread: no READY thread preempts a handler."""
+STORM = 1000
+"""Claims of one source in one dispatch after which the kernel masks it (a storm)."""
+
+Handler = Callable[[Any, int], "SigEvent | None"]
+"""``const struct sigevent *handler(void *area, int id)``."""
+
+_BLOCKED: Any = KThread.__dict__["blocked"]
+"""KThread's ``blocked`` slot (its member descriptor), under IsrThread's property."""
+
+
+class IsrThread(KThread):
+    """The interrupt context a handler runs in: the attaching process, no thread of it.
+
+    Every blocking kernel call ends in ``Scheduler.block``, which first marks its
+    thread blocked; here that mark fails with EDEADLK (nothing could wake a
+    handler that gives up the CPU), after logging it, so the call unwinds as one
+    that timed out would.  It is on no ready list and in no thread table, and its
+    priority (:data:`ISR_PRIO`) is above every thread's, so no preemption check at
+    a kernel call's entry switches away from it.
+    """
+
+    __slots__ = ()
+
+    @property
+    def blocked(self) -> bool:
+        return bool(_BLOCKED.__get__(self))
+
+    @blocked.setter
+    def blocked(self, value: bool) -> None:
+        if value:
+            proc = self.process
+            proc.kernel.slog.add(
+                "procnto",
+                f"process {proc.pid} ({proc.name}): blocking call in an interrupt handler",
+                Severity.ERROR,
+            )
+            raise oserror(EDEADLK, "an interrupt handler cannot block")
+        _BLOCKED.__set__(self, value)
 
 
 @dataclass(eq=False, slots=True)
 class Attachment:
-    """One ``InterruptAttachEvent``: who gets what, and the masks it holds."""
+    """One ``InterruptAttachEvent`` or ``InterruptAttach``: who gets what, and the masks it holds.
+
+    A handler attachment has `handler` and `area`, and `event` is unused (NONE).
+    """
 
     id: int
     intr: int
@@ -61,6 +120,8 @@ class Attachment:
     event: SigEvent
     prio: int
     masks: int = 0
+    handler: Handler | None = None
+    area: Any = None
 
 
 class Interrupts:
@@ -77,6 +138,7 @@ class Interrupts:
         self._waiting: set[KThread] = set()
         self._next_id = 1
         self._posted = False
+        self._dispatching = False
         self.delivered = 0
         """Interrupts dispatched so far (claims that found an attachment)."""
         if hw is not None:
@@ -92,23 +154,76 @@ class Interrupts:
 
     def _dispatch(self) -> None:
         self._posted = False
+        if self._dispatching:
+            return  # a handler's kernel call ran the inbox: the outer loop claims it
         hw = self.hw
         assert hw is not None
-        while intr := hw.claim():
-            atts = self._by_intr.get(intr)
-            if self.sched.trace is not None:
-                self.sched.trace.emit(f"interrupt intr={intr} attached={len(atts or ())}")
-            if not atts:
-                hw.enable(intr, False)  # detached between its raise and this claim
-            else:
-                self.delivered += 1
-                for a in list(atts):
-                    self._mask(a.intr, a)
-                    self._deliver(a)
-            hw.complete(intr)
+        self._dispatching = True
+        fired: dict[int, int] = {}
+        try:
+            while intr := hw.claim():
+                fired[intr] = fired.get(intr, 0) + 1
+                self._serve(intr, fired[intr])
+                hw.complete(intr)
+        finally:
+            self._dispatching = False
 
-    def _deliver(self, a: Attachment) -> None:
-        ev = a.event
+    def _serve(self, intr: int, times: int) -> None:
+        """One claim of `intr`: each attachment, oldest first, gets its event or handler."""
+        atts = self._by_intr.get(intr)
+        if self.sched.trace is not None:
+            self.sched.trace.emit(f"interrupt intr={intr} attached={len(atts or ())}")
+        if not atts:
+            assert self.hw is not None
+            self.hw.enable(intr, False)  # detached between its raise and this claim
+            return
+        if times > STORM:
+            self._mask(intr, None)
+            owners = ", ".join(str(a.process.pid) for a in atts)
+            atts[0].process.kernel.slog.add(
+                "procnto",
+                f"interrupt {intr}: fired {STORM} times at once, masked (attached by {owners})",
+                Severity.ERROR,
+            )
+            return
+        self.delivered += 1
+        for a in list(atts):
+            if a.id not in self._by_id or a.process.dying:
+                continue  # a handler before it crashed its process
+            if a.handler is None:
+                self._mask(a.intr, a)
+                self._deliver(a, a.event)
+                continue
+            event = self._run_handler(a)
+            if event is not None:
+                self._deliver(a, event)
+
+    def _run_handler(self, a: Attachment) -> SigEvent | None:
+        """Call `a`'s handler in interrupt context; its event (None: nothing, or it crashed)."""
+        assert a.handler is not None
+        handler = a.handler
+        isr = IsrThread(0, a.process, "isr", prio=ISR_PRIO, base_prio=ISR_PRIO)
+        isr.policy = Policy.FIFO
+
+        def run() -> object:
+            set_current(isr)  # in this context copy only: the interrupted thread keeps its own
+            return handler(a.area, a.id)
+
+        try:
+            event = contextvars.copy_context().run(run)
+        except Exception as exc:  # the program's bug: its process, never the kernel
+            a.process.kernel.crash(a.process, exc)
+            return None
+        except BaseException:  # ProcessKilled: its process is going anyway
+            return None
+        if event is None or isinstance(event, SigEvent):
+            return event
+        a.process.kernel.crash(
+            a.process, TypeError(f"interrupt handler returned {event!r}, not a SigEvent or None")
+        )
+        return None
+
+    def _deliver(self, a: Attachment, ev: SigEvent) -> None:
         if ev.notify is SigevNotify.INTR:
             t = a.thread
             if t.done:
@@ -117,10 +232,13 @@ class Interrupts:
             if t in self._waiting:
                 self.sched.make_ready(t)
             return
+        if ev.notify is not SigevNotify.PULSE:
+            return  # SIGEV_NONE: nothing to deliver
         conn = a.process.connections.get(ev.coid)
         if conn is None or conn.channel is None:
             return  # the connection is gone: the pulse has nowhere to go
-        self.ipc._post_pulse(conn.channel, Pulse(ev.code, ev.value, conn.scoid), a.prio)
+        prio = a.prio if ev.priority == SIGEV_PULSE_PRIO_INHERIT else ev.priority
+        self.ipc._post_pulse(conn.channel, Pulse(ev.code, ev.value, conn.scoid), prio)
 
     def _mask(self, intr: int, a: Attachment | None) -> int:
         count = self._masks.get(intr, 0) + 1
@@ -168,7 +286,25 @@ class Interrupts:
                 prio = event.priority
         elif event.notify is not SigevNotify.INTR:
             raise oserror(EINVAL, f"sigev_notify {int(event.notify)}")
-        a = Attachment(self._next_id, intr, t.process, t, event, prio)
+        return self._attach(Attachment(self._next_id, intr, t.process, t, event, prio), flags)
+
+    @kcall
+    def attach_handler(
+        self, t: KThread, intr: int, handler: Handler, area: object, flags: int
+    ) -> int:
+        """``InterruptAttach``: the attachment's id (its handler runs when `intr` fires)."""
+        self.ipc.enter(t)
+        self._check(t, intr)
+        if flags & ~INTR_FLAGS_ALL:
+            raise oserror(EINVAL, f"flags {flags:#x}")
+        if not callable(handler):
+            raise oserror(EINVAL, f"handler {handler!r} is not callable")
+        none = SigEvent(SigevNotify.NONE)
+        a = Attachment(self._next_id, intr, t.process, t, none, t.prio, 0, handler, area)
+        return self._attach(a, flags)
+
+    def _attach(self, a: Attachment, flags: int) -> int:
+        intr = a.intr
         self._next_id += 1
         self._by_id[a.id] = a
         self._by_intr.setdefault(intr, []).append(a)

@@ -1,5 +1,6 @@
 """Interrupt attachment: ``struct sigevent`` (the kinds an interrupt delivers) and the flags
-of ``InterruptAttachEvent``/``InterruptWait`` (QNX ``<sys/neutrino.h>``, ``<sys/siginfo.h>``).
+of ``InterruptAttachEvent``/``InterruptAttach``/``InterruptWait`` (QNX ``<sys/neutrino.h>``,
+``<sys/siginfo.h>``).
 
 Interrupt numbers (``intr``) on both machines (docs/kernel-api.md):
 
@@ -11,6 +12,7 @@ Interrupt numbers (``intr``) on both machines (docs/kernel-api.md):
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
@@ -40,12 +42,15 @@ class SigevNotify(IntEnum):
     INTR = 6
 
 
+EDEADLK = errno.EDEADLK
+"""What a kernel call that would block fails with in an ``InterruptAttach`` handler."""
+
 SIGEV_PULSE_PRIO_INHERIT = -1
 """A pulse priority of -1: the attaching thread's priority."""
 
 
 class IntrFlag(IntFlag):
-    """``InterruptAttachEvent`` flags (``_NTO_INTR_FLAGS_*``)."""
+    """``InterruptAttachEvent``/``InterruptAttach`` flags (``_NTO_INTR_FLAGS_*``)."""
 
     END = 0x01
     PROCESS = 0x04
@@ -60,6 +65,7 @@ INTR_FLAGS_ALL = int(IntrFlag.END | IntrFlag.PROCESS | IntrFlag.TRK_MSK | IntrFl
 class SigEvent:
     """``struct sigevent``, the kinds an interrupt can deliver.
 
+    ``SIGEV_NONE``: nothing (what an ``InterruptAttach`` handler may also say with None).
     ``SIGEV_INTR``: the attaching thread's :func:`InterruptWait` returns.
     ``SIGEV_PULSE``: a pulse (`code`, `value`) on connection `coid` at `priority`
     (-1: the attaching thread's priority).

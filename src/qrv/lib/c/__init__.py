@@ -30,6 +30,7 @@ from qrv.lib.c.files import (
 from qrv.lib.c.interrupt import (
     SIGEV_INTR_INIT,
     SIGEV_PULSE_INIT,
+    InterruptAttach,
     InterruptAttachEvent,
     InterruptDetach,
     InterruptMask,
@@ -111,6 +112,7 @@ __all__ = [
     "ConnectAttach",
     "ConnectDetach",
     "DmaMapping",
+    "InterruptAttach",
     "InterruptAttachEvent",
     "InterruptDetach",
     "InterruptMask",
