@@ -283,6 +283,9 @@ S_IFLNK = 0o120000
 S_IFSOCK = 0o140000
 S_ISUID = 0o4000
 S_ISGID = 0o2000
+S_ISVTX = 0o1000
+"""The sticky bit: in a directory, an entry is removed or renamed only by its owner,
+the directory's owner or root (POSIX XBD 4.3 "Directory Protection")."""
 S_IRUSR, S_IWUSR, S_IXUSR = 0o400, 0o200, 0o100
 S_IREAD, S_IWRITE, S_IEXEC = S_IRUSR, S_IWUSR, S_IXUSR
 

@@ -1,6 +1,7 @@
 """ls [-l] [PATH...]: list a directory (or name a file).
 
-``-l`` prints the seed's format: mode string, links, uid, gid, size, name,
+``-l`` prints the seed's format: mode string (setuid/setgid ``s``/``S``, sticky
+``t``/``T``, as coreutils), links, uid, gid, size, name,
 no date column — ``br--r--r--  1     0     0 67108864 nvme0n1``
 (``%s%3d %5d %5d %8d %s``); a symbolic link in a directory is described
 itself (``lstat``), its target after `` -> ``.
@@ -25,6 +26,7 @@ from qrv.spec.iomsg import (
     S_IFSOCK,
     S_ISGID,
     S_ISUID,
+    S_ISVTX,
 )
 from qrv.userland._util import EXIT_FAILURE, EXIT_USAGE, dies_of_sigpipe, err, fail, is_dir, out
 
@@ -42,14 +44,15 @@ _PERM_BITS = 9
 
 
 def mode_string(mode: int) -> str:
-    """``drwxr-xr-x``-style text of a st_mode (setuid/setgid shown as s/S)."""
+    """``drwxr-xr-x``-style text of a st_mode: setuid/setgid shown as s/S and the
+    sticky bit as t/T in the execute position they share (lower case: executable too)."""
     chars = [TYPE_LETTER.get(mode & S_IFMT, "-")]
     for i in range(_PERM_BITS):
         bit = 1 << (_PERM_BITS - 1 - i)
         chars.append(_RWX[i % 3] if mode & bit else "-")
-    for flag, pos in ((S_ISUID, 3), (S_ISGID, 6)):
+    for flag, pos, letter in ((S_ISUID, 3, "s"), (S_ISGID, 6, "s"), (S_ISVTX, 9, "t")):
         if mode & flag:
-            chars[pos] = "s" if chars[pos] == "x" else "S"
+            chars[pos] = letter if chars[pos] == "x" else letter.upper()
     return "".join(chars)
 
 

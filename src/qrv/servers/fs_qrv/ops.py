@@ -7,8 +7,11 @@ Permissions are checked against the client's uid/gid (root passes): every
 directory on the way to a name must be searchable, a name is added or removed
 with write and search permission on its directory (EACCES),
 a directory moved to another parent also needs write permission on itself
-(its ".." changes); chmod, chown and utime follow :mod:`qrv.lib.c.iofunc_attrs`
-(EPERM, EACCES).  A read-only mount answers EROFS to every change.
+(its ".." changes); in a sticky directory (S_ISVTX) an entry is removed
+(unlink, rmdir) or renamed, away or over, only by its owner, the directory's
+owner or root (EPERM, after the EACCES checks, as Linux's ``may_delete``);
+chmod, chown and utime follow :mod:`qrv.lib.c.iofunc_attrs` (EPERM, EACCES).
+A read-only mount answers EROFS to every change.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from qrv.lib.c.iofunc import IofuncAttr, IofuncOcb, devctl_reply, iofunc_devctl_
 from qrv.lib.c.iofunc_attrs import check_chmod, check_chown, check_utime
 from qrv.lib.c.msg import IoChmod, IoChown, IoDevctl, IoOpen, IoSpace, IoUtime
 from qrv.lib.c.resmgr import HandlerResult, ResmgrConnectFuncs, ResmgrContext, ResmgrIoFuncs
+from qrv.lib.qrvfs import FsError
 from qrv.servers.fs_qrv.handlers import FsOcb, FsServer, inode_attr, replies_errno
 from qrv.spec.iomsg import (
     _IO_FLAG_WR,
@@ -30,6 +34,7 @@ from qrv.spec.iomsg import (
     F_FREESP64,
     S_IFDIR,
     S_IFMT,
+    S_ISVTX,
     S_IWRITE,
     SEEK_CUR,
     SEEK_END,
@@ -88,6 +93,28 @@ class FsOpsServer(FsServer):
     def _creds(self, ctp: ResmgrContext) -> tuple[int, int]:
         return (ctp.info.uid, ctp.info.gid) if ctp.info is not None else (0, 0)
 
+    def _sticky_denied(self, ctp: ResmgrContext, path: str) -> bool:
+        """Whether `path`'s directory is sticky and the client is neither root nor the
+        owner of the entry or of the directory (POSIX XBD 4.3): the entry may not be
+        removed or renamed.  A missing entry is the caller's ENOENT."""
+        uid, _ = self._creds(ctp)
+        if uid == 0:
+            return False
+        directory = self.fs.inode(self.fs.lookup(parent_of(path)))
+        if not directory.mode & S_ISVTX:
+            return False
+        entry = self.fs.inode(self.fs.lookup(path, follow=False))
+        return uid not in (entry.uid, directory.uid)
+
+    def _entry(self, path: str) -> int | None:
+        """The inode `path` names (not following a last symbolic link), None if none."""
+        try:
+            return self.fs.lookup(path, follow=False)
+        except FsError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            raise
+
     # --- connect subtypes -----------------------------------------------------------
 
     @replies_errno
@@ -97,6 +124,8 @@ class FsOpsServer(FsServer):
         err = self._may_change_in(ctp, msg.path)
         if err != EOK:
             return err
+        if self._sticky_denied(ctp, msg.path):
+            return errno.EPERM
         if msg.mode & S_IFMT == S_IFDIR:
             self.fs.rmdir(msg.path)
         else:
@@ -132,6 +161,12 @@ class FsOpsServer(FsServer):
         moved = parent_of(msg.extra) != parent_of(msg.path)
         if moves_dir and moved and not self._may(ctp, src, S_IWRITE):
             return errno.EACCES
+        target = self._entry(msg.path)
+        if target != src and (  # two names of one file: nothing changes (POSIX rename)
+            self._sticky_denied(ctp, msg.extra)
+            or (target is not None and self._sticky_denied(ctp, msg.path))
+        ):
+            return errno.EPERM
         self.fs.rename(msg.extra, msg.path)
         return EOK
 
