@@ -30,7 +30,13 @@ from qrv.spec.nvme import CQE_SIZE, PHASE_BIT, SQE_SIZE, Command, Completion, Cs
 
 CQE_STATUS_OFFSET = 14  # the status half-word (phase in bit 0) of a CQE
 SPIN_POLLS = 64  # polls before the wait starts sleeping between polls
-POLL_SLEEP_S = 0.0002
+POLL_SLEEP_S = 0.00005
+"""The sleep between polls once the spin is over.  QEMU answers a 4 KiB read in about
+50-100 µs, and a third to a half of them come after the spin: 200 µs made those wait
+up to twice as long as needed (bench_qemu_reads with ``poll``, same-session A/B, busy
+2-core host: 50 µs gave p90 500-900 -> 340-500 µs, p50 140-190 -> 135-165 µs, and
+10-25 % more reads; a longer spin, 256 or 1024 polls, took CPU time from QEMU and
+worsened p90)."""
 CID_LIMIT = 0xFFFF  # CID FFFFh is avoided: NVMe 2.0 reserves it in some contexts
 
 
