@@ -129,6 +129,26 @@ def test_no_unmask_starts_masked_for_a_handler_too() -> None:
     assert run(body) == [True, False, 0, 0]
 
 
+def test_shared_attachments_run_newest_first_unless_end() -> None:
+    def body(lines: LevelInterrupts) -> list[object]:
+        order: list[str] = []
+
+        def handler(name: str, iid: int) -> None:
+            order.append(name)
+            lines.set_level(INTR, False)
+
+        ic.InterruptAttach(INTR, handler, "a")
+        ic.InterruptAttach(INTR, handler, "b")  # before a
+        ic.InterruptAttach(INTR, handler, "c", 0, ic._NTO_INTR_FLAGS_END)  # after a
+        ev = ic.InterruptAttachEvent(INTR, ic.SIGEV_INTR_INIT())  # before b: masks for itself
+        lines.set_level(INTR, True)
+        out: list[object] = [ic.InterruptWait(0, 1.0), order]
+        out.append(ic.InterruptUnmask(INTR, ev))
+        return out
+
+    assert run(body) == [0, ["b", "a", "c"], 0]
+
+
 def test_a_blocking_call_in_the_handler_fails_and_is_logged() -> None:
     def body(lines: LevelInterrupts) -> list[object]:
         errs: list[int] = []
@@ -165,8 +185,9 @@ def test_a_crashing_handler_ends_its_process_only() -> None:
 
         def waiter(argv: list[str]) -> int:
             area: dict[str, Any] = {}
-            proc.delay(0.1)  # the driver attaches first: its handler runs first
-            ic.InterruptAttach(INTR, quiet(lines, ic.SIGEV_INTR_INIT()), area)
+            proc.delay(0.1)  # the driver attaches first, and END puts this one after it
+            end = ic._NTO_INTR_FLAGS_END
+            ic.InterruptAttach(INTR, quiet(lines, ic.SIGEV_INTR_INIT()), area, 0, end)
             lines.set_level(INTR, True)
             ic.InterruptWait(0, 1.0)
             return len(area["calls"])
@@ -182,31 +203,42 @@ def test_a_crashing_handler_ends_its_process_only() -> None:
     assert run(body) == [EXIT_CRASHED, 1, [], True]
 
 
-def test_an_uncaught_blocking_call_crashes_the_process() -> None:
+def sleeps(area: None, iid: int) -> SigEvent | None:
+    proc.delay(1.0)  # EDEADLK, not caught
+    return None
+
+
+def returns_42(area: None, iid: int) -> Any:
+    return 42
+
+
+def returns_a_pulse_to_nowhere(area: None, iid: int) -> SigEvent:
+    return ic.SIGEV_PULSE_INIT(99, 10, 1, 0)  # no connection 99
+
+
+@pytest.mark.parametrize(
+    ("handler", "logged"),
+    [
+        (sleeps, "an interrupt handler cannot block"),
+        (returns_42, "returned 42, not a SigEvent"),
+        (returns_a_pulse_to_nowhere, "coid 99 is not a connection"),
+    ],
+)
+def test_a_handler_gone_wrong_crashes_its_process(
+    handler: Callable[[None, int], Any], logged: str
+) -> None:
     def body(lines: LevelInterrupts) -> list[object]:
         def driver(argv: list[str]) -> int:
-            ic.InterruptAttach(INTR, lambda area, iid: proc.delay(1.0))
-            lines.set_level(INTR, True)
-            proc.delay(1.0)
-            return 0
-
-        return [proc.waitpid(proc.spawn(driver, ["driver"]), T), proc.getpid() > 0]
-
-    assert run(body) == [EXIT_CRASHED, True]
-
-
-def test_a_handler_returning_something_else_crashes_its_process() -> None:
-    def body(lines: LevelInterrupts) -> list[object]:
-        def driver(argv: list[str]) -> int:
-            ic.InterruptAttach(INTR, lambda area, iid: 42)  # type: ignore[arg-type, return-value]
+            ic.InterruptAttach(INTR, handler)
             lines.set_level(INTR, True)
             proc.delay(1.0)
             return 0
 
         status = proc.waitpid(proc.spawn(driver, ["driver"]), T)
-        return [status, any("not a SigEvent" in e.text for e in slog_entries())]
+        crash = [e.text for e in slog_entries() if "(driver) terminated" in e.text]
+        return [status, len(crash), logged in crash[0]]
 
-    assert run(body) == [EXIT_CRASHED, True]
+    assert run(body) == [EXIT_CRASHED, 1, True]
 
 
 def test_a_source_the_handler_never_quiets_is_masked_after_a_storm() -> None:

@@ -7,7 +7,8 @@ QNX semantics (``InterruptAttachEvent``, ``InterruptAttach``, ``InterruptWait``,
   raise, unknown flags or a malformed event are EINVAL.
 * Attaching unmasks the source unless ``_NTO_INTR_FLAGS_NO_UNMASK`` is given,
   in which case the attachment starts with one mask of its own.  Several
-  attachments may share a number (PCI INTx is shared).
+  attachments may share a number (PCI INTx is shared); they are served in order,
+  a new one first unless ``_NTO_INTR_FLAGS_END`` puts it last (QNX).
 * When the source fires, the kernel claims it at the machine's interrupt
   controller, masks it once for every ``InterruptAttachEvent`` attachment
   (the driver unmasks once it has served the device), delivers each
@@ -104,6 +105,18 @@ class IsrThread(KThread):
             )
             raise oserror(EDEADLK, "an interrupt handler cannot block")
         _BLOCKED.__set__(self, value)
+
+
+def check_event(proc: Process, event: SigEvent, *also: SigevNotify) -> None:
+    """EINVAL unless `event` is one an interrupt can deliver for `proc` (kinds `also` too)."""
+    if event.notify is SigevNotify.PULSE:
+        if event.coid not in proc.connections:
+            raise oserror(EINVAL, f"the event's coid {event.coid} is not a connection")
+        inherit = event.priority == SIGEV_PULSE_PRIO_INHERIT
+        if not inherit and not PRIO_MIN <= event.priority <= PRIO_MAX:
+            raise oserror(EINVAL, f"pulse priority {event.priority}")
+    elif event.notify is not SigevNotify.INTR and event.notify not in also:
+        raise oserror(EINVAL, f"sigev_notify {int(event.notify)}")
 
 
 @dataclass(eq=False, slots=True)
@@ -216,11 +229,17 @@ class Interrupts:
             return None
         except BaseException:  # ProcessKilled: its process is going anyway
             return None
-        if event is None or isinstance(event, SigEvent):
-            return event
-        a.process.kernel.crash(
-            a.process, TypeError(f"interrupt handler returned {event!r}, not a SigEvent or None")
-        )
+        if event is None:
+            return None
+        if not isinstance(event, SigEvent):
+            bad: Exception = TypeError(f"interrupt handler returned {event!r}, not a SigEvent")
+        else:
+            try:
+                check_event(a.process, event, SigevNotify.NONE)
+                return event
+            except OSError as exc:
+                bad = exc
+        a.process.kernel.crash(a.process, bad)
         return None
 
     def _deliver(self, a: Attachment, ev: SigEvent) -> None:
@@ -276,16 +295,10 @@ class Interrupts:
         self._check(t, intr)
         if flags & ~INTR_FLAGS_ALL:
             raise oserror(EINVAL, f"flags {flags:#x}")
+        check_event(t.process, event)
         prio = t.prio
-        if event.notify is SigevNotify.PULSE:
-            if event.coid not in t.process.connections:
-                raise oserror(EINVAL, f"the event's coid {event.coid} is not a connection")
-            if event.priority != SIGEV_PULSE_PRIO_INHERIT:
-                if not PRIO_MIN <= event.priority <= PRIO_MAX:
-                    raise oserror(EINVAL, f"pulse priority {event.priority}")
-                prio = event.priority
-        elif event.notify is not SigevNotify.INTR:
-            raise oserror(EINVAL, f"sigev_notify {int(event.notify)}")
+        if event.notify is SigevNotify.PULSE and event.priority != SIGEV_PULSE_PRIO_INHERIT:
+            prio = event.priority
         return self._attach(Attachment(self._next_id, intr, t.process, t, event, prio), flags)
 
     @kcall
@@ -307,7 +320,11 @@ class Interrupts:
         intr = a.intr
         self._next_id += 1
         self._by_id[a.id] = a
-        self._by_intr.setdefault(intr, []).append(a)
+        atts = self._by_intr.setdefault(intr, [])
+        if flags & IntrFlag.END:
+            atts.append(a)
+        else:
+            atts.insert(0, a)  # QNX: before the ones already attached, unless END
         if flags & IntrFlag.NO_UNMASK:
             self._mask(intr, a)
         elif not self._masks.get(intr) and self.hw is not None:
@@ -398,5 +415,5 @@ class Interrupts:
         return self._masks.get(intr, 0)
 
     def attached(self, intr: int) -> list[tuple[int, int]]:
-        """(id, pid) of every attachment of `intr`, oldest first."""
+        """(id, pid) of every attachment of `intr`, in the order they are served."""
         return [(a.id, a.process.pid) for a in self._by_intr.get(intr, [])]
