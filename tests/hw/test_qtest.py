@@ -218,6 +218,31 @@ def test_wire_forms_of_writes(pair: tuple[socket.socket, socket.socket]) -> None
     ]
 
 
+def test_a_command_longer_than_the_socket_buffer_goes_out_whole(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """A command is one plain write of the non-blocking socket; a line the socket buffer
+    cannot take at once (a 4 MiB b64write) goes out in full after it, in order."""
+    ours, theirs = pair
+    data = bytes(range(256)) * (16 * 1024)
+    seen: list[bytes] = []
+
+    def script(sock: socket.socket) -> None:
+        time.sleep(0.05)  # the client's first write fills the buffer and has to wait
+        buf = b""
+        while not buf.endswith(b"\n"):
+            buf += sock.recv(1 << 16)
+        seen.append(buf)
+        sock.sendall(b"OK\n")
+
+    thread = serve(theirs, script)
+    QtestClient(ours, timeout=10).b64write(0x80000000, data)
+    thread.join(10)
+    assert seen == [
+        f"b64write 0x80000000 {len(data):#x} ".encode() + base64.b64encode(data) + b"\n"
+    ]
+
+
 def test_pump_reads_event_lines_sent_between_commands(
     pair: tuple[socket.socket, socket.socket],
 ) -> None:

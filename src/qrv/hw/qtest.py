@@ -8,7 +8,7 @@ an IRQ is intercepted) before a reply, or send them while no command is in
 flight; they are recorded (and handed to :attr:`QtestClient.on_irq`), not taken
 as the reply, and :meth:`QtestClient.pump` reads those sent between commands.
 
-One command is one ``sendall`` and a read up to the newline.  Every read has
+One command is one write and a read up to the newline.  Every read has
 a timeout; a closed connection, a timeout or an interrupted exchange leaves
 the client *broken* (the request/reply pairing is lost) and every later
 command raises :class:`~qrv.errors.MachineLost` (a MachineError) at once.  A lock makes each
@@ -28,6 +28,8 @@ most :data:`MAX_POSTED` replies are owed, so QEMU never blocks on a full socket.
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
 import select
 import socket
 import threading
@@ -144,7 +146,7 @@ class QtestClient:
             raise MachineLost(f"qtest {_head(what)!r}: {self._broken}", self._broken)
         try:
             if line is not None:
-                self._sock.sendall(line.encode("ascii") + b"\n")
+                self._send(line.encode("ascii") + b"\n")
             if not wait:
                 return b""
             self.round_trips += 1
@@ -162,6 +164,17 @@ class QtestClient:
             failure, self._posted_failure = self._posted_failure, None
             raise BusError(failure)
         return reply
+
+    def _send(self, data: bytes) -> None:
+        """Write one command line.  The socket is non-blocking under its timeout, so a
+        plain write goes out at once (``sendall`` first polls the socket: one system
+        call more per command, two a 4 KiB read); a full socket buffer falls back to
+        ``sendall``'s timed wait for the rest."""
+        sent = 0
+        with contextlib.suppress(BlockingIOError):
+            sent = os.write(self._sock.fileno(), data)
+        if sent < len(data):
+            self._sock.sendall(data[sent:])
 
     def _posted_reply(self, reply: bytes) -> None:
         """The reply to the oldest posted command: a failure is kept for the next caller."""
@@ -257,12 +270,16 @@ class QtestClient:
         if self._broken is not None:
             return False
         try:
-            while select.select([self._sock], [], [], 0)[0]:
-                chunk = self._sock.recv(RECV_SIZE)
+            while True:  # one read of the non-blocking socket, where it was select + recv
+                chunk = os.read(self._sock.fileno(), RECV_SIZE)
                 if not chunk:
                     self._broken = self._describe_loss()
                     return False
                 self._rest += chunk
+                if len(chunk) < RECV_SIZE:  # all there was (a stream socket gives it all)
+                    break
+        except BlockingIOError:
+            pass  # nothing more
         except (OSError, ValueError) as exc:  # ValueError: the socket closed under us
             self._broken = self._loss_reason(exc, "(events)")
             return False
