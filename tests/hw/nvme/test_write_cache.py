@@ -437,3 +437,25 @@ def test_power_cut_loses_a_seeded_subset(rig_factory: Callable[..., Rig]) -> Non
 def test_power_cut_needs_a_write(ready: Rig) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         ready.ctrl.power_cut_after(0)
+
+
+def test_superseded_writes_do_not_hold_their_whole_buffers(tmp_path: Path) -> None:
+    """32 KiB writes each shifted by one LBA leave one live LBA per older write: the data
+    the cache holds stays within twice its capacity (each write kept whole would hold
+    300 x 32 KiB here), and reads still see the newest data of every LBA."""
+    img = make_image(tmp_path / "shift.img", 1024 * LBA)
+    ns = Namespace(img)
+    ns.nsid = 1
+    capacity = 256 * LBA
+    cache = WriteCache(capacity)
+    nlb = 64
+    for i in range(300):
+        cache.put(ns, i, bytes([i % 251]) * (nlb * LBA), i)
+        held = sum(len(put.data) for put in cache._puts.values())
+        assert held <= 2 * capacity + nlb * LBA, i
+    seen = bytearray(ns.read(0, 1024))
+    cache.overlay(ns, 0, 1024, seen)
+    for lba in range(299 + nlb):
+        newest = min(lba, 299)  # the last write that covered it
+        assert seen[lba * LBA] == newest % 251, lba
+    ns.close()

@@ -16,7 +16,9 @@ holds of it is a list of runs of LBAs (:class:`_Run`), cut where later writes, W
 Zeroes or Deallocate superseded some of them.  Every namespace keeps its runs sorted by
 LBA, so a read or a write finds the cached LBAs of its range by bisection, and no write
 is copied line by line.  "Oldest first" is the order of the puts, and within one put the
-order of its LBAs.
+order of its LBAs.  A put that keeps fewer than half of its LBAs keeps only their data
+(:meth:`_Put.compact`), so the memory held stays within twice the bytes cached even when
+later writes supersede most of every earlier one.
 """
 
 from __future__ import annotations
@@ -37,36 +39,49 @@ _START = attrgetter("start")
 
 
 class _Put:
-    """The data of one cached write (whole LBAs from `slba`) and its runs still cached."""
+    """The data of one cached write (whole LBAs) and its runs still cached."""
 
-    __slots__ = ("data", "key", "ns", "runs", "slba", "write")
+    __slots__ = ("data", "key", "live", "ns", "runs", "write")
 
-    def __init__(self, key: int, ns: Namespace, slba: int, data: bytes, write: int) -> None:
+    def __init__(self, key: int, ns: Namespace, data: bytes, write: int, count: int) -> None:
         self.key = key
         """Its place in the cache's age order."""
         self.ns = ns
-        self.slba = slba
         self.data = memoryview(data if type(data) is bytes else bytes(data))  # immutable
         self.write = write
         self.runs: list[_Run] = []
         """Sorted by LBA."""
+        self.live = count
+        """Its LBAs still cached."""
+
+    def compact(self) -> None:
+        """Keep only the data of the LBAs still cached, runs end to end (a write mostly
+        superseded must not hold its whole buffer: see :meth:`WriteCache._drop`)."""
+        shift = self.ns.lba_shift
+        kept = bytearray()
+        for run in self.runs:
+            piece = run.view(run.start, run.end)
+            run.origin = run.start - (len(kept) >> shift)
+            kept += piece
+        self.data = memoryview(bytes(kept))
 
 
 class _Run:
     """LBAs [start, end) of one namespace, cached with the data of `put`."""
 
-    __slots__ = ("end", "put", "start")
+    __slots__ = ("end", "origin", "put", "start")
 
-    def __init__(self, start: int, end: int, put: _Put) -> None:
+    def __init__(self, start: int, end: int, put: _Put, origin: int) -> None:
         self.start = start
         self.end = end
         self.put = put
+        self.origin = origin
+        """The LBA whose data would sit at offset 0 of ``put.data``."""
 
     def view(self, start: int, end: int) -> memoryview:
         """The cached data of LBAs [start, end) (inside the run), in place."""
-        put = self.put
-        shift = put.ns.lba_shift
-        return put.data[(start - put.slba) << shift : (end - put.slba) << shift]
+        shift = self.put.ns.lba_shift
+        return self.put.data[(start - self.origin) << shift : (end - self.origin) << shift]
 
 
 class WriteCache:
@@ -105,9 +120,9 @@ class WriteCache:
             return
         self._drop(ns.nsid, slba, slba + count)
         self._namespaces[ns.nsid] = ns
-        put = _Put(self._next_put, ns, slba, data, write)
+        put = _Put(self._next_put, ns, data, write, count)
         self._next_put += 1
-        run = _Run(slba, slba + count, put)
+        run = _Run(slba, slba + count, put, slba)
         put.runs.append(run)
         runs = self._runs.setdefault(ns.nsid, [])
         runs.insert(bisect_right(runs, slba, key=_START), run)
@@ -153,6 +168,7 @@ class WriteCache:
         if not span:
             return
         stay: list[_Run] = []  # what the runs of the span keep, outside [lo, hi)
+        cut: dict[int, _Put] = {}  # the puts that lost LBAs but keep some
         for run in runs[span.start : span.stop]:
             start, end = max(run.start, lo), min(run.end, hi)
             put = run.put
@@ -160,7 +176,7 @@ class WriteCache:
             parts = put.runs
             at = parts.index(run)
             if run.start < start and end < run.end:  # the middle goes: two runs stay
-                rest = _Run(end, run.end, put)
+                rest = _Run(end, run.end, put, run.origin)
                 run.end = start
                 parts.insert(at + 1, rest)
                 stay += (run, rest)
@@ -174,10 +190,16 @@ class WriteCache:
                 del parts[at]
                 if not parts:
                     del self._puts[put.key]
+            if parts:
+                cut[put.key] = put
         runs[span.start : span.stop] = stay
+        for put in cut.values():  # memory stays within twice the bytes cached
+            if put.runs and 2 * put.live < len(put.data) >> put.ns.lba_shift:
+                put.compact()
 
     def _forget(self, put: _Put, count: int) -> None:
         """`count` LBAs of `put` leave the cache."""
+        put.live -= count
         self._count -= count
         self.used -= count << put.ns.lba_shift
         left = self._pending[put.write] - count
