@@ -45,21 +45,12 @@ def _entry(vol: Volume, index_block: int, i: int) -> int:
 
 def lookup(vol: Volume, ino: Inode, fbn: int) -> int:
     """The disk block of file block ``fbn`` (0 for a hole)."""
-    slot, path = block_path(fbn)
-    block = ino.addrs[slot]
-    for i in path:
-        if block == 0:
-            return 0
-        vol.check_data_block(block, "an index pointer")
-        block = _entry(vol, block, i)
-    if block:
-        vol.check_data_block(block, "a block pointer")
-    return block
+    return lookup_range(vol, ino, fbn, 1)[0]
 
 
 def lookup_range(vol: Volume, ino: Inode, first: int, count: int) -> list[int]:
     """The disk blocks of file blocks ``first .. first+count-1`` (0 for a hole),
-    each with the checks :func:`lookup` makes; every index block on the way is
+    each index and block pointer checked against the data area; every index block on the way is
     read once per range, not once per file block (a sequential read maps 16 to
     80 blocks a call)."""
     out: list[int] = []

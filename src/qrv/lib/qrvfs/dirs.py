@@ -90,27 +90,30 @@ def find(vol: Volume, dinum: int, name: bytes) -> tuple[int, int] | None:
     unpacking every entry."""
     if len(name) > NAME_FIELD:
         return None
-    key = name + b"\x00" if len(name) < NAME_FIELD else name
-    for first, raw, count in _blocks(vol, dinum):
-        at = raw.find(key, 4)
-        while at >= 0:
-            slot, field = divmod(at, DIRENT_SIZE)
-            if field == 4 and slot < count:
-                inum = _INUMS.unpack_from(raw)[slot]
-                if inum:
-                    what = f"entry {name!r} of directory {dinum}: inode"
-                    return first + slot, vol.check_inum(inum, what)
-            at = raw.find(key, at + 1)
+    for block in _blocks(vol, dinum):
+        found = _find_in(vol, dinum, name, block)
+        if found is not None:
+            return found
     return None
 
 
-def _free_slot(vol: Volume, dinum: int) -> int | None:
-    """The first unused slot (inum 0) within directory ``dinum``'s size."""
-    for first, raw, count in _blocks(vol, dinum):
-        inums = _INUMS.unpack_from(raw)
-        for i in range(count):
-            if inums[i] == 0:
-                return first + i
+def _find_in(
+    vol: Volume, dinum: int, name: bytes, block: tuple[int, bytes, int]
+) -> tuple[int, int] | None:
+    """(slot, inum) of ``name`` in one block (first slot, contents, slots) of the
+    directory (:func:`find`)."""
+    first, raw, count = block
+    key = name + b"\x00" if len(name) < NAME_FIELD else name
+    at = raw.find(key, 4)
+    while at >= 0:
+        slot, field = divmod(at, DIRENT_SIZE)
+        if field == 4 and slot < count:
+            inum = _INUMS.unpack_from(raw)[slot]
+            if inum:
+                return first + slot, vol.check_inum(
+                    inum, f"entry {name!r} of directory {dinum}: inode"
+                )
+        at = raw.find(key, at + 1)
     return None
 
 
@@ -133,11 +136,17 @@ def clear_slot(vol: Volume, dinum: int, slot: int) -> None:
 
 
 def add(vol: Volume, dinum: int, name: bytes, inum: int) -> None:
-    """Add ``name`` -> ``inum`` in the first empty slot, or append (EEXIST if present)."""
+    """Add ``name`` -> ``inum`` in the first empty slot, or append (EEXIST if present):
+    one pass over the directory's blocks looks for the name and the first free slot."""
     check_name(name)
-    if find(vol, dinum, name) is not None:
-        raise FsError(errno.EEXIST, f"{name!r} exists")
-    free = _free_slot(vol, dinum)
+    free: int | None = None
+    for block in _blocks(vol, dinum):
+        if _find_in(vol, dinum, name, block) is not None:
+            raise FsError(errno.EEXIST, f"{name!r} exists")
+        if free is None:
+            first, raw, count = block
+            inums = _INUMS.unpack_from(raw)
+            free = next((first + i for i in range(count) if inums[i] == 0), None)
     if free is not None:
         set_slot(vol, dinum, free, inum, name)
         return
