@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 NAME_START = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
 NAME_CHARS = NAME_START + "0123456789"
+DIGITS = frozenset("0123456789")
+"""An fd number's digits: ASCII only (``str.isdigit`` also takes ``²``, which ``int`` refuses)."""
 SPECIAL_VARS = "?$#!0"
 OPERATORS = ("&&", "||", ";", "|", "&", "\n")
 REDIRECT_OPS = (">>", ">&", "<", ">")
@@ -141,7 +143,7 @@ class _Lexer:
                 self.backslash()
             elif c == "$":
                 self.dollar(quoted=False)
-            elif c in "<>" or (c.isdigit() and self.fd_redirect()):
+            elif c in "<>" or (c in DIGITS and self.fd_redirect()):
                 self.redirect()
             elif c in ";&|\n":
                 self.end_word()
@@ -162,7 +164,7 @@ class _Lexer:
     def redirect(self) -> None:
         self.end_word()
         fd = -1
-        if self.peek().isdigit():
+        if self.peek() in DIGITS:
             fd = int(self.peek())
             self.i += 1
         for op in REDIRECT_OPS:
