@@ -96,9 +96,9 @@ BOOT_TIMEOUT = 20.0
 SEED_DISK_MIB = 64
 SEED_PARTS_MIB = (16, 16)
 POLL = 0.05
+"""Seconds between the main thread's looks at a pending Ctrl-C while it waits."""
 FS_QRV = "qrv.servers.fs_qrv.main"
 """fs-qrv's module: the boot imports it only for ``--mount`` (every import is boot time)."""
-"""Seconds between the main thread's looks at a pending Ctrl-C while it waits."""
 
 
 @dataclass(frozen=True)

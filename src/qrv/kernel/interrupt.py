@@ -52,14 +52,13 @@ from qrv.kernel.proc import PRIO_MAX, PRIO_MIN, KThread, Policy, Process, set_cu
 from qrv.kernel.sched import Scheduler, kcall
 from qrv.kernel.slog import Severity
 from qrv.spec.interrupt import (
-    EDEADLK,
     INTR_FLAGS_ALL,
     SIGEV_PULSE_PRIO_INHERIT,
     IntrFlag,
     SigEvent,
     SigevNotify,
 )
-from qrv.spec.iomsg import EINVAL, EPERM, ETIMEDOUT, Pulse, ThreadState, oserror
+from qrv.spec.iomsg import EDEADLK, EINVAL, EPERM, ETIMEDOUT, Pulse, ThreadState, oserror
 
 INTR_WAIT_FLAGS = 0x3
 """``InterruptWait`` flags accepted (``_NTO_INTR_WAIT_FLAGS_FAST``, ``..._UNBLOCK_REQ``)."""

@@ -12,7 +12,6 @@ Interrupt numbers (``intr``) on both machines (docs/kernel-api.md):
 
 from __future__ import annotations
 
-import errno
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 
@@ -41,9 +40,6 @@ class SigevNotify(IntEnum):
     PULSE = 4
     INTR = 6
 
-
-EDEADLK = errno.EDEADLK
-"""What a kernel call that would block fails with in an ``InterruptAttach`` handler."""
 
 SIGEV_PULSE_PRIO_INHERIT = -1
 """A pulse priority of -1: the attaching thread's priority."""

@@ -571,6 +571,8 @@ ENXIO = errno.ENXIO
 EROFS = errno.EROFS
 ENOSPC = errno.ENOSPC
 ETIMEDOUT = errno.ETIMEDOUT
+EDEADLK = errno.EDEADLK
+"""What a kernel call that would block fails with in an ``InterruptAttach`` handler."""
 EFAULT = errno.EFAULT
 ENOTDIR = errno.ENOTDIR
 ECHILD = errno.ECHILD

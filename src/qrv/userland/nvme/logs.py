@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from qrv.spec.nvme import DATA_UNIT_BYTES, ErrorLogEntry, FirmwareSlotLog, SmartLog, Status
+from qrv.userland.nvme.bitlines import celsius
 from qrv.userland.nvme.fmt import JsonObject, c_hex, si_size, thousands
 
-KELVIN_0C = 273
 SENSORS = 8
 FW_SLOTS = 7
 
@@ -75,14 +75,10 @@ def smart_json(log: SmartLog, *, human: bool = False) -> JsonObject:
     return obj
 
 
-def _celsius(kelvin: int) -> str:
-    return f"{kelvin - KELVIN_0C} °C ({kelvin} K)"
-
-
 def smart_text(log: SmartLog, device: str, nsid: int, *, human: bool = False) -> str:
     rows = [
         ("critical_warning", c_hex(log.critical_warning)),
-        ("temperature", _celsius(log.composite_temperature)),
+        ("temperature", celsius(log.composite_temperature)),
         ("available_spare", f"{log.available_spare}%"),
         ("available_spare_threshold", f"{log.available_spare_threshold}%"),
         ("percentage_used", f"{log.percentage_used}%"),
@@ -108,7 +104,7 @@ def smart_text(log: SmartLog, device: str, nsid: int, *, human: bool = False) ->
         ("Critical Composite Temperature Time", str(log.critical_temperature_time)),
     ]
     rows += [
-        (f"Temperature Sensor {i + 1}", _celsius(k))
+        (f"Temperature Sensor {i + 1}", celsius(k))
         for i, k in enumerate(log.temperature_sensors)
         if k
     ]
